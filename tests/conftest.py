@@ -1,0 +1,8 @@
+"""Shared pytest configuration: each emulator's fixtures live in their own module under tests/fixtures."""
+
+pytest_plugins = [
+    "tests.fixtures.firestore",
+    "tests.fixtures.tasks",
+    "tests.fixtures.calendar",
+    "tests.fixtures.salesforce",
+]
