@@ -1,0 +1,303 @@
+"""Org and user settings: the catalogue of every setting, its default (SPEC §7) and its validation.
+
+Settings are read from two Firestore documents (the org's, and a user's overrides) on every
+session. A value with an unknown name or the wrong type is reported as a `SettingProblem` and
+ignored, so the last valid value (the org's, else the default) stays in force and nothing crashes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from enum import Enum
+from typing import Any
+
+
+class Scope(Enum):
+    ORG = "org"  # only the org document may set it
+    USER = "user"  # the org document sets the default, a user document may override it
+
+
+class SettingError(ValueError):
+    """A setting name or value was refused; the message names the setting."""
+
+
+Check = Callable[[Any], Any]  # returns the normalised value or raises SettingError
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise SettingError("must be true or false")
+
+
+def _int_range(low: int, high: int) -> Check:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingError(f"must be a whole number from {low} to {high}")
+        if not low <= value <= high:
+            raise SettingError(f"must be a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
+def _choice(*allowed: str) -> Check:
+    def check(value: Any) -> str:
+        if value not in allowed:
+            raise SettingError("must be one of " + ", ".join(repr(a) for a in allowed))
+        return str(value)
+
+    return check
+
+
+def _color(value: Any) -> str:
+    # Google's event palette has ids "1".."11"; accept 9 as well as "9".
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if isinstance(text, str) and text.isdigit() and 1 <= int(text) <= 11:
+        return str(int(text))
+    raise SettingError('must be a Google event colour id, "1" to "11"')
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$")
+
+
+def _string_list(item_check: Callable[[str], str] | None = None) -> Check:
+    def check(value: Any) -> tuple[str, ...]:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise SettingError("must be a list of strings")
+        out: list[str] = []
+        for item in value:
+            if not isinstance(item, str):
+                raise SettingError("must be a list of strings")
+            out.append(item_check(item) if item_check else item)
+        return tuple(out)
+
+    return check
+
+
+def _domain(text: str) -> str:
+    domain = text.strip().lower().lstrip("@")
+    if not _DOMAIN.match(domain):
+        raise SettingError(f"{text!r} is not a mail domain")
+    return domain
+
+
+def _address_or_domain(text: str) -> str:
+    value = text.strip().lower()
+    if "@" in value.lstrip("@"):
+        local, _, domain = value.rpartition("@")
+        if not local:
+            raise SettingError(f"{text!r} is not an address")
+        return f"{local}@{_domain(domain)}"
+    return _domain(value)
+
+
+def _calendar_ids(value: Any) -> tuple[str, ...]:
+    return _string_list(lambda s: s.strip())(value)
+
+
+def _public_calendars(value: Any) -> tuple[tuple[str, str, str], ...]:
+    """R-25: a list of {"sf_calendar_id", "google_calendar", "color"} objects."""
+    if not isinstance(value, (list, tuple)):
+        raise SettingError('must be a list of {"sf_calendar_id", "google_calendar", "color"}')
+    out = []
+    for entry in value:
+        if not isinstance(entry, Mapping) or set(entry) != {
+            "sf_calendar_id",
+            "google_calendar",
+            "color",
+        }:
+            raise SettingError(
+                'each entry needs exactly "sf_calendar_id", "google_calendar", "color"'
+            )
+        sf_id, calendar = entry["sf_calendar_id"], entry["google_calendar"]
+        if not isinstance(sf_id, str) or not isinstance(calendar, str):
+            raise SettingError("calendar ids must be strings")
+        out.append((sf_id, calendar, _color(entry["color"])))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: Any
+    check: Check
+    scope: Scope
+    help: str
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("internal_domains", (), _string_list(_domain), Scope.ORG,
+                "The org's own mail domains; everyone else is external."),
+    SettingSpec("window_past_days", 14, _int_range(0, 3650), Scope.ORG,
+                "Autosave looks this many days back (R-05)."),
+    SettingSpec("window_future_days", 60, _int_range(0, 3650), Scope.ORG,
+                "Autosave looks this many days ahead (R-05)."),
+    SettingSpec("autosave_meetings", False, _bool, Scope.USER,
+                "Save every meeting the user organises or accepted (R-05)."),
+    SettingSpec("autosave_appointments", False, _bool, Scope.USER,
+                "Save every appointment (no attendees) (R-05)."),
+    SettingSpec("save_internal_meetings", False, _bool, Scope.ORG,
+                "Autosave also meetings with internal people only (R-06)."),
+    SettingSpec("blocklist_addresses", (), _string_list(_address_or_domain), Scope.USER,
+                "Autosave skips items with these addresses (R-06); user lists add to the org's."),
+    SettingSpec("blocklist_domains", (), _string_list(_domain), Scope.USER,
+                "Autosave skips items with people on these domains (R-06)."),
+    SettingSpec("blocklist_keywords", (), _string_list(lambda s: s.strip()), Scope.USER,
+                "Autosave skips items whose title contains one of these words (R-06)."),
+    SettingSpec("auto_create_unresolved", "off", _choice("off", "contact", "lead"), Scope.ORG,
+                "Create a Contact or Lead for unresolved people of a saved item (R-07)."),
+    SettingSpec("sync_unanswered_and_declined", False, _bool, Scope.ORG,
+                "Allow saving meetings the user declined or did not answer (R-08)."),
+    SettingSpec("recurring_enabled", False, _bool, Scope.ORG,
+                "Save recurring series (R-09, R-17)."),
+    SettingSpec("private_items", "linked", _choice("linked", "private_unlinked"), Scope.ORG,
+                "How a saved private item is written: linked and not private, or private without links (R-13a)."),
+    SettingSpec("multiple_related_records", False, _bool, Scope.ORG,
+                "Link further business records besides WhatId (R-13)."),
+    SettingSpec("safe_description", True, _bool, Scope.USER,
+                "Write the description once, with a participants header (R-14)."),
+    SettingSpec("smart_auto_sharing", False, _bool, Scope.USER,
+                "Re-read attendees on every session and link newcomers (R-16)."),
+    SettingSpec("group_calendars", (), _calendar_ids, Scope.USER,
+                "Group calendars whose events are saved like the user's own (R-19)."),
+    SettingSpec("save_attachments", False, _bool, Scope.ORG,
+                "Store an item's attachments with its SF Event (R-20)."),
+    SettingSpec("attachment_max_bytes", 10_000_000, _int_range(0, 2_000_000_000), Scope.ORG,
+                "Largest attachment stored (R-20)."),
+    SettingSpec("delete_from_calendar", False, _bool, Scope.ORG,
+                "Delete the Google item when its SF Event is deleted (R-23)."),
+    SettingSpec("sf_public_calendars", (), _public_calendars, Scope.ORG,
+                "Salesforce public calendars copied one way into Google (R-25)."),
+    SettingSpec("max_deletes_per_session", 20, _int_range(0, 100_000), Scope.ORG,
+                "A session that would delete more SF Events waits for an admin (R-37)."),
+    SettingSpec("save_color", "9", _color, Scope.ORG,
+                "Colour that saves an item and marks it saved (R-01, R-02)."),
+    SettingSpec("unsync_color", "8", _color, Scope.ORG,
+                "Colour that removes an item from Salesforce (R-18)."),
+    SettingSpec("error_color", "11", _color, Scope.ORG,
+                "Colour of an item that failed (R-02)."),
+)  # fmt: skip
+
+BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings in force for one user (or for the org when no user is given)."""
+
+    internal_domains: tuple[str, ...] = ()
+    window_past_days: int = 14
+    window_future_days: int = 60
+    autosave_meetings: bool = False
+    autosave_appointments: bool = False
+    save_internal_meetings: bool = False
+    blocklist_addresses: tuple[str, ...] = ()
+    blocklist_domains: tuple[str, ...] = ()
+    blocklist_keywords: tuple[str, ...] = ()
+    auto_create_unresolved: str = "off"
+    sync_unanswered_and_declined: bool = False
+    recurring_enabled: bool = False
+    private_items: str = "linked"
+    multiple_related_records: bool = False
+    safe_description: bool = True
+    smart_auto_sharing: bool = False
+    group_calendars: tuple[str, ...] = ()
+    save_attachments: bool = False
+    attachment_max_bytes: int = 10_000_000
+    delete_from_calendar: bool = False
+    sf_public_calendars: tuple[tuple[str, str, str], ...] = ()
+    max_deletes_per_session: int = 20
+    save_color: str = "9"
+    unsync_color: str = "8"
+    error_color: str = "11"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# Lists on these keys add up (org blocklist plus the user's own) instead of replacing.
+_ADDITIVE = {"blocklist_addresses", "blocklist_domains", "blocklist_keywords", "group_calendars"}
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """A stored setting that was ignored, and why."""
+
+    source: str  # "org" or the user's email
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: setting {self.name!r} ignored: {self.message}"
+
+
+def validate(name: str, value: Any, *, for_user: bool = False) -> Any:
+    """Check one setting; return its normalised value or raise SettingError naming it."""
+    spec = BY_NAME.get(name)
+    if spec is None:
+        raise SettingError(f"unknown setting {name!r}; known settings: {', '.join(BY_NAME)}")
+    if for_user and spec.scope is Scope.ORG:
+        raise SettingError(f"setting {name!r} is org-wide and cannot be set per user")
+    try:
+        return spec.check(value)
+    except SettingError as exc:
+        raise SettingError(f"setting {name!r} {exc}") from None
+
+
+def _valid_values(
+    doc: Mapping[str, Any], source: str, for_user: bool, problems: list[SettingProblem]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, raw in doc.items():
+        try:
+            values[name] = validate(name, raw, for_user=for_user)
+        except SettingError as exc:
+            problems.append(SettingProblem(source, name, str(exc)))
+    return values
+
+
+def resolve(
+    org_doc: Mapping[str, Any] | None,
+    user_doc: Mapping[str, Any] | None = None,
+    user: str = "user",
+) -> tuple[Settings, list[SettingProblem]]:
+    """Combine defaults, the org document and a user's overrides into the settings in force."""
+    problems: list[SettingProblem] = []
+    values = {spec.name: spec.default for spec in SPECS}
+    values.update(_valid_values(org_doc or {}, "org", False, problems))
+    for name, value in _valid_values(user_doc or {}, user, True, problems).items():
+        values[name] = tuple(dict.fromkeys(values[name] + value)) if name in _ADDITIVE else value
+    return Settings(**values), problems
+
+
+def parse_cli_value(text: str) -> Any:
+    """A value typed on the command line: JSON when it parses, else the plain string."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def to_storable(value: Any, name: str = "") -> Any:
+    """A normalised value as Firestore and JSON store it: lists, and R-25 entries as objects."""
+    if name == "sf_public_calendars":
+        keys = ("sf_calendar_id", "google_calendar", "color")
+        return [dict(zip(keys, entry, strict=True)) for entry in value]
+    if isinstance(value, tuple):
+        return [to_storable(v) for v in value]
+    return value
+
+
+def describe(names: Iterable[str] | None = None) -> list[tuple[str, str, str, str]]:
+    """(name, scope, default, help) rows for the README table and `settings show`."""
+    import json
+
+    chosen = [BY_NAME[n] for n in names] if names is not None else list(SPECS)
+    return [
+        (s.name, s.scope.value, json.dumps(to_storable(s.default, s.name)), s.help) for s in chosen
+    ]
