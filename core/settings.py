@@ -95,7 +95,8 @@ def _address_or_domain(text: str) -> str:
 
 
 def _calendar_ids(value: Any) -> tuple[str, ...]:
-    return _string_list(lambda s: s.strip())(value)
+    ids: tuple[str, ...] = _string_list(lambda s: s.strip())(value)
+    return ids
 
 
 def _public_calendars(value: Any) -> tuple[tuple[str, str, str], ...]:
