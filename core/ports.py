@@ -1,0 +1,38 @@
+"""Ports: the small interfaces that the core and the sessions use, implemented in infra/ and tests/fakes.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from core.users import SyncState, User
+
+
+class SettingsStore(Protocol):
+    """The org settings document and the users' documents (Firestore in production)."""
+
+    def org_settings(self) -> dict[str, Any]:
+        """The org settings document as stored (raw, validated by core.settings.resolve)."""
+        ...
+
+    def set_org_settings(self, values: Mapping[str, Any]) -> None:
+        """Merge these values into the org settings document."""
+        ...
+
+    def get_user(self, email: str) -> User | None: ...
+
+    def list_users(self) -> list[User]:
+        """Every user document, enabled or not, ordered by email."""
+        ...
+
+    def enable_user(self, email: str, sf_user_id: str = "") -> User:
+        """Create or re-enable a user (idempotent); an empty sf_user_id keeps the stored one."""
+        ...
+
+    def disable_user(self, email: str) -> None: ...
+
+    def set_user_settings(self, email: str, values: Mapping[str, Any]) -> None:
+        """Merge overrides into an existing user's settings; KeyError if the user is unknown."""
+        ...
+
+    def save_sync_state(self, email: str, state: SyncState) -> None: ...

@@ -1,0 +1,109 @@
+"""One typed configuration, built from the environment; the local stack and production differ only in values."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCAL_ENV = Path(__file__).resolve().parent.parent / ".calsync" / "local.env"
+
+
+class ConfigError(ValueError):
+    """The environment lacks or garbles a value; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    project: str
+    firestore_database: str
+    firestore_emulator_host: str  # empty in production
+    calendar_url: str  # base of the Calendar API, ending in /calendar/v3/
+    calendar_token_uri: str  # where service-account credentials get their tokens
+    google_sa_key_secret: str  # Secret Manager name of the DWD key (production)
+    sf_instance_url: str
+    sf_login_url: str
+    sf_ca_cert: str  # a CA file to trust (the local Salesforce emulator's certificate)
+    sf_consumer_key: str
+    sf_username: str
+    sf_private_key_secret: str  # Secret Manager name of the connected app's key (production)
+    sf_session_id: str  # a fixed session (local stack only: "dev")
+    tasks_emulator_host: str  # empty in production
+    tasks_location: str
+    tasks_queue: str
+    tasks_service_account: str  # OIDC identity of Cloud Tasks and Scheduler calls
+    functions_url: str  # base URL of the HTTP functions (task targets, webhook address)
+    shared_secret: str  # local stack only: stands in for OIDC on task and scheduler endpoints
+
+    @property
+    def local(self) -> bool:
+        return bool(self.firestore_emulator_host)
+
+    @property
+    def tasks_queue_path(self) -> str:
+        return f"projects/{self.project}/locations/{self.tasks_location}/queues/{self.tasks_queue}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(name, default).strip()
+
+        project = get("GOOGLE_CLOUD_PROJECT") or get("GCLOUD_PROJECT")
+        if not project:
+            raise ConfigError(
+                "GOOGLE_CLOUD_PROJECT is not set: name the Google Cloud project "
+                "(or run `make up` to get a local stack in .calsync/local.env)"
+            )
+        calendar_url = get("CALSYNC_CALENDAR_URL", "https://www.googleapis.com/calendar/v3/")
+        if not calendar_url.endswith("/calendar/v3/"):
+            raise ConfigError(
+                f"CALSYNC_CALENDAR_URL must end with /calendar/v3/ (got {calendar_url!r})"
+            )
+        return cls(
+            project=project,
+            firestore_database=get("CALSYNC_FIRESTORE_DATABASE", "(default)"),
+            firestore_emulator_host=get("FIRESTORE_EMULATOR_HOST"),
+            calendar_url=calendar_url,
+            calendar_token_uri=get(
+                "CALSYNC_CALENDAR_TOKEN_URI", "https://oauth2.googleapis.com/token"
+            ),
+            google_sa_key_secret=get("CALSYNC_GOOGLE_SA_KEY_SECRET"),
+            sf_instance_url=get("CALSYNC_SF_INSTANCE_URL"),
+            sf_login_url=get("CALSYNC_SF_LOGIN_URL", "https://login.salesforce.com"),
+            sf_ca_cert=get("CALSYNC_SF_CA_CERT"),
+            sf_consumer_key=get("CALSYNC_SF_CONSUMER_KEY"),
+            sf_username=get("CALSYNC_SF_USERNAME"),
+            sf_private_key_secret=get("CALSYNC_SF_PRIVATE_KEY_SECRET"),
+            sf_session_id=get("CALSYNC_SF_SESSION_ID"),
+            tasks_emulator_host=get("CALSYNC_TASKS_EMULATOR_HOST"),
+            tasks_location=get("CALSYNC_TASKS_LOCATION", "us-central1"),
+            tasks_queue=get("CALSYNC_TASKS_QUEUE", "calsync-sync"),
+            tasks_service_account=get("CALSYNC_TASKS_SERVICE_ACCOUNT"),
+            functions_url=get("CALSYNC_FUNCTIONS_URL").rstrip("/"),
+            shared_secret=get("CALSYNC_SHARED_SECRET"),
+        )
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`KEY=value` lines; blank lines and # comments are skipped."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{path}:{number}: expected KEY=value")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def load_local_env(path: Path = LOCAL_ENV) -> bool:
+    """Put the local stack's endpoints into os.environ when `make up` wrote them; True if it did."""
+    if not path.exists():
+        return False
+    os.environ.update(read_env_file(path))
+    return True

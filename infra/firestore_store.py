@@ -1,0 +1,97 @@
+"""The settings store on Firestore: the org settings document and one document per user."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from google.cloud import firestore
+
+from core.users import SyncState, User, normalise_email
+from infra.config import Config
+
+ORG_DOC = ("calsync_org", "settings")
+USERS = "calsync_users"
+
+
+def client_for(config: Config) -> firestore.Client:
+    """A Firestore client for the configured project (the emulator when FIRESTORE_EMULATOR_HOST is set)."""
+    return firestore.Client(project=config.project, database=config.firestore_database)
+
+
+def _user_from(data: Mapping[str, Any]) -> User:
+    state = data.get("state") or {}
+    known = SyncState.__dataclass_fields__
+    return User(
+        email=data["email"],
+        enabled=bool(data.get("enabled", False)),
+        sf_user_id=str(data.get("sf_user_id", "")),
+        settings=dict(data.get("settings") or {}),
+        state=SyncState(**{k: v for k, v in state.items() if k in known}),
+    )
+
+
+class FirestoreSettingsStore:
+    """Implements core.ports.SettingsStore."""
+
+    def __init__(self, client: firestore.Client):
+        self._db = client
+
+    def _org(self) -> firestore.DocumentReference:
+        return self._db.collection(ORG_DOC[0]).document(ORG_DOC[1])
+
+    def _user(self, email: str) -> firestore.DocumentReference:
+        return self._db.collection(USERS).document(normalise_email(email))
+
+    def org_settings(self) -> dict[str, Any]:
+        snapshot = self._org().get()
+        return dict(snapshot.to_dict() or {}) if snapshot.exists else {}
+
+    def set_org_settings(self, values: Mapping[str, Any]) -> None:
+        self._org().set(dict(values), merge=True)
+
+    def get_user(self, email: str) -> User | None:
+        snapshot = self._user(email).get()
+        return _user_from(snapshot.to_dict() or {}) if snapshot.exists else None
+
+    def list_users(self) -> list[User]:
+        docs = self._db.collection(USERS).order_by("email").stream()
+        return [_user_from(doc.to_dict() or {}) for doc in docs]
+
+    def enable_user(self, email: str, sf_user_id: str = "") -> User:
+        address = normalise_email(email)
+        ref = self._user(address)
+        transaction = self._db.transaction()
+
+        @firestore.transactional
+        def enable(txn: firestore.Transaction) -> None:
+            snapshot = ref.get(transaction=txn)
+            update: dict[str, Any] = {"email": address, "enabled": True}
+            if sf_user_id:
+                update["sf_user_id"] = sf_user_id
+            if not snapshot.exists:
+                update.setdefault("sf_user_id", "")
+                update["settings"] = {}
+                update["state"] = asdict(SyncState())
+            txn.set(ref, update, merge=True)
+
+        enable(transaction)
+        user = self.get_user(address)
+        assert user is not None
+        return user
+
+    def disable_user(self, email: str) -> None:
+        ref = self._user(email)
+        if not ref.get().exists:
+            raise KeyError(email)
+        ref.set({"enabled": False}, merge=True)
+
+    def set_user_settings(self, email: str, values: Mapping[str, Any]) -> None:
+        ref = self._user(email)
+        if not ref.get().exists:
+            raise KeyError(email)
+        ref.set({"settings": dict(values)}, merge=True)
+
+    def save_sync_state(self, email: str, state: SyncState) -> None:
+        self._user(email).set({"state": asdict(state)}, merge=True)

@@ -1,0 +1,73 @@
+"""The SettingsStore port: one contract, run on the in-memory fake and on Firestore (the real emulator)."""
+
+import pytest
+
+from core.users import SyncState
+from infra.firestore_store import FirestoreSettingsStore
+from tests.fakes import InMemorySettingsStore
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", id="fake"),
+        pytest.param("firestore", id="firestore", marks=pytest.mark.integration),
+    ]
+)
+def store(request):
+    if request.param == "memory":
+        return InMemorySettingsStore()
+    return FirestoreSettingsStore(request.getfixturevalue("firestore_client"))
+
+
+def test_enable_creates_a_user_and_is_idempotent(store):
+    first = store.enable_user("Ann@Example.com", sf_user_id="005000000000001AAA")
+    again = store.enable_user("ann@example.com")
+    assert first.email == "ann@example.com" and first.enabled
+    assert again.sf_user_id == "005000000000001AAA"  # an empty id keeps the stored one
+    assert [u.email for u in store.list_users()] == ["ann@example.com"]
+
+
+def test_disable_and_re_enable(store):
+    store.enable_user("bob@example.com")
+    store.disable_user("bob@example.com")
+    assert store.get_user("bob@example.com").enabled is False
+    store.enable_user("bob@example.com")
+    assert store.get_user("bob@example.com").enabled is True
+
+
+def test_unknown_user(store):
+    assert store.get_user("nobody@example.com") is None
+    with pytest.raises(KeyError):
+        store.set_user_settings("nobody@example.com", {"autosave_meetings": True})
+    with pytest.raises(KeyError):
+        store.disable_user("nobody@example.com")
+
+
+def test_users_are_listed_by_email(store):
+    for email in ["cy@example.com", "ann@example.com", "bob@example.com"]:
+        store.enable_user(email)
+    assert [u.email for u in store.list_users()] == [
+        "ann@example.com",
+        "bob@example.com",
+        "cy@example.com",
+    ]
+
+
+def test_settings_merge(store):
+    store.set_org_settings({"internal_domains": ["example.com"], "window_past_days": 7})
+    store.set_org_settings({"window_past_days": 10})
+    assert store.org_settings() == {"internal_domains": ["example.com"], "window_past_days": 10}
+    store.enable_user("ann@example.com")
+    store.set_user_settings("ann@example.com", {"autosave_meetings": True})
+    store.set_user_settings("ann@example.com", {"autosave_appointments": False})
+    assert store.get_user("ann@example.com").settings == {
+        "autosave_meetings": True,
+        "autosave_appointments": False,
+    }
+
+
+def test_sync_state_round_trips(store):
+    store.enable_user("ann@example.com")
+    state = SyncState(calendar_sync_token="tok", channel_id="c1", channel_expiration_ms=123)
+    store.save_sync_state("ann@example.com", state)
+    assert store.get_user("ann@example.com").state == state
