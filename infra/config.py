@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-LOCAL_ENV = Path(__file__).resolve().parent.parent / ".calsync" / "local.env"
+
+def local_env_path() -> Path:
+    """Where `make up` writes the local stack's endpoints (CALSYNC_STATE_DIR moves it, for tests)."""
+    state = (
+        os.environ.get("CALSYNC_STATE_DIR") or Path(__file__).resolve().parent.parent / ".calsync"
+    )
+    return Path(state) / "local.env"
 
 
 class ConfigError(ValueError):
@@ -101,8 +107,9 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def load_local_env(path: Path = LOCAL_ENV) -> bool:
+def load_local_env(path: Path | None = None) -> bool:
     """Put the local stack's endpoints into os.environ when `make up` wrote them; True if it did."""
+    path = path or local_env_path()
     if not path.exists():
         return False
     os.environ.update(read_env_file(path))

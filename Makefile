@@ -1,0 +1,46 @@
+# calsync: the two commands are `make demo` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TASKS_VENV := .venv-tasks
+
+.PHONY: install test lint demo up down bench clean
+
+install: $(VENV)/.installed $(TASKS_VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+# The Cloud Tasks emulator pins protobuf<5: it gets a venv of its own.
+$(TASKS_VENV)/.installed: requirements-tasks.txt
+	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
+	$(TASKS_VENV)/bin/python -m pip install --quiet -r requirements-tasks.txt
+	@touch $@
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+# Lint, then the whole suite with the Firestore and Cloud Tasks emulators up; exits with pytest's status.
+test: install lint
+	$(PY) -m emulators.stack test $(PYTEST_ARGS)
+
+demo: install
+	$(PY) -m emulators.stack demo
+
+up: install
+	$(PY) -m emulators.stack up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m emulators.stack down; else echo "the local stack is not up"; fi
+
+bench: install
+	$(PY) -m bench.run
+
+clean: down
+	rm -rf $(VENV) $(TASKS_VENV) .calsync .pytest_cache .ruff_cache .mypy_cache

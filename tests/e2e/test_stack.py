@@ -1,0 +1,62 @@
+"""`make up` / `make down`: the whole local stack starts, writes its endpoints, answers, and stops clean."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from infra.config import read_env_file
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {
+    "FIRESTORE_EMULATOR_HOST",
+    "CALSYNC_TASKS_EMULATOR_HOST",
+    "CALSYNC_CALENDAR_URL",
+    "CALSYNC_SF_INSTANCE_URL",
+    "CALSYNC_SF_CA_CERT",
+    "CALSYNC_FUNCTIONS_URL",
+    "GOOGLE_CLOUD_PROJECT",
+}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_up_then_down_leaves_nothing_behind(tmp_path):
+    env = {**os.environ, "CALSYNC_STATE_DIR": str(tmp_path)}
+    for key in KEYS:  # the stack must not reuse emulators this test session started
+        env.pop(key, None)
+
+    def stack(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "emulators.stack", command],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+
+    started = stack("up")
+    try:
+        assert started.returncode == 0, started.stderr
+        endpoints = read_env_file(tmp_path / "local.env")
+        assert set(endpoints) >= KEYS
+        status = requests.get(endpoints["CALSYNC_FUNCTIONS_URL"] + "/status", timeout=10)
+        assert status.json()["service"] == "calsync"
+        pids = [
+            int(line.split("pid")[1].split()[0])
+            for line in started.stdout.splitlines()
+            if " pid " in line
+        ]
+        assert len(pids) == 5
+    finally:
+        stopped = stack("down")
+    assert stopped.returncode == 0
+    assert not (tmp_path / "local.env").exists()
+    assert [pid for pid in pids if alive(pid)] == []
