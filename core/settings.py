@@ -302,3 +302,10 @@ def describe(names: Iterable[str] | None = None) -> list[tuple[str, str, str, st
     return [
         (s.name, s.scope.value, json.dumps(to_storable(s.default, s.name)), s.help) for s in chosen
     ]
+
+
+def markdown_table() -> str:
+    """The README's settings table (a test keeps the README equal to it)."""
+    rows = ["| setting | scope | default | what it does |", "| --- | --- | --- | --- |"]
+    rows += [f"| `{n}` | {scope} | `{d}` | {h} |" for n, scope, d, h in describe()]
+    return "\n".join(rows)
