@@ -1,0 +1,138 @@
+"""The issue catalogue (R-31): every code calsync records, its meaning, severity and the fix.
+
+ISE-013 keeps the seed's code and text; the CS-xxx codes are calsync's own. `docs/issues.md` and
+the README table are rendered from this catalogue (`render_markdown`), and a test keeps them equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+
+class Severity(Enum):
+    ERROR = "error"  # the item carries the error label; someone must act (or it retries)
+    PENDING = "pending"  # the item waits for something that will happen by itself; no error label
+
+
+class Audience(Enum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class IssueType:
+    code: str
+    title: str
+    meaning: str
+    severity: Severity
+    action: str
+    audience: Audience
+    rule: str
+
+
+CATALOGUE: tuple[IssueType, ...] = (
+    IssueType("ISE-013", "Meeting for attendees cannot be synchronized until the organizer synchronizes it",
+              "The user tried to save a meeting they declined or did not answer.",
+              Severity.ERROR, "Accept the meeting, or ask the admin to turn on `sync_unanswered_and_declined`.",
+              Audience.USER, "R-08"),
+    IssueType("CS-001", "Waiting for the organizer to synchronize the event",
+              "An internal enabled user organises this meeting and has not saved it yet.",
+              Severity.PENDING, "Nothing, or ask the organiser to save it; it is saved once they do.",
+              Audience.USER, "R-11"),
+    IssueType("CS-002", "No attendee is known in Salesforce",
+              "A manually saved meeting whose attendees match no Contact, Lead or User.",
+              Severity.ERROR, "Create a Contact or Lead for one attendee (it is saved by itself), or turn on `auto_create_unresolved`.",
+              Audience.USER, "R-07"),
+    IssueType("CS-003", "All-day item longer than 14 days",
+              "Salesforce refuses multiday events over 14 days.",
+              Severity.ERROR, "Shorten the item to 14 days or less, or split it.",
+              Audience.USER, "R-09"),
+    IssueType("CS-004", "Item longer than 14 days",
+              "Salesforce refuses events over 14 days.",
+              Severity.ERROR, "Shorten the item to 14 days or less.",
+              Audience.USER, "R-09"),
+    IssueType("CS-005", "Recurring item whose instances last more than 24 hours",
+              "Salesforce refuses series whose occurrences last more than 24 hours.",
+              Severity.ERROR, "Shorten the instances to 24 hours or less.",
+              Audience.USER, "R-09"),
+    IssueType("CS-006", "Unknown time zone",
+              "The item's time zone is not in the IANA time zone database.",
+              Severity.ERROR, "Set a standard time zone on the item.",
+              Audience.USER, "R-09"),
+    IssueType("CS-007", "Recurring items are not synchronised in this org",
+              "A recurring item was saved while the org setting `recurring_enabled` is off.",
+              Severity.ERROR, "Ask the admin to turn on `recurring_enabled`, or save single instances.",
+              Audience.USER, "R-09"),
+    IssueType("CS-008", "Group calendar event longer than 24 hours",
+              "Events of group calendars are saved only when they last 24 hours or less.",
+              Severity.ERROR, "Shorten the event to 24 hours or less.",
+              Audience.USER, "R-19"),
+    IssueType("CS-009", "Deletions held for the admin's confirmation",
+              "This session would delete more SF Events than `max_deletes_per_session`, or more than half of the user's saved items.",
+              Severity.PENDING, "Check the user's calendar, then run `python main.py deletes confirm EMAIL`.",
+              Audience.ADMIN, "R-37"),
+    IssueType("CS-010", "Salesforce refused the record",
+              "Salesforce answered with a validation error (required field, limit, permission).",
+              Severity.ERROR, "Read the message; fix the item or the Salesforce configuration it names.",
+              Audience.ADMIN, "R-31"),
+    IssueType("CS-011", "Salesforce or Google is temporarily unavailable",
+              "Rate limit, server error or record lock; calsync retries on the next session.",
+              Severity.PENDING, "Nothing; if it lasts, check the org's API limits.",
+              Audience.ADMIN, "R-31"),
+    IssueType("CS-012", "No Salesforce user for this calendar",
+              "The enabled user matches no active Salesforce User.",
+              Severity.ERROR, "Set the user's `sf_user_id`, or activate their Salesforce User.",
+              Audience.ADMIN, "R-31"),
+    IssueType("CS-013", "Salesforce series cannot be carried to Google",
+              "A recurring series created in Salesforce Lightning cannot be copied down.",
+              Severity.ERROR, "Create the series in Google Calendar and save it from there.",
+              Audience.USER, "R-24"),
+    IssueType("CS-014", "Google refused the change",
+              "Google Calendar answered with a permanent error for this item's copy.",
+              Severity.ERROR, "Read the message; the item may have been moved or made read-only.",
+              Audience.ADMIN, "R-31"),
+)  # fmt: skip
+
+BY_CODE: dict[str, IssueType] = {t.code: t for t in CATALOGUE}
+
+
+def issue_type(code: str) -> IssueType:
+    """The catalogue entry of a code; KeyError names the unknown code."""
+    try:
+        return BY_CODE[code]
+    except KeyError:
+        raise KeyError(f"unknown issue code {code!r}") from None
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One open issue of one user (R-31): one per item and code, `key` "" for the user's session."""
+
+    code: str
+    user_email: str
+    key: str = ""  # str(ItemKey) of the item, "" for session-wide issues (R-37)
+    message: str = ""
+    title: str = ""  # the item's title, shown to the user and admin (never logged, STYLE)
+    start: datetime | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return issue_type(self.code).severity
+
+    @property
+    def ident(self) -> tuple[str, str, str]:
+        return (self.user_email, self.key, self.code)
+
+
+def render_markdown() -> str:
+    """The catalogue as the markdown table of docs/issues.md and the README."""
+    lines = [
+        "| code | title | severity | for | rule | meaning | what to do |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for t in CATALOGUE:
+        cells = (t.code, t.title, t.severity.value, t.audience.value, t.rule, t.meaning, t.action)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
