@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from core.users import SyncState, User
@@ -36,3 +37,19 @@ class SettingsStore(Protocol):
         ...
 
     def save_sync_state(self, email: str, state: SyncState) -> None: ...
+
+
+class SessionQueue(Protocol):
+    """Queues a user's sync session (Cloud Tasks in production)."""
+
+    def enqueue(self, email: str, now: datetime, reason: str = "push") -> bool:
+        """True when a task was created, False when an already queued one covers it."""
+        ...
+
+
+class Lease(Protocol):
+    """Mutual exclusion of one user's sessions (R-29)."""
+
+    def acquire(self, email: str, holder: str, now: datetime, ttl: timedelta) -> bool: ...
+
+    def release(self, email: str, holder: str) -> None: ...
