@@ -1,0 +1,108 @@
+"""Test-only endpoints under /_admin/: reset, dump, counters, seed, limits, faults, clock."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from . import seed
+from .api import Emulator, Response
+from .errors import bad_request, not_found
+from .usage import Fault
+
+
+def handle(emu: Emulator, method: str, path: str, params: dict[str, str], body: Any) -> Response:
+    org = emu.org
+    name = path.removeprefix("/_admin/").strip("/")
+    if (method, name) == ("POST", "reset"):
+        with org.lock:
+            org.reset()
+            org.running_user = org.admin_user_id
+            refs = seed.load(org, emu.seed) if emu.seed else {}
+            org.running_user = ""
+        emu.usage.reset()
+        emu.cursors.clear()
+        emu.sessions.expire_all()
+        emu.page_size = None
+        return Response(200, {"ok": True, "admin_user_id": org.admin_user_id, **refs})
+    if (method, name) == ("GET", "records"):
+        return Response(200, _dump(emu, params))
+    if (method, name) == ("GET", "calls"):
+        return Response(200, emu.usage.snapshot())
+    if (method, name) == ("POST", "seed"):
+        with org.lock:
+            org.store.begin()
+            org.running_user = org.admin_user_id
+            try:
+                refs = seed.load(org, body)
+                org.store.commit()
+            except Exception:
+                org.store.rollback()
+                raise
+            finally:
+                org.running_user = ""
+        return Response(200, refs)
+    if (method, name) == ("POST", "limits"):
+        emu.usage.set_limit(body.get("max"), body.get("used"))
+        return Response(200, emu.usage.snapshot())
+    if (method, name) == ("POST", "faults"):
+        return _add_fault(emu, body)
+    if (method, name) == ("DELETE", "faults"):
+        emu.usage.clear_faults()
+        return Response(200, {"ok": True})
+    if (method, name) == ("POST", "config"):
+        return _config(emu, body)
+    if (method, name) == ("POST", "jwt_certs"):
+        emu.sessions.register_cert(str(body["pem"]).encode())
+        return Response(200, {"ok": True})
+    if (method, name) == ("POST", "sessions/expire"):
+        emu.sessions.expire_all()
+        return Response(200, {"ok": True})
+    if (method, name) == ("POST", "clock"):
+        now = org.clock.advance(float(body.get("advance_seconds", 0)))
+        return Response(200, {"now": now.isoformat()})
+    raise not_found()
+
+
+def _dump(emu: Emulator, params: dict[str, str]) -> dict[str, Any]:
+    org = emu.org
+    wanted = [params["type"]] if params.get("type") else list(org.schema)
+    with org.lock:
+        out: dict[str, Any] = {}
+        for type_name in wanted:
+            sobject = org.sobject(type_name)
+            out[sobject.name] = [
+                org.render(sobject, r)
+                for r in org.store.rows(sobject.name)
+                if params.get("include_deleted") or not r["IsDeleted"]
+            ]
+        return out
+
+
+def _add_fault(emu: Emulator, body: Any) -> Response:
+    if not isinstance(body, dict) or ("count" not in body and "fraction" not in body):
+        raise bad_request("INVALID_INPUT", "give kind and count or fraction")
+    fault = Fault(
+        kind=str(body.get("kind", "503")),
+        remaining=int(body["count"]) if "count" in body else None,
+        fraction=float(body.get("fraction", 0.0)),
+        methods=tuple(m.upper() for m in body.get("methods", [])),
+        path_contains=str(body.get("path_contains", "")),
+        rng=random.Random(body.get("seed")),
+    )
+    try:
+        emu.usage.add_fault(fault)
+    except ValueError as exc:
+        raise bad_request("INVALID_INPUT", str(exc)) from None
+    return Response(200, {"ok": True})
+
+
+def _config(emu: Emulator, body: Any) -> Response:
+    if "external_id_field" in body:
+        with emu.org.lock:
+            emu.org.set_external_id_field(bool(body["external_id_field"]))
+    if "query_page_size" in body:
+        emu.page_size = int(body["query_page_size"]) or None
+    return Response(
+        200, {"external_id_field": emu.org.external_id_field, "query_page_size": emu.page_size}
+    )
