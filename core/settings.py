@@ -174,6 +174,8 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Salesforce public calendars copied one way into Google (R-25)."),
     SettingSpec("max_deletes_per_session", 20, _int_range(0, 100_000), Scope.ORG,
                 "A session that would delete more SF Events waits for an admin (R-37)."),
+    SettingSpec("deletion_guard_min_deletes", 3, _int_range(1, 100_000), Scope.ORG,
+                "R-37's half-of-mapped-items rule applies from this many deletes on (1: always)."),
     SettingSpec("save_color", "9", _color, Scope.ORG,
                 "Colour that saves an item and marks it saved (R-01, R-02)."),
     SettingSpec("unsync_color", "8", _color, Scope.ORG,
@@ -211,6 +213,7 @@ class Settings:
     delete_from_calendar: bool = False
     sf_public_calendars: tuple[tuple[str, str, str], ...] = ()
     max_deletes_per_session: int = 20
+    deletion_guard_min_deletes: int = 3
     save_color: str = "9"
     unsync_color: str = "8"
     error_color: str = "11"
