@@ -299,7 +299,8 @@ class EventService:
         patch = {k: v for k, v in body.items() if k != "attendees"}
         if not _flag(params, "supportsAttachments"):
             patch.pop("attachments", None)
-        new = fields.merge_patch(current, patch)
+        old_response = copies.response_of(current, calendar)
+        new = copying.deepcopy(fields.merge_patch(current, patch))
         response = _own_entry(body.get("attendees"), calendar)
         if response:
             for attendee in new.get("attendees") or []:
@@ -313,7 +314,7 @@ class EventService:
         _stamp(new, current if stored else None)
         copies.check_limits(self.store, calendar, new)
         saved = self.store.save(calendar, new)
-        if response and copies.response_of(current, calendar) != response.get("responseStatus"):
+        if response and old_response != response.get("responseStatus"):
             self._share_response(calendar, new, response)
         return saved
 
