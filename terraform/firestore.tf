@@ -1,0 +1,29 @@
+# calsync's state: users, settings, mappings, sync tokens, leases, issues.
+
+resource "google_firestore_database" "calsync" {
+  name        = var.firestore_database
+  location_id = coalesce(var.firestore_location, var.region)
+  type        = "FIRESTORE_NATIVE"
+
+  # The mappings are what stop a second SF Event for the same item (R-29, R-39): keep 7 days of
+  # history so a bad release can be undone, and refuse accidental deletion.
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = var.firestore_deletion_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
+  deletion_policy                   = var.firestore_deletion_protection ? "ABANDON" : "DELETE"
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Optional TTL policies (variable firestore_ttl_fields): expiry is a clean-up, never a deadline;
+# documents can outlive their time by a day, so the code must still check the time itself.
+resource "google_firestore_field" "ttl" {
+  for_each = var.firestore_ttl_fields
+
+  database   = google_firestore_database.calsync.name
+  collection = each.key
+  field      = each.value
+
+  # No index_config block: an empty one would drop the field's automatic indexes, and the code
+  # may query on it.
+  ttl_config {}
+}
