@@ -48,7 +48,8 @@ locals {
 }
 
 # The repository root minus what Cloud Functions must not get: tests, emulators, tooling, local
-# state, virtualenvs and this directory. requirements.txt stays: Cloud Build installs it.
+# state, virtualenvs, key files and this directory. requirements.txt stays: Cloud Build installs
+# it. Apply from a clean checkout: any other stray file at the root would be shipped.
 data "archive_file" "source" {
   type        = "zip"
   source_dir  = "${path.module}/.."
@@ -75,6 +76,13 @@ data "archive_file" "source" {
     "requirements-dev.txt",
     "requirements-tasks.txt",
     "Makefile",
+    # Key files that an admin might leave in the checkout must never reach the function image.
+    "**/*.pem",
+    "**/*.key",
+    "**/*.p12",
+    "**/*.env",
+    "**/.env",
+    "**/*.tfvars",
   ]
 }
 

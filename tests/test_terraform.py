@@ -370,8 +370,52 @@ def test_archive_ships_the_code_and_leaves_out_tests_tools_and_secrets():
     for must_go in ["tests/**", "emulators/**", ".venv/**", ".venv-tasks/**", "terraform/**"]:
         assert must_go in excludes
     assert ".git/**" in excludes and ".calsync/**" in excludes
+    for key_file in ["**/*.pem", "**/*.key", "**/*.p12", "**/.env", "**/*.env"]:
+        assert key_file in excludes
     for must_stay in ["main.py", "requirements.txt"] + [f"{d}/**" for d in SHIPPED_DIRS]:
         assert must_stay not in excludes
+
+
+def doublestar(pattern: str) -> re.Pattern[str]:
+    """The archive provider's exclude globs (bmatcuk/doublestar) as a regex, for files."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out + r"\Z")
+
+
+def shipped_files() -> set[str]:
+    """What the source archive would hold, built from the working tree as the provider does."""
+    patterns = [doublestar(p) for p in archive_excludes()]
+    files = set()
+    for path in ROOT.rglob("*"):
+        rel = path.relative_to(ROOT).as_posix()
+        if path.is_file() and not any(p.match(rel) for p in patterns):
+            files.add(rel)
+    return files
+
+
+def test_archive_holds_the_functions_and_nothing_for_tests_or_local_use():
+    shipped = shipped_files()
+    assert {"main.py", "requirements.txt", "infra/config.py", "functions/status.py"} <= shipped
+    for prefix in ("tests/", "emulators/", "terraform/", ".venv", ".git/", ".calsync/"):
+        assert not [f for f in shipped if f.startswith(prefix)], prefix
+    assert not [f for f in shipped if "__pycache__" in f]
+    assert not [f for f in shipped if f.endswith((".pem", ".key", ".env", ".tfvars"))]
+
+
+def test_doublestar_emulation():
+    assert doublestar("**/*.pem").match("a.pem") and doublestar("**/*.pem").match("x/y/a.pem")
+    assert doublestar("tests/**").match("tests/core/test_a.py")
+    assert not doublestar("tests/**").match("core/tests.py")
+    assert not doublestar("*.key").match("x/a.key")
 
 
 def test_every_top_level_directory_is_shipped_or_excluded_on_purpose():
