@@ -320,7 +320,7 @@ def _sort(query: Query, items: list[Item], incremental: bool) -> None:
     if query.order_by == "startTime":
         items.sort(key=lambda it: (parse_event_time(it[0]["start"], "start").moment, it[0]["id"]))
     elif query.order_by == "updated":
-        items.sort(key=lambda it: (str(it[0].get("updated", "")), it[0]["id"]))
+        items.sort(key=lambda it: (str(it[0].get("updated", "")), it[1].seq, it[0]["id"]))
     elif incremental:
         items.sort(key=lambda it: (it[1].seq, it[0]["id"]))
     else:

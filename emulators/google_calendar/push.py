@@ -11,6 +11,7 @@ import http.client
 import queue
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -23,6 +24,7 @@ from .store import new_opaque
 DEFAULT_TTL_SECONDS = 604800  # the documented default: 7 days
 MAX_TTL_SECONDS = 30 * 86400  # not documented by Google; the emulator's own ceiling
 RETRY_STATUSES = (500, 502, 503, 504)
+WORKERS = 4
 USER_AGENT = "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)"
 
 
@@ -71,9 +73,13 @@ class PushHub:
         self.channels: dict[str, Channel] = {}
         self.deliveries: deque[dict[str, Any]] = deque(maxlen=2000)
         self.lock = threading.Lock()
-        self.outbox: queue.Queue[Message] = queue.Queue()
-        self.worker = threading.Thread(target=self._deliver_forever, name="push", daemon=True)
-        self.worker.start()
+        # A few delivery threads; one channel always uses the same one, so its order is kept and a
+        # slow receiver only holds up the channels that share its thread.
+        self.outboxes: list[queue.Queue[Message]] = [queue.Queue() for _ in range(WORKERS)]
+        for number, outbox in enumerate(self.outboxes):
+            threading.Thread(
+                target=self._deliver_forever, args=(outbox,), name=f"push-{number}", daemon=True
+            ).start()
 
     # --- API -----------------------------------------------------------------------------------
 
@@ -147,7 +153,7 @@ class PushHub:
                     for c in self.channels.values()
                 ],
                 "deliveries": list(self.deliveries),
-                "pending": self.outbox.qsize(),
+                "pending": sum(outbox.qsize() for outbox in self.outboxes),
             }
 
     # --- delivery ------------------------------------------------------------------------------
@@ -157,11 +163,12 @@ class PushHub:
         channel.last_number = (
             1 if state == "sync" else channel.last_number + 1 + (channel.last_number % 2)
         )
-        self.outbox.put(Message(channel, state, channel.last_number))
+        outbox = self.outboxes[zlib.crc32(channel.id.encode()) % WORKERS]
+        outbox.put(Message(channel, state, channel.last_number))
 
-    def _deliver_forever(self) -> None:
+    def _deliver_forever(self, outbox: queue.Queue[Message]) -> None:
         while True:
-            message = self.outbox.get()
+            message = outbox.get()
             try:
                 self._deliver(message)
             except Exception as exc:  # noqa: BLE001 - a bad receiver must not kill the thread

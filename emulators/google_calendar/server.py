@@ -14,6 +14,7 @@ from .store import Store
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse one connection
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server_version = "calendar-emulator"
     api: Api
     verbose = False
