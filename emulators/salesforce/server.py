@@ -6,7 +6,7 @@ import json
 import ssl
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import admin, api
 from .api import Emulator, Request, Response
@@ -119,7 +119,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _api(self, path: str, params: dict[str, str], raw: bytes) -> Response:
         emu = self.emulator
-        segments = [s for s in path.split("/") if s][2:]  # drop services/data
+        segments = [unquote(s) for s in path.split("/") if s][2:]  # drop services/data
         version = api.VERSION.match(segments[0] if segments else "")
         if not version:
             raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
