@@ -357,13 +357,15 @@ class _Session:
             work.actions += self.occurrence(item)
             return work
         mapping = self.mapping_for(item)
-        if item.is_series and item.series_key in self.tagged_series and mapping is None:
-            item = with_props(item, {**item.props, labels.P_MANUAL: "1"})
         if item.is_instance and item.series_key in self.tagged_series and self.parent_in_batch(item):
             return self.covered_by_series(item, work)
         ctx = policy.Context(self.user, self.s, self.inp.now, self.inp.people, mapping,
                              self.organizer_mapping(item))  # fmt: skip
-        decision = policy.decide(item, ctx)
+        seen = item
+        if item.is_series and item.series_key in self.tagged_series and mapping is None:
+            # R-17: a tagged instance is a manual save of its series (labels compare with `item`).
+            seen = with_props(item, {**item.props, labels.P_MANUAL: "1"})
+        decision = policy.decide(seen, ctx)
         self.decisions.append((item.id, decision))
         v = decision.verdict
         if v in (Verdict.SAVE, Verdict.UPDATE):
@@ -547,12 +549,20 @@ class _Session:
                              occurrence_start=start, key=str(item.key)),
                     MappingPut(done, "R-17")]  # fmt: skip
         self.decisions.append((item.id, decision))
-        if m is None:
-            # First change of this occurrence: what Salesforce has is the series' own values.
-            assert item.span is not None
-            m = Mapping(self.user.email, item.key, item.calendar_id, item.id, series.owner_sf_id,
-                        "", series.sync_key, occurrence_of=series.sf_event_id)  # fmt: skip
         assert item.span is not None
+        if m is None:
+            # First sight of this occurrence: Salesforce has the series' values at the original
+            # start, so only what differs from the series (or a moved start) is written.
+            base_g, base_s = dict(series.google_fp), dict(series.sf_fp)
+            if item.span.start_utc == start:
+                own = fields.digest(fields.google_values(item, item.span, self.s)[fields.WHEN])
+                base_g[fields.WHEN] = base_s[fields.WHEN] = own
+            else:
+                base_g.pop(fields.WHEN, None)
+                base_s.pop(fields.WHEN, None)
+            m = Mapping(self.user.email, item.key, item.calendar_id, item.id, series.owner_sf_id,
+                        "", series.sync_key, google_fp=tuple(base_g.items()),
+                        sf_fp=tuple(base_s.items()), occurrence_of=series.sf_event_id)  # fmt: skip
         target = _Target(item.key, item.span)
         acts = self.update(item, target, m)
         return [
