@@ -107,3 +107,11 @@ def test_public_calendars_round_trip_as_objects():
     assert to_storable(value, "sf_public_calendars") == [
         {"sf_calendar_id": "023x", "google_calendar": "team@example.com", "color": "5"}
     ]
+
+
+def test_deletion_guard_floor_setting():
+    """R-37: the half-of-mapped-items rule applies from `deletion_guard_min_deletes` deletes on."""
+    assert Settings().deletion_guard_min_deletes == 3
+    assert validate("deletion_guard_min_deletes", 1) == 1
+    with pytest.raises(SettingError, match="deletion_guard_min_deletes"):
+        validate("deletion_guard_min_deletes", 0)
