@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Sequence
+from collections.abc import Mapping as MappingABC
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from core.issues import Issue
+from core.model import ItemKey, Mapping
 from core.users import SyncState, User
 
 
@@ -16,7 +19,7 @@ class SettingsStore(Protocol):
         """The org settings document as stored (raw, validated by core.settings.resolve)."""
         ...
 
-    def set_org_settings(self, values: Mapping[str, Any]) -> None:
+    def set_org_settings(self, values: MappingABC[str, Any]) -> None:
         """Merge these values into the org settings document."""
         ...
 
@@ -32,7 +35,7 @@ class SettingsStore(Protocol):
 
     def disable_user(self, email: str) -> None: ...
 
-    def set_user_settings(self, email: str, values: Mapping[str, Any]) -> None:
+    def set_user_settings(self, email: str, values: MappingABC[str, Any]) -> None:
         """Merge overrides into an existing user's settings; KeyError if the user is unknown."""
         ...
 
@@ -53,3 +56,25 @@ class Lease(Protocol):
     def acquire(self, email: str, holder: str, now: datetime, ttl: timedelta) -> bool: ...
 
     def release(self, email: str, holder: str) -> None: ...
+
+
+class MappingStore(Protocol):
+    """Item ↔ SF Event mappings (Firestore in production)."""
+
+    def for_user(self, email: str) -> list[Mapping]: ...
+
+    def for_ical_uids(self, uids: Iterable[str]) -> list[Mapping]:
+        """Every user's mappings of these iCalUIDs (R-11: the organiser's)."""
+        ...
+
+    def put(self, mappings: Sequence[Mapping]) -> None: ...
+
+    def delete(self, user_email: str, keys: Sequence[ItemKey]) -> None: ...
+
+
+class IssueStore(Protocol):
+    """Open and closed issues (R-31)."""
+
+    def open_for_user(self, email: str) -> list[Issue]: ...
+
+    def record(self, opened: Sequence[Issue], closed: Sequence[Issue], now: datetime) -> None: ...

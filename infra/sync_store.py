@@ -1,0 +1,186 @@
+"""Firestore storage of a session's results: mappings (item ↔ SF Event) and issues (R-29, R-31).
+
+Writes go in batches of at most 500 (the emulator's limit, API-FACTS D). Document ids are hashes
+of the natural keys, so every write is idempotent: writing the same mapping or issue twice leaves
+one document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from core.issues import Issue
+from core.model import ItemKey, Mapping, Role
+
+MAPPINGS = "calsync_mappings"
+ISSUES = "calsync_issues"
+BATCH = 500
+IN_LIMIT = 30  # Firestore `in` filters take at most 30 values
+
+
+def _doc_id(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def mapping_id(user_email: str, key: ItemKey) -> str:
+    return _doc_id(user_email, key.ical_uid, key.instance)
+
+
+def mapping_to_doc(m: Mapping) -> dict[str, Any]:
+    return {
+        "user_email": m.user_email,
+        "ical_uid": m.key.ical_uid,
+        "instance": m.key.instance,
+        "calendar_id": m.calendar_id,
+        "event_id": m.event_id,
+        "owner_sf_id": m.owner_sf_id,
+        "sf_event_id": m.sf_event_id,
+        "sync_key": m.sync_key,
+        "role": m.role.value,
+        "google_fp": dict(m.google_fp),
+        "sf_fp": dict(m.sf_fp),
+        "prev_color": m.prev_color,
+        "pattern": m.pattern,
+        "occurrence_of": m.occurrence_of,
+        "linked": list(m.linked),
+        "attachments": list(m.attachments),
+    }
+
+
+def mapping_from_doc(d: dict[str, Any]) -> Mapping:
+    return Mapping(
+        user_email=d["user_email"],
+        key=ItemKey(d["ical_uid"], d.get("instance", "")),
+        calendar_id=d.get("calendar_id", ""),
+        event_id=d.get("event_id", ""),
+        owner_sf_id=d.get("owner_sf_id", ""),
+        sf_event_id=d.get("sf_event_id", ""),
+        sync_key=d.get("sync_key", ""),
+        role=Role(d.get("role", Role.OWNER.value)),
+        google_fp=tuple(sorted((d.get("google_fp") or {}).items())),
+        sf_fp=tuple(sorted((d.get("sf_fp") or {}).items())),
+        prev_color=d.get("prev_color"),
+        pattern=d.get("pattern", ""),
+        occurrence_of=d.get("occurrence_of", ""),
+        linked=tuple(d.get("linked") or ()),
+        attachments=tuple(d.get("attachments") or ()),
+    )
+
+
+class FirestoreMappingStore:
+    """Implements core.ports.MappingStore."""
+
+    def __init__(self, client: firestore.Client):
+        self._db = client
+        self._col = client.collection(MAPPINGS)
+
+    def for_user(self, email: str) -> list[Mapping]:
+        query = self._col.where(filter=FieldFilter("user_email", "==", email))
+        return [mapping_from_doc(doc.to_dict() or {}) for doc in query.stream()]
+
+    def for_ical_uids(self, uids: Iterable[str]) -> list[Mapping]:
+        """Every user's mappings of these iCalUIDs (R-11 needs the organiser's)."""
+        out: list[Mapping] = []
+        for chunk in _chunks(sorted(set(uids)), IN_LIMIT):
+            query = self._col.where(filter=FieldFilter("ical_uid", "in", list(chunk)))
+            out += [mapping_from_doc(doc.to_dict() or {}) for doc in query.stream()]
+        return out
+
+    def put(self, mappings: Sequence[Mapping]) -> None:
+        for chunk in _chunks(mappings, BATCH):
+            batch = self._db.batch()
+            for m in chunk:
+                batch.set(self._col.document(mapping_id(m.user_email, m.key)), mapping_to_doc(m))
+            batch.commit()
+
+    def delete(self, user_email: str, keys: Sequence[ItemKey]) -> None:
+        for chunk in _chunks(keys, BATCH):
+            batch = self._db.batch()
+            for key in chunk:
+                batch.delete(self._col.document(mapping_id(user_email, key)))
+            batch.commit()
+
+
+def issue_id(issue: Issue) -> str:
+    return _doc_id(*issue.ident)
+
+
+class FirestoreIssueStore:
+    """Implements core.ports.IssueStore: one document per (user, item, code), open or closed."""
+
+    def __init__(self, client: firestore.Client):
+        self._db = client
+        self._col = client.collection(ISSUES)
+
+    def open_for_user(self, email: str) -> list[Issue]:
+        query = self._col.where(filter=FieldFilter("user_email", "==", email)).where(
+            filter=FieldFilter("open", "==", True)
+        )
+        return [_issue_from(doc.to_dict() or {}) for doc in query.stream()]
+
+    def list_open(self, email: str = "", code: str = "") -> list[dict[str, Any]]:
+        """Open issues with their counts and times, for the CLI and the dashboard (R-32)."""
+        query: Any = self._col.where(filter=FieldFilter("open", "==", True))
+        if email:
+            query = query.where(filter=FieldFilter("user_email", "==", email))
+        if code:
+            query = query.where(filter=FieldFilter("code", "==", code))
+        rows = [doc.to_dict() or {} for doc in query.stream()]
+        return sorted(rows, key=lambda r: (r["user_email"], r["code"], r.get("key", "")))
+
+    def record(self, opened: Sequence[Issue], closed: Sequence[Issue], now: datetime) -> None:
+        """Open (or count again) and close issues; first seen is kept, last seen and count move."""
+        refs = [self._col.document(issue_id(i)) for i in opened]
+        existing = (
+            {s.id: s.to_dict() or {} for s in self._db.get_all(refs) if s.exists} if refs else {}
+        )
+        writes: list[tuple[firestore.DocumentReference, dict[str, Any]]] = []
+        for issue, ref in zip(opened, refs, strict=True):
+            before = existing.get(ref.id, {})
+            still_open = before.get("open", False)
+            writes.append(
+                (
+                    ref,
+                    {
+                        "code": issue.code,
+                        "user_email": issue.user_email,
+                        "key": issue.key,
+                        "message": issue.message,
+                        "title": issue.title,
+                        "start": issue.start,
+                        "open": True,
+                        "first_seen": before.get("first_seen", now) if still_open else now,
+                        "last_seen": now,
+                        "count": (before.get("count", 0) if still_open else 0) + 1,
+                    },
+                )
+            )
+        for issue in closed:
+            writes.append((self._col.document(issue_id(issue)), {"open": False, "closed": now}))
+        for chunk in _chunks(writes, BATCH):
+            batch = self._db.batch()
+            for ref, data in chunk:
+                batch.set(ref, data, merge=True)
+            batch.commit()
+
+
+def _issue_from(d: dict[str, Any]) -> Issue:
+    return Issue(
+        code=d["code"],
+        user_email=d["user_email"],
+        key=d.get("key", ""),
+        message=d.get("message", ""),
+        title=d.get("title", ""),
+        start=d.get("start"),
+    )

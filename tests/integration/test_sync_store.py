@@ -1,0 +1,81 @@
+"""Mappings and issues on the Firestore emulator: idempotent writes (R-29), issue lifecycle (R-31)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core.issues import Issue
+from core.model import ItemKey, Mapping, Role
+from infra.sync_store import FirestoreIssueStore, FirestoreMappingStore
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def mapping(user: str, uid: str, instance: str = "", **kw) -> Mapping:
+    return Mapping(
+        user_email=user,
+        key=ItemKey(uid, instance),
+        calendar_id=user,
+        event_id="ev" + uid,
+        owner_sf_id="005A",
+        sf_event_id="00UA",
+        sync_key="cs1-" + uid,
+        **kw,
+    )
+
+
+def test_R29_mapping_writes_are_idempotent_and_round_trip(firestore_client):
+    store = FirestoreMappingStore(firestore_client)
+    full = mapping(
+        "ann@example.com",
+        "uid-1",
+        role=Role.INVITEE,
+        google_fp=(("summary", "h1"),),
+        sf_fp=(("Subject", "h2"),),
+        prev_color="5",
+        linked=("x@acme.com",),
+    )
+    store.put([full, full])
+    store.put([full])
+    assert store.for_user("ann@example.com") == [full]
+
+
+def test_instances_are_separate_mappings(firestore_client):
+    store = FirestoreMappingStore(firestore_client)
+    store.put(
+        [mapping("ann@example.com", "s"), mapping("ann@example.com", "s", "20261201T090000Z")]
+    )
+    assert len(store.for_user("ann@example.com")) == 2
+    store.delete("ann@example.com", [ItemKey("s", "20261201T090000Z")])
+    assert [m.key for m in store.for_user("ann@example.com")] == [ItemKey("s")]
+
+
+def test_R11_mappings_of_other_users_are_found_by_ical_uid(firestore_client):
+    store = FirestoreMappingStore(firestore_client)
+    uids = [f"uid-{i}" for i in range(45)]  # more than one `in` query
+    store.put([mapping("org@example.com", u) for u in uids] + [mapping("ann@example.com", "other")])
+    found = store.for_ical_uids(uids + ["missing"])
+    assert sorted(m.key.ical_uid for m in found) == sorted(uids)
+    assert {m.user_email for m in found} == {"org@example.com"}
+
+
+def test_R31_issue_counts_and_first_seen_then_closes(firestore_client):
+    store = FirestoreIssueStore(firestore_client)
+    issue = Issue(
+        "CS-002", "ann@example.com", key="uid-1", message="No attendee is known", title="Demo"
+    )
+    store.record([issue], [], NOW)
+    store.record([issue], [], NOW + timedelta(minutes=5))
+    [row] = store.list_open(email="ann@example.com")
+    assert (row["count"], row["first_seen"], row["last_seen"]) == (
+        2,
+        NOW,
+        NOW + timedelta(minutes=5),
+    )
+    assert store.open_for_user("ann@example.com") == [issue]
+    store.record([], [issue], NOW + timedelta(minutes=10))
+    assert store.list_open() == []
+    store.record([issue], [], NOW + timedelta(minutes=20))  # a new occurrence starts afresh
+    [row] = store.list_open(code="CS-002")
+    assert (row["count"], row["first_seen"]) == (1, NOW + timedelta(minutes=20))
