@@ -132,6 +132,8 @@ def _check_reminders(reminders: Any) -> dict[str, Any]:
     if not isinstance(reminders, dict):
         raise bad_request("Invalid value for: reminders")
     overrides = reminders.get("overrides") or []
+    if not isinstance(overrides, list) or not all(isinstance(x, dict) for x in overrides):
+        raise bad_request("Invalid value for: reminders.overrides")
     if len(overrides) > REMINDERS_MAX:
         raise bad_request(
             "Cannot specify more than 5 override reminders.", "cannotSetMoreThan5Reminders"
