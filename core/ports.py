@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from core.fields import GooglePatch, NewPerson
 from core.issues import Issue
-from core.model import ItemKey, Mapping
+from core.labels import LabelPatch
+from core.model import Item, ItemKey, Mapping, ResolvedPerson, SfEventState
+from core.plan import SfCreate, SfDelete, SfUpdate
 from core.users import SyncState, User
 
 
@@ -78,3 +82,112 @@ class IssueStore(Protocol):
     def open_for_user(self, email: str) -> list[Issue]: ...
 
     def record(self, opened: Sequence[Issue], closed: Sequence[Issue], now: datetime) -> None: ...
+
+
+# --- The two services --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of one write inside a batch: `ref` names what was written (a sync key, an
+    event id), `id` is the record id on success. Failures carry the service's error code and
+    whether a retry can help (rate limits, 5xx, record locks) or not (validation)."""
+
+    ref: str
+    ok: bool
+    id: str = ""
+    error_code: str = ""
+    message: str = ""
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class CalendarChanges:
+    """One calendar's changes since a sync token; `full` when there was no valid token (first
+    session, or 410 fullSyncRequired) and `items` is everything in the window."""
+
+    items: tuple[Item, ...]
+    next_sync_token: str
+    full: bool
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A Google push channel (R-27)."""
+
+    id: str
+    token: str
+    resource_id: str
+    expiration_ms: int
+
+
+class Calendar(Protocol):
+    """One user's Google Calendar, acting as that user (domain-wide delegation)."""
+
+    def changes(
+        self, calendar_id: str, sync_token: str, time_min: datetime, time_max: datetime
+    ) -> CalendarChanges:
+        """Incremental changes since `sync_token`, or a full sync of [time_min, time_max)."""
+        ...
+
+    def get_items(self, calendar_id: str, event_ids: Sequence[str]) -> list[Item]:
+        """These events (cancelled ones included); missing ones are left out."""
+        ...
+
+    def instances(
+        self, calendar_id: str, series_id: str, time_min: datetime, time_max: datetime
+    ) -> list[Item]: ...
+
+    def apply_labels(self, patches: Sequence[LabelPatch]) -> list[WriteResult]:
+        """Patch each copy's colour and private properties (batched, sendUpdates=none)."""
+        ...
+
+    def apply_patches(self, patches: Sequence[GooglePatch]) -> list[WriteResult]: ...
+
+    def delete_events(self, targets: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        """Delete (calendar_id, event_id) pairs; an already deleted event counts as success."""
+        ...
+
+    def watch(self, calendar_id: str, address: str, channel_id: str, token: str) -> Channel: ...
+
+    def stop(self, channel: Channel) -> None: ...
+
+
+class Salesforce(Protocol):
+    """The org's Salesforce, as calsync's integration user."""
+
+    def search_people(self, emails: Iterable[str]) -> dict[str, ResolvedPerson]:
+        """The initial search: Users, Contacts and Leads of these addresses (lower-case keys)."""
+        ...
+
+    def user_ids(self, emails: Iterable[str]) -> dict[str, str]:
+        """Active SF User ids of these addresses (lower-case keys)."""
+        ...
+
+    def accounts_by_domain(self, domains: Iterable[str]) -> dict[str, str]: ...
+
+    def create_people(self, people: Sequence[NewPerson]) -> list[WriteResult]:
+        """R-07: create Contacts/Leads; `ref` is the email."""
+        ...
+
+    def create_events(self, creates: Sequence[SfCreate]) -> list[WriteResult]:
+        """Create (or, with Calsync_Key__c, upsert) Events; `ref` is the sync key."""
+        ...
+
+    def update_events(self, updates: Sequence[SfUpdate]) -> list[WriteResult]: ...
+
+    def delete_events(self, deletes: Sequence[SfDelete]) -> list[WriteResult]:
+        """An already deleted Event counts as success."""
+        ...
+
+    def find_events(self, creates: Sequence[SfCreate]) -> dict[str, str]:
+        """R-39: Events that these creates may already have made (a crash between the Salesforce
+        write and the mapping write): sync key → SF Event id. By Calsync_Key__c where the org
+        has the field, else by owner, start and subject."""
+        ...
+
+    def changed_events(
+        self, owner_ids: Sequence[str], since: datetime, until: datetime
+    ) -> tuple[list[SfEventState], datetime]:
+        """Events of these owners changed or deleted in [since, until); the next watermark."""
+        ...
