@@ -319,3 +319,17 @@ def test_delete_from_this_event_onwards(salesforce):
     assert [r["Id"] for r in left] == [rows[0]["Id"], rows[1]["Id"]]
     with pytest.raises(SalesforceMalformedRequest):
         salesforce.restful(f"sobjects/Event/{lone}/fromThisEventOnwards", method="DELETE")
+
+
+def test_deleting_the_primary_who_promotes_the_next(salesforce):
+    first = salesforce.Contact.create({"LastName": "First"})["id"]
+    second = salesforce.Contact.create({"LastName": "Second"})["id"]
+    event_id = salesforce.Event.create(timed(EventWhoIds=[first, second]))["id"]
+    relation = salesforce.query(
+        format_soql(
+            "SELECT Id FROM EventRelation WHERE EventId = {} AND RelationId = {}", event_id, first
+        )
+    )["records"][0]["Id"]
+    salesforce.EventRelation.delete(relation)
+    event = salesforce.Event.get(event_id)
+    assert (event["WhoId"], event["WhoCount"]) == (second, 1)

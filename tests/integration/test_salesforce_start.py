@@ -12,6 +12,7 @@ from simple_salesforce import Salesforce
 
 from emulators.launch import free_port, start
 from tests.fixtures.salesforce import REPO, trusting_session
+from tests.integration.test_salesforce_auth import _assertion, _key_and_cert
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +41,8 @@ def test_start_with_seed_and_without_external_id(tmp_path: Path):
         ],
     }
     (tmp_path / "seed.json").write_text(json.dumps(seed))
+    key, cert_pem = _key_and_cert()
+    (tmp_path / "app.pem").write_bytes(cert_pem)
     port = free_port()
     server = start(
         "salesforce emulator (seeded)",
@@ -54,6 +57,10 @@ def test_start_with_seed_and_without_external_id(tmp_path: Path):
             "--seed",
             str(tmp_path / "seed.json"),
             "--no-external-id",
+            "--jwt-cert",
+            str(tmp_path / "app.pem"),
+            "--jwt-consumer-key",
+            "calsync-consumer-key",
         ],
         tmp_path / "log.txt",
         cwd=REPO,
@@ -77,5 +84,22 @@ def test_start_with_seed_and_without_external_id(tmp_path: Path):
         assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 1
         fields = {f["name"] for f in sf.Event.describe()["fields"]}
         assert "Calsync_Key__c" not in fields
+
+        # --jwt-cert: a JWT for the seeded user, signed by the matching key, is accepted
+        token = sf.session.post(
+            f"https://localhost:{port}/services/oauth2/token",
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": _assertion(key, sub="ann@calsync.example"),
+            },
+        )
+        assert token.status_code == 200, token.text
+        ann = Salesforce(
+            instance_url=token.json()["instance_url"],
+            session_id=token.json()["access_token"],
+            session=sf.session,
+        )
+        owner = ann.query("SELECT Owner.Username FROM Account")["records"][0]["Owner"]
+        assert owner["Username"] == "ann@calsync.example"
     finally:
         server.stop()
