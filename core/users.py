@@ -10,7 +10,10 @@ from typing import Any
 class SyncState:
     """Where a user's last session left off (R-27, R-30)."""
 
-    calendar_sync_token: str = ""
+    calendar_sync_token: str = ""  # the primary calendar's
+    group_sync_tokens: dict[str, str] = field(default_factory=dict)  # R-19: per group calendar
+    window_end: str = ""  # ISO date: how far ahead the sweep has looked (R-05, R-28)
+    deletes_confirmed: bool = False  # R-37: the admin released held deletes
     channel_id: str = ""
     channel_token: str = ""
     channel_resource_id: str = ""

@@ -54,6 +54,7 @@ def _salesforce(env: Mapping[str, str]) -> str:
     from simple_salesforce import Salesforce
 
     session = requests.Session()
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides `verify`
     session.verify = env["CALSYNC_SF_CA_CERT"]
     sf = Salesforce(
         instance_url=env["CALSYNC_SF_INSTANCE_URL"],

@@ -117,5 +117,7 @@ def salesforce_http(config: Config) -> requests.Session:
     """A requests session that trusts the local emulator's certificate when one is configured."""
     http = requests.Session()
     if config.sf_ca_cert:
+        # REQUESTS_CA_BUNDLE in the environment would override `verify` on every request.
+        http.trust_env = False
         http.verify = config.sf_ca_cert
     return http

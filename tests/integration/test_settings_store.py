@@ -68,6 +68,13 @@ def test_settings_merge(store):
 
 def test_sync_state_round_trips(store):
     store.enable_user("ann@example.com")
-    state = SyncState(calendar_sync_token="tok", channel_id="c1", channel_expiration_ms=123)
+    state = SyncState(
+        calendar_sync_token="tok",
+        group_sync_tokens={"team.sales@example.com": "t2"},
+        window_end="2027-01-25",
+        deletes_confirmed=True,
+        channel_id="c1",
+        channel_expiration_ms=123,
+    )
     store.save_sync_state("ann@example.com", state)
     assert store.get_user("ann@example.com").state == state
