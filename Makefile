@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TASKS_VENV := .venv-tasks
 
-.PHONY: install test lint demo up down bench clean
+.PHONY: install test lint demo up down bench docs clean
 
 install: $(VENV)/.installed $(TASKS_VENV)/.installed
 
@@ -41,6 +41,10 @@ down:
 
 bench: install
 	$(PY) -m bench.run
+
+# Regenerate the README's settings and issue-code tables from their catalogues.
+docs: $(VENV)/.installed
+	$(PY) -m docs.generate
 
 clean: down
 	rm -rf $(VENV) $(TASKS_VENV) .calsync .pytest_cache .ruff_cache .mypy_cache
