@@ -70,6 +70,7 @@ data "archive_file" "source" {
     "bench/**",
     "docs/**",
     "emulators/**",
+    "salesforce/**",
     "scripts/**",
     "terraform/**",
     "tests/**",
