@@ -29,6 +29,10 @@ class SettingsStore(Protocol):
 
     def get_user(self, email: str) -> User | None: ...
 
+    def get_users(self, emails: Iterable[str]) -> list[User]:
+        """The users among these addresses (one batched read, whatever the org's size)."""
+        ...
+
     def list_users(self) -> list[User]:
         """Every user document, enabled or not, ordered by email."""
         ...

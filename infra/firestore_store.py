@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -54,6 +54,18 @@ class FirestoreSettingsStore:
     def get_user(self, email: str) -> User | None:
         snapshot = self._user(email).get()
         return _user_from(snapshot.to_dict() or {}) if snapshot.exists else None
+
+    def get_users(self, emails: Iterable[str]) -> list[User]:
+        refs = []
+        for email in sorted(set(emails)):
+            try:
+                refs.append(self._user(email))
+            except ValueError:
+                continue  # not an address: nobody's user document
+        if not refs:
+            return []
+        found = [_user_from(s.to_dict() or {}) for s in self._db.get_all(refs) if s.exists]
+        return sorted(found, key=lambda u: u.email)
 
     def list_users(self) -> list[User]:
         docs = self._db.collection(USERS).order_by("email").stream()

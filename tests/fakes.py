@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +25,10 @@ class InMemorySettingsStore:
 
     def get_user(self, email: str) -> User | None:
         return self._users.get(normalise_email(email))
+
+    def get_users(self, emails: Iterable[str]) -> list[User]:
+        found = {e.strip().lower() for e in emails} & set(self._users)
+        return [self._users[k] for k in sorted(found)]
 
     def list_users(self) -> list[User]:
         return [self._users[k] for k in sorted(self._users)]

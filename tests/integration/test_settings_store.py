@@ -78,3 +78,10 @@ def test_sync_state_round_trips(store):
     )
     store.save_sync_state("ann@example.com", state)
     assert store.get_user("ann@example.com").state == state
+
+
+def test_get_users_reads_only_the_addresses_asked(store):
+    for email in ["ann@example.com", "bob@example.com", "cy@example.com"]:
+        store.enable_user(email)
+    found = store.get_users(["BOB@example.com", "ann@example.com", "x@acme.com", "not an address"])
+    assert [u.email for u in found] == ["ann@example.com", "bob@example.com"]
