@@ -1,0 +1,673 @@
+"""The Salesforce adapter: the `Salesforce` port (core/ports.py) over simple-salesforce.
+
+Reads are SOQL queries with escaped, chunked `IN (...)` lists (R-35, infra/salesforce_query.py);
+writes go through sObject Collections, 200 records a call, every per-record result checked
+(R-30, API-FACTS B3). Results of a write come back one per input, in input order. A call that
+fails as a whole (503, REQUEST_LIMIT_EXCEEDED, network) fails each of its records as retryable;
+only authentication errors raise (`SalesforceAuthError`). Reads raise core.errors' typed errors.
+
+R-39: where Event has the External ID field `Calsync_Key__c` (found once by describe), Events are
+written by upsert on it, so a retried create never makes a second Event; without it the adapter
+finds its own Events by owner, start and subject.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce import Salesforce as SimpleSalesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from simple_salesforce.format import format_soql
+
+from core.errors import CalsyncError, PermanentError, ServerError, classify_salesforce
+from core.fields import NewPerson, SfEventFields
+from core.model import PersonKind, ResolvedPerson, SfEventState
+from core.plan import SfCreate, SfDelete, SfUpdate
+from core.ports import WriteResult
+from infra.config import Config
+from infra.salesforce_query import (
+    chunked_in,
+    parse_date,
+    parse_datetime,
+    soql_value,
+    utc_literal,
+)
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "62.0"  # Recurrence2PatternText is creatable from v52.0 (API-FACTS B1)
+BATCH = 200  # sObject Collections' record limit
+KEY_FIELD = "Calsync_Key__c"
+# Per-record codes that mean "the record is already gone" on delete: success (Protocol).
+GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY"})
+# R-10: invitees are written as EventRelation rows, not as the Event's invitee id lists (see
+# _invite), with the status of their answer.
+INVITEE_STATUS = {
+    "AcceptedEventInviteeIds": "Accepted",
+    "DeclinedEventInviteeIds": "Declined",
+    "UndecidedEventInviteeIds": "New",
+}
+EVENT_FIELDS = (
+    "Id", "OwnerId", "Subject", "StartDateTime", "EndDateTime", "IsAllDayEvent", "ActivityDate",
+    "DurationInMinutes", "Location", "IsPrivate", "ShowAs", "Description", "LastModifiedDate",
+    "IsRecurrence2",
+)  # fmt: skip
+# Precedence of the initial search when one address matches several records (documented in
+# search_people): a Salesforce User makes the address internal, whatever else matches.
+PRECEDENCE = (PersonKind.USER, PersonKind.CONTACT, PersonKind.LEAD)
+
+T = TypeVar("T")
+
+
+class SalesforceAuthError(PermanentError):
+    """The session was refused and a fresh login did not help (or there is no way to log in)."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    code: str
+    message: str
+    retryable: bool
+
+
+def _failure_of(exc: Exception) -> _Failure:
+    """A whole call's failure, as the code/message/retryable every record of it gets."""
+    if isinstance(exc, requests.RequestException):
+        return _Failure("NETWORK_ERROR", type(exc).__name__, True)
+    assert isinstance(exc, SalesforceError)
+    code, message = _error_of(exc)
+    return _Failure(code, message, classify_salesforce(exc.status, code, message).retryable)
+
+
+def _error_of(exc: SalesforceError) -> tuple[str, str]:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
+    return f"HTTP_{exc.status}", str(content)[:200]
+
+
+def _typed(exc: Exception) -> CalsyncError:
+    """A read's failure as core.errors' typed error (retryable or permanent)."""
+    if isinstance(exc, requests.RequestException):
+        return ServerError(f"Salesforce unreachable: {type(exc).__name__}")
+    assert isinstance(exc, SalesforceError)
+    code, message = _error_of(exc)
+    return classify_salesforce(exc.status, code, message)
+
+
+def _chunks(items: Sequence[T], size: int = BATCH) -> Iterable[Sequence[T]]:
+    return (items[i : i + size] for i in range(0, len(items), size))
+
+
+def _norm_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class SalesforceAdapter:
+    """The org's Salesforce as calsync's integration user (implements core.ports.Salesforce).
+
+    `calls` counts the REST API calls made (every `/services/data/` response, query pages
+    included), so a session can report its cost (R-30).
+    """
+
+    def __init__(self, client: SimpleSalesforce,
+                 relogin: Callable[[], SimpleSalesforce] | None = None) -> None:  # fmt: skip
+        self._sf = client
+        self._relogin = relogin
+        self._key_field: bool | None = None
+        self.calls = 0
+        self._hook(client)
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: Config) -> SalesforceAdapter:
+        """Production (and the local stack): JWT-bearer login, re-login on INVALID_SESSION_ID."""
+        from infra.credentials import salesforce_http, salesforce_login
+
+        http = salesforce_http(config)
+
+        def login() -> SimpleSalesforce:
+            session = salesforce_login(config, http)
+            return SimpleSalesforce(instance_url=session.instance_url,
+                                    session_id=session.access_token, session=http,
+                                    version=API_VERSION)  # fmt: skip
+
+        return cls(login(), relogin=login)
+
+    @classmethod
+    def from_client(cls, client: SimpleSalesforce,
+                    relogin: Callable[[], SimpleSalesforce] | None = None) -> SalesforceAdapter:  # fmt: skip
+        """Around a ready simple-salesforce client (tests)."""
+        return cls(client, relogin)
+
+    def _hook(self, client: SimpleSalesforce) -> None:
+        hooks = client.session.hooks.setdefault("response", [])
+        if self._count not in hooks:
+            hooks.append(self._count)
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if "/services/data/" in response.url:
+            self.calls += 1
+
+    def _call(self, fn: Callable[[SimpleSalesforce], T]) -> T:
+        """Run one client call; on INVALID_SESSION_ID log in again once and retry."""
+        try:
+            return fn(self._sf)
+        except SalesforceExpiredSession as exc:
+            if self._relogin is None:
+                raise SalesforceAuthError("Salesforce session refused", status=401) from exc
+            log.info("salesforce session expired; logging in again")
+            self._sf = self._relogin()
+            self._hook(self._sf)
+        try:
+            return fn(self._sf)
+        except SalesforceExpiredSession as exc:
+            raise SalesforceAuthError("Salesforce session refused after a new login",
+                                      status=401) from exc  # fmt: skip
+
+    def _query(self, soql: str, include_deleted: bool = False) -> list[dict[str, Any]]:
+        try:
+            answer = self._call(lambda sf: sf.query_all(soql, include_deleted=include_deleted))
+        except (SalesforceError, requests.RequestException) as exc:
+            if isinstance(exc, SalesforceExpiredSession):
+                raise
+            raise _typed(exc) from exc
+        return list(answer["records"])
+
+    def _query_in(self, template: str, values: Iterable[object],
+                  include_deleted: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+        prefix = self._sf.base_url + ("queryAll/" if include_deleted else "query/")
+        out: list[dict[str, Any]] = []
+        for soql in chunked_in(template, values, prefix):
+            out += self._query(soql, include_deleted)
+        return out
+
+    # -- R-39: is the External ID field there? ----------------------------------------------
+
+    def has_key_field(self) -> bool:
+        """Whether Event has `Calsync_Key__c` (one describe per adapter, then cached)."""
+        if self._key_field is None:
+            try:
+                described = self._call(lambda sf: sf.Event.describe())
+            except (SalesforceError, requests.RequestException) as exc:
+                raise _typed(exc) from exc
+            names = {f["name"].lower() for f in described.get("fields", [])}
+            self._key_field = KEY_FIELD.lower() in names
+        return self._key_field
+
+    # -- the initial search ---------------------------------------------------------------
+
+    def search_people(self, emails: Iterable[str]) -> dict[str, ResolvedPerson]:
+        """The initial search: active Users, Contacts (with their AccountId) and unconverted
+        Leads of these addresses, three queries per URL-sized chunk of addresses.
+
+        Precedence when an address matches several records: User over Contact over Lead (a
+        Salesforce User is internal, SPEC §1; a Contact is a qualified person with an Account;
+        a Lead is the weakest match). Among records of one kind, the oldest wins.
+        """
+        wanted = sorted({_norm_email(e) for e in emails if e and e.strip()})
+        found: dict[str, ResolvedPerson] = {}
+        for kind in reversed(PRECEDENCE):  # later kinds overwrite earlier: User last
+            for person in self._people(kind, wanted):
+                found[person.email] = person
+        return found
+
+    def _people(self, kind: PersonKind, emails: Sequence[str]) -> list[ResolvedPerson]:
+        if not emails:
+            return []
+        extra = {
+            PersonKind.USER: ("", "IsActive = true AND "),
+            PersonKind.CONTACT: (", AccountId", ""),
+            PersonKind.LEAD: ("", "IsConverted = false AND "),
+        }[kind]
+        template = (f"SELECT Id, Email, Name{extra[0]} FROM {kind.value} "
+                    f"WHERE {extra[1]}Email IN {{values}} ORDER BY CreatedDate DESC, Id DESC")  # fmt: skip
+        out: dict[str, ResolvedPerson] = {}
+        for row in self._query_in(template, emails):  # newest first, so the oldest stays
+            email = _norm_email(row.get("Email") or "")
+            out[email] = ResolvedPerson(email, kind, row["Id"], row.get("AccountId") or "",
+                                        row.get("Name") or "")  # fmt: skip
+        return list(out.values())
+
+    def user_ids(self, emails: Iterable[str]) -> dict[str, str]:
+        """Active SF User ids of these addresses (lower-case keys)."""
+        wanted = sorted({_norm_email(e) for e in emails if e and e.strip()})
+        return {p.email: p.sf_id for p in self._people(PersonKind.USER, wanted)}
+
+    def accounts_by_domain(self, domains: Iterable[str]) -> dict[str, str]:
+        """R-07: the Account whose Website is on each domain (www. and scheme ignored), else the
+        Account of an existing Contact with an address on it. Oldest Account first."""
+        wanted = sorted({d.strip().lower().lstrip("@") for d in domains if d and d.strip()})
+        if not wanted:
+            return {}
+        out: dict[str, str] = {}
+        likes = " OR ".join(f"Website LIKE {format_like(d)}" for d in wanted)
+        # One LIKE per domain; a handful of domains per session keeps this within one URL.
+        rows = self._query(f"SELECT Id, Website FROM Account WHERE {likes} "
+                           "ORDER BY CreatedDate ASC, Id ASC")  # fmt: skip
+        for row in rows:
+            host = website_host(row.get("Website") or "")
+            if host in wanted:
+                out.setdefault(host, row["Id"])
+        missing = [d for d in wanted if d not in out]
+        if missing:
+            likes = " OR ".join(f"Email LIKE {format_like(d, suffix=True)}" for d in missing)
+            rows = self._query(f"SELECT AccountId, Email FROM Contact WHERE AccountId != null "
+                               f"AND ({likes}) ORDER BY CreatedDate ASC, Id ASC")  # fmt: skip
+            for row in rows:
+                domain = _norm_email(row.get("Email") or "").rpartition("@")[2]
+                if domain in missing:
+                    out.setdefault(domain, row["AccountId"])
+        return out
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _collection(self, method: str, path: str, refs: Sequence[str],
+                    records: Sequence[dict[str, Any]] | None = None,
+                    ids: Sequence[str] | None = None) -> list[WriteResult]:  # fmt: skip
+        """One sObject Collections call; one WriteResult per ref, in order."""
+        try:
+            if ids is not None:
+                params = {"ids": ",".join(ids), "allOrNone": "false"}
+                answer = self._call(lambda sf: sf.restful(path, method=method, params=params))
+            else:
+                body = {"allOrNone": False, "records": list(records or ())}
+                answer = self._call(lambda sf: sf.restful(path, method=method, json=body))
+        except (SalesforceError, requests.RequestException) as exc:
+            if isinstance(exc, SalesforceExpiredSession):
+                raise
+            failure = _failure_of(exc)
+            if KEY_FIELD.lower() in failure.message.lower():
+                self._key_field = None  # the field went away: describe again next time
+            log.warning("salesforce %s %s failed as a whole: %s", method, path, failure.code)
+            return [WriteResult(ref, False, "", failure.code, failure.message, failure.retryable)
+                    for ref in refs]  # fmt: skip
+        if not isinstance(answer, list) or len(answer) != len(refs):
+            return [WriteResult(ref, False, "", "UNEXPECTED_ANSWER",
+                                "collection answer does not match the request", True)
+                    for ref in refs]  # fmt: skip
+        return [_result(ref, item) for ref, item in zip(refs, answer, strict=True)]
+
+    def create_people(self, people: Sequence[NewPerson]) -> list[WriteResult]:
+        """R-07: Contacts under their Account, Leads with their company; `ref` is the email."""
+        records = [_person_record(p) for p in people]
+        refs = [p.email for p in people]
+        out: list[WriteResult] = []
+        for start in range(0, len(records), BATCH):
+            out += self._collection("POST", "composite/sobjects", refs[start : start + BATCH],
+                                    records[start : start + BATCH])  # fmt: skip
+        return out
+
+    def create_events(self, creates: Sequence[SfCreate]) -> list[WriteResult]:
+        """Create Events, 200 a call; `ref` is the sync key. With `Calsync_Key__c`, plain Events
+        are upserted on it (R-39) and series (R-17: Recurrence2PatternText is create-only, so an
+        upsert that matches cannot carry it) are created with the key, a duplicate key then
+        counting as success with the existing Event's id."""
+        keyed = self.has_key_field()
+        results: dict[int, WriteResult] = {}
+        plain = [i for i, c in enumerate(creates) if not (keyed and c.fields.recurrence_pattern)]
+        series = [i for i, c in enumerate(creates) if keyed and c.fields.recurrence_pattern]
+        path = f"composite/sobjects/Event/{KEY_FIELD}" if keyed else "composite/sobjects"
+        method = "PATCH" if keyed else "POST"
+        for group, how in ((plain, (method, path)), (series, ("POST", "composite/sobjects"))):
+            for chunk in _chunks(group):
+                records = [_event_record(creates[i], keyed) for i in chunk]
+                answer = self._collection(how[0], how[1], [creates[i].sync_key for i in chunk],
+                                          records)  # fmt: skip
+                results.update(zip(chunk, answer, strict=True))
+        self._settle_duplicates(creates, results)
+        self._invite(results, [c.fields for c in creates], [None] * len(creates))
+        return [results[i] for i in range(len(creates))]
+
+    def _invite(self, results: dict[int, WriteResult], written: Sequence[SfEventFields],
+                names: Sequence[tuple[str, ...] | None]) -> None:  # fmt: skip
+        """R-10: Salesforce users invited to the Events just written, as EventRelation rows
+        (IsInvitee, Status from their answer), 200 rows a call across Events. A row that exists
+        already (a retry) is fine; other failures leave the Event written, with a message."""
+        rows: list[tuple[int, dict[str, Any]]] = []
+        for i, result in sorted(results.items()):
+            if not result.ok or not result.id:
+                continue
+            for field, ids in _invitee_lists(written[i]):
+                if names[i] is None or field in (names[i] or ()):
+                    rows += [(i, _invitee_row(result.id, uid, field)) for uid in ids]
+        failed: dict[int, list[str]] = defaultdict(list)
+        for chunk in _chunks(rows):
+            answer = self._collection("POST", "composite/sobjects", [results[i].ref for i, _ in chunk],
+                                      [row for _, row in chunk])  # fmt: skip
+            for (i, _), r in zip(chunk, answer, strict=True):
+                if not r.ok and r.error_code != "DUPLICATE_VALUE":
+                    failed[i].append(r.error_code)
+        for i, codes in failed.items():
+            log.warning(
+                "salesforce invitees not added to %s: %s", results[i].id, sorted(set(codes))
+            )
+            results[i] = replace(
+                results[i], message="invitees not added: " + ", ".join(sorted(set(codes)))
+            )
+
+    def _settle_duplicates(self, creates: Sequence[SfCreate],
+                           results: dict[int, WriteResult]) -> None:  # fmt: skip
+        """R-39: a series created again after a crash hits DUPLICATE_VALUE on the key: it exists."""
+        dupes = [i for i, r in results.items() if r.error_code == "DUPLICATE_VALUE"]
+        if not dupes:
+            return
+        existing = self.find_events([creates[i] for i in dupes])
+        for i in dupes:
+            found = existing.get(creates[i].sync_key)
+            if found:
+                results[i] = WriteResult(creates[i].sync_key, True, found)
+
+    def update_events(self, updates: Sequence[SfUpdate]) -> list[WriteResult]:
+        """Update the named fields; an update of a series occurrence (no id) is resolved to the
+        occurrence's Event first (R-17). `ref` is the sync key; `id` the Event updated."""
+        ids = self._resolve_occurrences(
+            [(u.sf_event_id, u.occurrence_of, u.occurrence_start) for u in updates]
+        )
+        results: dict[int, WriteResult] = {}
+        todo = []
+        for i, (u, event_id) in enumerate(zip(updates, ids, strict=True)):
+            if event_id:
+                todo.append(i)
+            else:
+                results[i] = WriteResult(u.sync_key, False, "", "NOT_FOUND",
+                                         "occurrence of the series not found")  # fmt: skip
+        for chunk in _chunks(todo):
+            records = []
+            for i in chunk:
+                values = _without_invitees(updates[i].fields.as_salesforce(updates[i].names))
+                values.pop(KEY_FIELD, None)
+                records.append({"attributes": {"type": "Event"}, "id": ids[i], **values})
+            answer = self._collection("PATCH", "composite/sobjects",
+                                      [updates[i].sync_key for i in chunk], records)  # fmt: skip
+            results.update(zip(chunk, answer, strict=True))
+        self._invite(results, [u.fields for u in updates], [u.names for u in updates])
+        return [results[i] for i in range(len(updates))]
+
+    def delete_events(self, deletes: Sequence[SfDelete]) -> list[WriteResult]:
+        """Delete Events, 200 ids a call; a whole series (R-17) with `fromThisEventOnwards` on
+        its first live occurrence; an already deleted Event counts as success."""
+        ids = self._resolve_occurrences(
+            [(d.sf_event_id, d.occurrence_of, d.occurrence_start) for d in deletes]
+        )
+        results: dict[int, WriteResult] = {}
+        by_id: dict[str, list[int]] = defaultdict(list)
+        for i, (d, event_id) in enumerate(zip(deletes, ids, strict=True)):
+            if d.series and event_id:
+                results[i] = self._delete_series(d.sync_key, event_id)
+            elif event_id:
+                by_id[event_id].append(i)
+            else:  # an occurrence that no longer exists: already gone
+                results[i] = WriteResult(d.sync_key, True, "")
+        unique = list(by_id)
+        for chunk in _chunks(unique):
+            refs = [deletes[by_id[e][0]].sync_key for e in chunk]
+            answer = self._collection("DELETE", "composite/sobjects", refs, ids=list(chunk))
+            for event_id, result in zip(chunk, answer, strict=True):
+                if not result.ok and result.error_code in GONE:
+                    result = WriteResult(result.ref, True, event_id)
+                for i in by_id[event_id]:
+                    results[i] = WriteResult(deletes[i].sync_key, result.ok, result.id or event_id,
+                                             result.error_code, result.message, result.retryable)  # fmt: skip
+        return [results[i] for i in range(len(deletes))]
+
+    def _delete_series(self, ref: str, first_id: str) -> WriteResult:
+        """R-17: DELETE sobjects/Event/{id}/fromThisEventOnwards; when the first occurrence was
+        deleted on its own already, from the series' first remaining occurrence."""
+        target = first_id
+        for _ in range(2):
+            path = f"sobjects/Event/{target}/fromThisEventOnwards"
+            try:
+                self._call(lambda sf, path=path: sf.restful(path, method="DELETE"))
+                return WriteResult(ref, True, first_id)
+            except (SalesforceError, requests.RequestException) as exc:
+                if isinstance(exc, SalesforceExpiredSession):
+                    raise
+                failure = _failure_of(exc)
+            if failure.code not in GONE or target != first_id:
+                return WriteResult(ref, failure.code in GONE, first_id, "" if failure.code in
+                                   GONE else failure.code, failure.message, failure.retryable)  # fmt: skip
+            remaining = self._occurrences(first_id)
+            if not remaining:
+                return WriteResult(ref, True, first_id)
+            target = min(remaining.items(), key=lambda kv: kv[0])[1]
+        return WriteResult(ref, True, first_id)  # pragma: no cover
+
+    # -- series occurrences (R-17) -----------------------------------------------------------
+
+    def _resolve_occurrences(
+        self, targets: Sequence[tuple[str, str, datetime | None]]
+    ) -> list[str]:
+        """Event ids of (id, series id, occurrence start) targets: the id when given, else the
+        series' occurrence starting at that time ("" when there is none). One query per series."""
+        starts: dict[str, set[datetime]] = defaultdict(set)
+        for event_id, series, start in targets:
+            if not event_id and series and start is not None:
+                starts[series].add(start.astimezone(UTC).replace(microsecond=0))
+        found = {series: self._occurrences(series) for series in starts}
+        out = []
+        for event_id, series, start in targets:
+            if event_id:
+                out.append(event_id)
+            elif series and start is not None:
+                out.append(found[series].get(start.astimezone(UTC).replace(microsecond=0), ""))
+            else:
+                out.append("")
+        return out
+
+    def _occurrences(self, first_id: str) -> dict[datetime, str]:
+        """Live occurrences of the series whose first occurrence is `first_id`: start → id.
+
+        Salesforce series have no series id (API-FACTS B1): the occurrences are the owner's
+        Recurrence2 Events with the same pattern start date (the first may itself be deleted:
+        queryAll reads it from the Recycle Bin).
+        """
+        head = self._query(
+            "SELECT Id, OwnerId, Recurrence2PatternStartDate, CreatedDate FROM Event "
+            f"WHERE Id = {soql_value(first_id)}",
+            include_deleted=True,
+        )
+        if not head or not head[0].get("Recurrence2PatternStartDate"):
+            return {}
+        pattern_start = parse_datetime(head[0]["Recurrence2PatternStartDate"])
+        assert pattern_start is not None
+        rows = self._query(
+            "SELECT Id, StartDateTime, CreatedDate FROM Event WHERE IsRecurrence2 = true "
+            f"AND IsChild = false AND OwnerId = {soql_value(head[0]['OwnerId'])} "
+            f"AND Recurrence2PatternStartDate = {utc_literal(pattern_start)} "
+            "ORDER BY CreatedDate DESC, Id DESC"
+        )
+        # Two series of one owner may share a pattern start (a replaced rule, R-17, while the old
+        # one is still being deleted): the one created with `first_id` wins.
+        created = head[0].get("CreatedDate")
+        rows.sort(key=lambda r: r.get("CreatedDate") == created)
+        out: dict[datetime, str] = {}
+        for row in rows:
+            start = parse_datetime(row.get("StartDateTime"))
+            if start is not None:
+                out[start] = row["Id"]
+        return out
+
+    # -- R-39: finding what a crashed session created ------------------------------------------
+
+    def find_events(self, creates: Sequence[SfCreate]) -> dict[str, str]:
+        """R-39: sync key → SF Event id of Events these creates may already have made. By
+        `Calsync_Key__c` where the org has it; else by owner, start and subject (one query per
+        owner and URL-sized chunk of starts, subjects compared here)."""
+        if not creates:
+            return {}
+        if self.has_key_field():
+            keys = {c.sync_key.lower(): c.sync_key for c in creates if c.sync_key}
+            rows = self._query_in(f"SELECT Id, {KEY_FIELD} FROM Event WHERE "
+                                  f"{KEY_FIELD} IN {{values}}", sorted(keys))  # fmt: skip
+            return {keys[k]: r["Id"] for r in rows
+                    if (k := (r.get(KEY_FIELD) or "").lower()) in keys}  # fmt: skip
+        by_owner: dict[str, list[SfCreate]] = defaultdict(list)
+        for c in creates:
+            by_owner[c.fields.owner_id].append(c)
+        out: dict[str, str] = {}
+        for owner, group in sorted(by_owner.items()):
+            template = ("SELECT Id, Subject, StartDateTime FROM Event WHERE IsChild = false "
+                        f"AND OwnerId = {soql_value(owner)} AND StartDateTime IN {{values}} "
+                        "ORDER BY CreatedDate ASC, Id ASC")  # fmt: skip
+            starts = sorted({c.fields.start_utc.astimezone(UTC).replace(microsecond=0)
+                             for c in group})  # fmt: skip
+            seen: dict[tuple[datetime, str], str] = {}
+            for row in self._query_in(template, starts):
+                start = parse_datetime(row.get("StartDateTime"))
+                if start is not None:
+                    seen.setdefault((start, row.get("Subject") or ""), row["Id"])
+            for c in group:
+                start = c.fields.start_utc.astimezone(UTC).replace(microsecond=0)
+                found = seen.get((start, c.fields.subject))
+                if found:
+                    out[c.sync_key] = found
+        return out
+
+    # -- down-sync reads (R-22, R-23) --------------------------------------------------------
+
+    def changed_events(self, owner_ids: Sequence[str], since: datetime,
+                       until: datetime) -> tuple[list[SfEventState], datetime]:  # fmt: skip
+        """Events of these owners changed or deleted in [since, until), and the next watermark
+        (`latestDateCovered`). getUpdated/getDeleted ignore seconds, so a window inside one
+        minute asks nothing and keeps `since`. Deleted Events whose owner can no longer be read
+        (purged from the Recycle Bin) are returned with an empty owner."""
+        if since.utcoffset() is None or until.utcoffset() is None:
+            raise ValueError("changed_events needs timezone-aware datetimes")
+        lo = since.astimezone(UTC).replace(second=0, microsecond=0)
+        hi = until.astimezone(UTC).replace(second=0, microsecond=0)
+        owners = sorted(set(owner_ids))
+        if hi <= lo or not owners:
+            return [], since
+        try:
+            updated = self._call(lambda sf: sf.Event.updated(lo, hi))
+            deleted = self._call(lambda sf: sf.Event.deleted(lo, hi))
+        except (SalesforceError, requests.RequestException) as exc:
+            if isinstance(exc, SalesforceExpiredSession):
+                raise
+            raise _typed(exc) from exc
+        marks = [parse_datetime(a.get("latestDateCovered")) for a in (updated, deleted)]
+        watermark = min((m for m in marks if m is not None), default=hi)
+        states = self._live_states(updated.get("ids") or [], owners)
+        gone = [r["id"] for r in deleted.get("deletedRecords") or []]
+        states += self._deleted_states(gone, owners)
+        return states, watermark
+
+    def _owner_clause(self, owners: Sequence[str]) -> str:
+        return "OwnerId IN (" + ",".join(soql_value(o) for o in owners) + ")"
+
+    def _live_states(self, ids: Sequence[str], owners: Sequence[str]) -> list[SfEventState]:
+        if not ids:
+            return []
+        names = EVENT_FIELDS + ((KEY_FIELD,) if self.has_key_field() else ())
+        template = (f"SELECT {', '.join(names)} FROM Event WHERE IsChild = false AND "
+                    f"{self._owner_clause(owners)} AND Id IN {{values}}")  # fmt: skip
+        return [_state(row) for row in self._query_in(template, ids)]
+
+    def _deleted_states(self, ids: Sequence[str], owners: Sequence[str]) -> list[SfEventState]:
+        if not ids:
+            return []
+        key = f", {KEY_FIELD}" if self.has_key_field() else ""
+        rows = self._query_in(f"SELECT Id, OwnerId, IsChild{key} FROM Event WHERE IsDeleted = true "
+                              "AND Id IN {values}", ids, include_deleted=True)  # fmt: skip
+        readable = {r["Id"]: r for r in rows}
+        wanted = set(owners)
+        out = []
+        for event_id in dict.fromkeys(ids):
+            row = readable.get(event_id)
+            if row is None:
+                out.append(SfEventState(event_id, "", deleted=True))
+            elif row.get("OwnerId") in wanted and not row.get("IsChild"):
+                out.append(SfEventState(event_id, row["OwnerId"], deleted=True,
+                                        sync_key=row.get(KEY_FIELD) or ""))  # fmt: skip
+        return out
+
+
+# -- records and results ----------------------------------------------------------------------
+
+
+def _result(ref: str, item: dict[str, Any]) -> WriteResult:
+    if item.get("success"):
+        return WriteResult(ref, True, item.get("id") or "")
+    errors = item.get("errors") or [{}]
+    code = str(errors[0].get("statusCode", "")) or "UNKNOWN_ERROR"
+    message = "; ".join(str(e.get("message", "")) for e in errors)
+    retryable = classify_salesforce(200, code, message).retryable
+    return WriteResult(ref, False, item.get("id") or "", code, message, retryable)
+
+
+def _event_record(create: SfCreate, keyed: bool) -> dict[str, Any]:
+    """The Event of an SfCreate; relations (WhoId, WhatId, EventWhoIds, invitee id lists) go in
+    the record itself, which Salesforce turns into EventRelation rows."""
+    values = _without_invitees(create.fields.as_salesforce())
+    if keyed:
+        values[KEY_FIELD] = create.sync_key
+    else:
+        values.pop(KEY_FIELD, None)
+    return {"attributes": {"type": "Event"}, **values}
+
+
+def _without_invitees(values: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in values.items() if k not in INVITEE_STATUS}
+
+
+def _invitee_lists(f: SfEventFields) -> list[tuple[str, tuple[str, ...]]]:
+    r = f.relations
+    return [("AcceptedEventInviteeIds", r.accepted), ("DeclinedEventInviteeIds", r.declined),
+            ("UndecidedEventInviteeIds", r.undecided)]  # fmt: skip
+
+
+def _invitee_row(event_id: str, user_id: str, field: str) -> dict[str, Any]:
+    return {"attributes": {"type": "EventRelation"}, "EventId": event_id, "RelationId": user_id,
+            "IsInvitee": True, "Status": INVITEE_STATUS[field]}  # fmt: skip
+
+
+def _person_record(person: NewPerson) -> dict[str, Any]:
+    record: dict[str, Any] = {"attributes": {"type": person.kind.value},
+                              "LastName": person.last_name, "Email": person.email}  # fmt: skip
+    if person.first_name:
+        record["FirstName"] = person.first_name
+    if person.kind is PersonKind.CONTACT and person.account_id:
+        record["AccountId"] = person.account_id
+    if person.kind is PersonKind.LEAD:
+        record["Company"] = person.company or person.email.rpartition("@")[2]
+    return record
+
+
+def _state(row: dict[str, Any]) -> SfEventState:
+    minutes = row.get("DurationInMinutes")
+    return SfEventState(
+        sf_event_id=row["Id"],
+        owner_sf_id=row.get("OwnerId") or "",
+        subject=row.get("Subject") or "",
+        start_utc=parse_datetime(row.get("StartDateTime")),
+        end_utc=parse_datetime(row.get("EndDateTime")),
+        is_all_day=bool(row.get("IsAllDayEvent")),
+        activity_date=parse_date(row.get("ActivityDate")),
+        duration_minutes=int(minutes) if minutes is not None else None,
+        location=row.get("Location") or "",
+        is_private=bool(row.get("IsPrivate")),
+        show_as=row.get("ShowAs") or "Busy",
+        description=row.get("Description") or "",
+        last_modified=parse_datetime(row.get("LastModifiedDate")),
+        sync_key=row.get(KEY_FIELD) or "",
+        is_recurrence2=bool(row.get("IsRecurrence2")),
+    )
+
+
+def format_like(domain: str, suffix: bool = False) -> str:
+    """A LIKE pattern for a domain, escaped for LIKE (R-35): `%domain%`, or `%@domain`."""
+    return format_soql("'%@{:like}'" if suffix else "'%{:like}%'", domain)
+
+
+def website_host(website: str) -> str:
+    """`https://www.Acme.example/about` → `acme.example`."""
+    host = website.strip().lower().split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    return host[4:] if host.startswith("www.") else host
