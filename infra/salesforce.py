@@ -33,6 +33,7 @@ from core.ports import WriteResult
 from infra.config import Config
 from infra.salesforce_query import (
     chunked_in,
+    chunked_or,
     parse_date,
     parse_datetime,
     soql_value,
@@ -117,10 +118,13 @@ class SalesforceAdapter:
     """
 
     def __init__(self, client: SimpleSalesforce,
-                 relogin: Callable[[], SimpleSalesforce] | None = None) -> None:  # fmt: skip
+                 relogin: Callable[[], SimpleSalesforce] | None = None,
+                 key_field: bool | None = None) -> None:  # fmt: skip
+        """`relogin` makes a fresh client after INVALID_SESSION_ID; `key_field` says whether
+        Event has Calsync_Key__c (None: describe Event once to find out)."""
         self._sf = client
         self._relogin = relogin
-        self._key_field: bool | None = None
+        self._key_field = key_field
         self.calls = 0
         self._hook(client)
 
@@ -132,6 +136,10 @@ class SalesforceAdapter:
         from infra.credentials import salesforce_http, salesforce_login
 
         http = salesforce_http(config)
+        if config.sf_ca_cert:
+            # The local emulator's certificate: REQUESTS_CA_BUNDLE in the environment would
+            # otherwise replace `verify` on every request (docs/emulators/salesforce.md).
+            http.trust_env = False
 
         def login() -> SimpleSalesforce:
             session = salesforce_login(config, http)
@@ -143,9 +151,10 @@ class SalesforceAdapter:
 
     @classmethod
     def from_client(cls, client: SimpleSalesforce,
-                    relogin: Callable[[], SimpleSalesforce] | None = None) -> SalesforceAdapter:  # fmt: skip
+                    relogin: Callable[[], SimpleSalesforce] | None = None,
+                    key_field: bool | None = None) -> SalesforceAdapter:  # fmt: skip
         """Around a ready simple-salesforce client (tests)."""
-        return cls(client, relogin)
+        return cls(client, relogin, key_field)
 
     def _hook(self, client: SimpleSalesforce) -> None:
         hooks = client.session.hooks.setdefault("response", [])
@@ -176,8 +185,6 @@ class SalesforceAdapter:
         try:
             answer = self._call(lambda sf: sf.query_all(soql, include_deleted=include_deleted))
         except (SalesforceError, requests.RequestException) as exc:
-            if isinstance(exc, SalesforceExpiredSession):
-                raise
             raise _typed(exc) from exc
         return list(answer["records"])
 
@@ -248,23 +255,27 @@ class SalesforceAdapter:
         if not wanted:
             return {}
         out: dict[str, str] = {}
-        likes = " OR ".join(f"Website LIKE {format_like(d)}" for d in wanted)
-        # One LIKE per domain; a handful of domains per session keeps this within one URL.
-        rows = self._query(f"SELECT Id, Website FROM Account WHERE {likes} "
-                           "ORDER BY CreatedDate ASC, Id ASC")  # fmt: skip
+        clauses = [f"Website LIKE {format_like(d)}" for d in wanted]
+        rows = self._query_or("SELECT Id, Website FROM Account WHERE ({clauses}) "
+                              "ORDER BY CreatedDate ASC, Id ASC", clauses)  # fmt: skip
         for row in rows:
             host = website_host(row.get("Website") or "")
             if host in wanted:
                 out.setdefault(host, row["Id"])
         missing = [d for d in wanted if d not in out]
-        if missing:
-            likes = " OR ".join(f"Email LIKE {format_like(d, suffix=True)}" for d in missing)
-            rows = self._query(f"SELECT AccountId, Email FROM Contact WHERE AccountId != null "
-                               f"AND ({likes}) ORDER BY CreatedDate ASC, Id ASC")  # fmt: skip
-            for row in rows:
-                domain = _norm_email(row.get("Email") or "").rpartition("@")[2]
-                if domain in missing:
-                    out.setdefault(domain, row["AccountId"])
+        clauses = [f"Email LIKE {format_like(d, suffix=True)}" for d in missing]
+        rows = self._query_or("SELECT AccountId, Email FROM Contact WHERE AccountId != null "
+                              "AND ({clauses}) ORDER BY CreatedDate ASC, Id ASC", clauses)  # fmt: skip
+        for row in rows:
+            domain = _norm_email(row.get("Email") or "").rpartition("@")[2]
+            if domain in missing:
+                out.setdefault(domain, row["AccountId"])
+        return out
+
+    def _query_or(self, template: str, clauses: Sequence[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for soql in chunked_or(template, clauses, self._sf.base_url + "query/"):
+            out += self._query(soql)
         return out
 
     # -- writes ---------------------------------------------------------------------------
@@ -281,8 +292,6 @@ class SalesforceAdapter:
                 body = {"allOrNone": False, "records": list(records or ())}
                 answer = self._call(lambda sf: sf.restful(path, method=method, json=body))
         except (SalesforceError, requests.RequestException) as exc:
-            if isinstance(exc, SalesforceExpiredSession):
-                raise
             failure = _failure_of(exc)
             if KEY_FIELD.lower() in failure.message.lower():
                 self._key_field = None  # the field went away: describe again next time
@@ -310,7 +319,14 @@ class SalesforceAdapter:
         are upserted on it (R-39) and series (R-17: Recurrence2PatternText is create-only, so an
         upsert that matches cannot carry it) are created with the key, a duplicate key then
         counting as success with the existing Event's id."""
-        keyed = self.has_key_field()
+        try:
+            keyed = self.has_key_field()
+        except SalesforceAuthError:
+            raise
+        except CalsyncError as exc:  # the describe failed: so would the writes
+            code = getattr(exc, "sf_code", "") or type(exc).__name__
+            return [WriteResult(c.sync_key, False, "", code, exc.message, exc.retryable)
+                    for c in creates]  # fmt: skip
         results: dict[int, WriteResult] = {}
         plain = [i for i, c in enumerate(creates) if not (keyed and c.fields.recurrence_pattern)]
         series = [i for i, c in enumerate(creates) if keyed and c.fields.recurrence_pattern]
@@ -428,8 +444,6 @@ class SalesforceAdapter:
                 self._call(lambda sf, path=path: sf.restful(path, method="DELETE"))
                 return WriteResult(ref, True, first_id)
             except (SalesforceError, requests.RequestException) as exc:
-                if isinstance(exc, SalesforceExpiredSession):
-                    raise
                 failure = _failure_of(exc)
             if failure.code not in GONE or target != first_id:
                 return WriteResult(ref, failure.code in GONE, first_id, "" if failure.code in
@@ -550,8 +564,6 @@ class SalesforceAdapter:
             updated = self._call(lambda sf: sf.Event.updated(lo, hi))
             deleted = self._call(lambda sf: sf.Event.deleted(lo, hi))
         except (SalesforceError, requests.RequestException) as exc:
-            if isinstance(exc, SalesforceExpiredSession):
-                raise
             raise _typed(exc) from exc
         marks = [parse_datetime(a.get("latestDateCovered")) for a in (updated, deleted)]
         watermark = min((m for m in marks if m is not None), default=hi)

@@ -56,6 +56,27 @@ def chunked_in(template: str, values: Iterable[object], url_prefix: str,
         yield f"{head}({','.join(chunk)}){tail}"
 
 
+def chunked_or(template: str, clauses: Iterable[str], url_prefix: str,
+               max_url_bytes: int = MAX_URL_BYTES) -> Iterator[str]:  # fmt: skip
+    """Like `chunked_in`, for already escaped clauses joined by OR in `template`'s `{clauses}`
+    (e.g. one LIKE per domain)."""
+    head, sep, tail = template.partition("{clauses}")
+    if not sep:
+        raise ValueError("the template needs {clauses}")
+    fixed = len(url_prefix) + len("?q=") + _enc(head) + _enc(tail)
+    chunk: list[str] = []
+    size = fixed
+    for clause in dict.fromkeys(clauses):
+        cost = _enc(clause) + (_enc(" OR ") if chunk else 0)
+        if chunk and size + cost > max_url_bytes:
+            yield head + " OR ".join(chunk) + tail
+            chunk, size, cost = [], fixed, _enc(clause)
+        chunk.append(clause)
+        size += cost
+    if chunk:
+        yield head + " OR ".join(chunk) + tail
+
+
 def encoded_url_bytes(url_prefix: str, soql: str) -> int:
     """The length of the GET URL that carries `soql` (for tests and assertions)."""
     return len(url_prefix) + len("?q=") + _enc(soql)

@@ -404,8 +404,7 @@ def test_lock_errors_503_and_the_daily_limit_give_retryable_results(org, adapter
 def test_network_failure_fails_every_record_as_retryable(org):
     client = org.client()
     client.base_url = client.base_url.replace(org.url.split("//")[1], "127.0.0.1:9")
-    adapter = SalesforceAdapter.from_client(client)
-    adapter._key_field = True  # describe would fail too; this test is about the write path
+    adapter = SalesforceAdapter.from_client(client, key_field=True)
     ann = "005000000000000AAA"
     results = adapter.create_events([create(ann, 0)])
     assert [(r.ok, r.error_code, r.retryable) for r in results] == [(False, "NETWORK_ERROR", True)]
@@ -462,7 +461,8 @@ def test_changed_events_returns_exactly_the_updated_and_deleted_with_a_watermark
     assert adapter.changed_events([ann], watermark, later)[0] == []
     # A window inside one minute asks nothing (getUpdated ignores seconds).
     before = adapter.calls
-    assert adapter.changed_events([ann], later, later + timedelta(seconds=20)) == ([], later)
+    inside = later.replace(second=5)
+    assert adapter.changed_events([ann], inside, inside.replace(second=50)) == ([], inside)
     assert adapter.calls == before
 
 
@@ -506,3 +506,39 @@ def test_auto_created_contacts_go_under_their_account_and_leads_get_a_company_R0
     seed(org, {"Account": [{"_ref": "b", "Name": "B"}],
                "Contact": [{"LastName": "Z", "Email": "z@b.example", "AccountId": "@b"}]})  # fmt: skip
     assert set(adapter.accounts_by_domain(["b.example"])) == {"b.example"}
+
+
+def test_invitees_added_by_an_update_join_the_event_R16(org, adapter):
+    ann = owner(org)
+    bob = owner(org, "bob", "bob@corp.example")
+    cy = owner(org, "cy", "cy@corp.example")
+    a = create(ann, 0, relations=Relations(accepted=(bob,)))
+    [made] = adapter.create_events([a])
+    later = fields(ann, 0, relations=Relations(accepted=(bob,), declined=(cy,)))
+    names = ("AcceptedEventInviteeIds", "DeclinedEventInviteeIds")
+    [result] = adapter.update_events([SfUpdate(a.sync_key, made.id, later, names, "R-16")])
+    assert result.ok and result.message == ""
+    rows = [r for r in org.records("EventRelation") if r["EventId"] == made.id]
+    assert {(r["RelationId"], r["Status"]) for r in rows if r["IsInvitee"]} == {
+        (bob, "Accepted"),
+        (cy, "Declined"),
+    }
+
+
+def test_from_config_logs_in_on_the_local_stack(org, monkeypatch):
+    from infra.config import Config
+
+    # REQUESTS_CA_BUNDLE is set on our machines: the emulator's certificate must still be used.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    config = Config.from_env(
+        {
+            "GOOGLE_CLOUD_PROJECT": "calsync-test",
+            "CALSYNC_SF_INSTANCE_URL": org.url,
+            "CALSYNC_SF_CA_CERT": str(org.cert),
+            "CALSYNC_SF_SESSION_ID": "dev",
+        }
+    )
+    ann = owner(org)
+    adapter = SalesforceAdapter.from_config(config)
+    assert adapter.user_ids(["ann@corp.example"]) == {"ann@corp.example": ann}
+    assert adapter.calls == 1
