@@ -324,9 +324,7 @@ class SalesforceAdapter:
         except SalesforceAuthError:
             raise
         except CalsyncError as exc:  # the describe failed: so would the writes
-            code = getattr(exc, "sf_code", "") or type(exc).__name__
-            return [WriteResult(c.sync_key, False, "", code, exc.message, exc.retryable)
-                    for c in creates]  # fmt: skip
+            return [_failed(c.sync_key, exc) for c in creates]
         results: dict[int, WriteResult] = {}
         plain = [i for i, c in enumerate(creates) if not (keyed and c.fields.recurrence_pattern)]
         series = [i for i, c in enumerate(creates) if keyed and c.fields.recurrence_pattern]
@@ -390,7 +388,9 @@ class SalesforceAdapter:
         results: dict[int, WriteResult] = {}
         todo = []
         for i, (u, event_id) in enumerate(zip(updates, ids, strict=True)):
-            if event_id:
+            if isinstance(event_id, CalsyncError):
+                results[i] = _failed(u.sync_key, event_id)
+            elif event_id:
                 todo.append(i)
             else:
                 results[i] = WriteResult(u.sync_key, False, "", "NOT_FOUND",
@@ -416,7 +416,9 @@ class SalesforceAdapter:
         results: dict[int, WriteResult] = {}
         by_id: dict[str, list[int]] = defaultdict(list)
         for i, (d, event_id) in enumerate(zip(deletes, ids, strict=True)):
-            if d.series and event_id:
+            if isinstance(event_id, CalsyncError):
+                results[i] = _failed(d.sync_key, event_id)
+            elif d.series and event_id:
                 results[i] = self._delete_series(d.sync_key, event_id)
             elif event_id:
                 by_id[event_id].append(i)
@@ -448,7 +450,12 @@ class SalesforceAdapter:
             if failure.code not in GONE or target != first_id:
                 return WriteResult(ref, failure.code in GONE, first_id, "" if failure.code in
                                    GONE else failure.code, failure.message, failure.retryable)  # fmt: skip
-            remaining = self._occurrences(first_id)
+            try:
+                remaining = self._occurrences(first_id)
+            except SalesforceAuthError:
+                raise
+            except CalsyncError as exc:
+                return _failed(ref, exc)
             if not remaining:
                 return WriteResult(ref, True, first_id)
             target = min(remaining.items(), key=lambda kv: kv[0])[1]
@@ -458,20 +465,27 @@ class SalesforceAdapter:
 
     def _resolve_occurrences(
         self, targets: Sequence[tuple[str, str, datetime | None]]
-    ) -> list[str]:
+    ) -> list[str | CalsyncError]:
         """Event ids of (id, series id, occurrence start) targets: the id when given, else the
-        series' occurrence starting at that time ("" when there is none). One query per series."""
-        starts: dict[str, set[datetime]] = defaultdict(set)
+        series' occurrence starting at that time ("" when there is none, the error when the
+        lookup failed). One query per series."""
+        found: dict[str, dict[datetime, str] | CalsyncError] = {}
         for event_id, series, start in targets:
-            if not event_id and series and start is not None:
-                starts[series].add(start.astimezone(UTC).replace(microsecond=0))
-        found = {series: self._occurrences(series) for series in starts}
-        out = []
+            if not event_id and series and start is not None and series not in found:
+                try:
+                    found[series] = self._occurrences(series)
+                except SalesforceAuthError:
+                    raise
+                except CalsyncError as exc:
+                    found[series] = exc
+        out: list[str | CalsyncError] = []
         for event_id, series, start in targets:
             if event_id:
                 out.append(event_id)
             elif series and start is not None:
-                out.append(found[series].get(start.astimezone(UTC).replace(microsecond=0), ""))
+                known = found[series]
+                moment = start.astimezone(UTC).replace(microsecond=0)
+                out.append(known if isinstance(known, CalsyncError) else known.get(moment, ""))
             else:
                 out.append("")
         return out
@@ -603,6 +617,11 @@ class SalesforceAdapter:
 
 
 # -- records and results ----------------------------------------------------------------------
+
+
+def _failed(ref: str, exc: CalsyncError) -> WriteResult:
+    code = getattr(exc, "sf_code", "") or type(exc).__name__
+    return WriteResult(ref, False, "", code, exc.message, exc.retryable)
 
 
 def _result(ref: str, item: dict[str, Any]) -> WriteResult:

@@ -542,3 +542,30 @@ def test_from_config_logs_in_on_the_local_stack(org, monkeypatch):
     adapter = SalesforceAdapter.from_config(config)
     assert adapter.user_ids(["ann@corp.example"]) == {"ann@corp.example": ann}
     assert adapter.calls == 1
+
+
+def test_a_failed_occurrence_lookup_or_delete_call_gives_retryable_results_R17(org, adapter):
+    ann = owner(org)
+    series = create(ann, 0, pattern="FREQ=DAILY;COUNT=3")
+    plain = create(ann, 1)
+    made, other = adapter.create_events([series, plain])
+    second = series.fields.start_utc + timedelta(days=1)
+    org.admin("POST", "faults", json={"kind": "503", "count": 1, "path_contains": "query"})
+    [result] = adapter.update_events(
+        [
+            SfUpdate(
+                series.sync_key,
+                "",
+                fields(ann, 0, subject="X"),
+                ("Subject",),
+                "R-17",
+                made.id,
+                second,
+            )
+        ]  # fmt: skip
+    )
+    assert (result.ok, result.retryable) == (False, True)
+    org.admin("POST", "faults", json={"kind": "503", "count": 1, "path_contains": "composite"})
+    [result] = adapter.delete_events([SfDelete(plain.sync_key, other.id, "R-18")])
+    assert (result.ok, result.error_code, result.retryable) == (False, "SERVER_UNAVAILABLE", True)
+    assert len(events(org)) == 4
