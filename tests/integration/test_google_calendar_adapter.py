@@ -82,12 +82,6 @@ def adapter(gcal):
     return make
 
 
-@pytest.mark.xfail(
-    raises=TypeError,
-    strict=True,
-    reason="infra/credentials.google_credentials passes token_uri both in the key info and as "
-    "a keyword to from_service_account_info: TypeError for every key-file secret",
-)
 def test_adapter_built_from_config_acts_through_delegation(gcal, config_for):
     calendar: Calendar = GoogleCalendar(config_for, ALICE, backoff=fast())  # the port's type
     insert(gcal, ALICE, timed("mine"))
@@ -567,3 +561,50 @@ def test_quota_user_is_sent_on_every_call(gcal, receiver):
     assert len(uris) == 8
     assert all(f"quotaUser={expected}" in uri for uri in uris), uris
     assert any("sendUpdates=none" in uri and "/events/" in uri for uri in uris)
+
+
+# --- failures without an API answer ---------------------------------------------------------
+
+
+def test_refused_delegation_is_a_permanent_failure(gcal):
+    """A key the emulator does not know: the token grant is refused (invalid_grant)."""
+    from tests.fixtures.calendar import make_service_account_key
+
+    stranger, _ = make_service_account_key()
+    credentials = gcal.delegated_credentials(ALICE, info=stranger)
+    service = gcal.service(ALICE, credentials=credentials)
+    calendar = GoogleCalendar.from_service(service, gcal.batch_uri, ALICE, backoff=fast())
+    with pytest.raises(GoogleRefused):
+        calendar.changes(ALICE, "", *WINDOW)
+    [result] = calendar.apply_labels([LabelPatch(ALICE, "abcde12345", True, "9", (), ())])
+    assert not result.ok and not result.retryable
+    assert gcal.counters().get("calendar.events.list", 0) == 0
+
+
+def test_unreachable_service_is_retried_then_reported_retryable(gcal):
+    from googleapiclient.discovery import build
+
+    from core.errors import ServerError
+    from emulators.launch import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    service = build(
+        "calendar",
+        "v3",
+        credentials=gcal.dev_credentials(ALICE),
+        static_discovery=True,
+        cache_discovery=False,
+        client_options={"api_endpoint": dead + "/calendar/v3/"},
+    )
+    calls: list[float] = []
+    backoff = Backoff(attempts=3, base=0.001, cap=0.01, sleep=calls.append)
+    calendar = GoogleCalendar.from_service(
+        service, dead + "/batch/calendar/v3", ALICE, backoff=backoff
+    )
+    with pytest.raises(ServerError):
+        calendar.changes(ALICE, "", *WINDOW)
+    assert len(calls) == 2  # three tries, two pauses
+    calls.clear()
+    [result] = calendar.apply_labels([LabelPatch(ALICE, "abcde12345", True, "9", (), ())])
+    assert not result.ok and result.retryable
+    assert len(calls) == 2
