@@ -33,6 +33,10 @@ class SettingsStore(Protocol):
         """The users among these addresses (one batched read, whatever the org's size)."""
         ...
 
+    def user_for_channel(self, channel_id: str) -> User | None:
+        """The user whose stored watch channel has this id (R-34)."""
+        ...
+
     def list_users(self) -> list[User]:
         """Every user document, enabled or not, ordered by email."""
         ...

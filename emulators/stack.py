@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from emulators.keys import write_local_keys
 from emulators.launch import LaunchError, Server, free_port, start, stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,33 +102,45 @@ def _start_firestore_and_tasks(servers: list[Server], env: dict[str, str]) -> No
     env["CALSYNC_TASKS_EMULATOR_HOST"] = f"127.0.0.1:{port}"
 
 
+SF_CONSUMER_KEY = "calsync-local"
+SF_USERNAME = "integration@calsync.example"  # the Salesforce emulator's integration user
+
+
 def _start_api_emulators(servers: list[Server], env: dict[str, str]) -> None:
+    """Our two emulators, each trusting a throwaway key that calsync then signs with (the
+    production paths: domain-wide delegation and the Salesforce JWT-bearer login)."""
+    keys = write_local_keys(STATE_DIR / "keys")
     port = free_port()
     domains = [arg for d in DOMAINS for arg in ("--domain", d)]
     servers.append(
         start(
             "google-calendar",
-            [PYTHON, "-m", "emulators.google_calendar", "--port", str(port), *domains],
+            [PYTHON, "-m", "emulators.google_calendar", "--port", str(port), *domains,
+             "--service-account-cert", str(keys["google_cert"])],
             LOG_DIR / "google-calendar.log",
             cwd=ROOT,
         )
-    )
+    )  # fmt: skip
     env["CALSYNC_CALENDAR_URL"] = f"http://127.0.0.1:{port}/calendar/v3/"
     env["CALSYNC_CALENDAR_TOKEN_URI"] = f"http://127.0.0.1:{port}/token"
+    env["CALSYNC_GOOGLE_SA_KEY_SECRET"] = f"file:{keys['google_sa']}"
     port = free_port()
     tls_dir = STATE_DIR / "tls"
     servers.append(
         start(
             "salesforce",
-            [PYTHON, "-m", "emulators.salesforce", "--port", str(port), "--tls-dir", str(tls_dir)],
+            [PYTHON, "-m", "emulators.salesforce", "--port", str(port), "--tls-dir", str(tls_dir),
+             "--jwt-cert", str(keys["sf_cert"]), "--jwt-consumer-key", SF_CONSUMER_KEY],
             LOG_DIR / "salesforce.log",
             cwd=ROOT,
         )
-    )
+    )  # fmt: skip
     env["CALSYNC_SF_INSTANCE_URL"] = f"https://127.0.0.1:{port}"
     env["CALSYNC_SF_LOGIN_URL"] = f"https://127.0.0.1:{port}"
     env["CALSYNC_SF_CA_CERT"] = str(tls_dir / "cert.pem")
-    env["CALSYNC_SF_SESSION_ID"] = "dev"
+    env["CALSYNC_SF_CONSUMER_KEY"] = SF_CONSUMER_KEY
+    env["CALSYNC_SF_USERNAME"] = SF_USERNAME
+    env["CALSYNC_SF_PRIVATE_KEY_SECRET"] = f"file:{keys['sf_key']}"
 
 
 def _start_functions(servers: list[Server], env: dict[str, str]) -> None:

@@ -45,9 +45,8 @@ def google_credentials(config: Config, email: str) -> service_account.Credential
     """Credentials acting as `email` through domain-wide delegation."""
     if config.google_sa_key_secret:
         info = json.loads(read_secret(config.google_sa_key_secret))
-        base = service_account.Credentials.from_service_account_info(
-            info, scopes=CALENDAR_SCOPES, token_uri=config.calendar_token_uri
-        )
+        info["token_uri"] = config.calendar_token_uri  # the key file's own URI is Google's
+        base = service_account.Credentials.from_service_account_info(info, scopes=CALENDAR_SCOPES)
         return base.with_subject(email)
     return _keyless_credentials(config, email)
 

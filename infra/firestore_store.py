@@ -67,6 +67,16 @@ class FirestoreSettingsStore:
         found = [_user_from(s.to_dict() or {}) for s in self._db.get_all(refs) if s.exists]
         return sorted(found, key=lambda u: u.email)
 
+    def user_for_channel(self, channel_id: str) -> User | None:
+        """The user whose stored watch channel has this id (R-34)."""
+        if not channel_id:
+            return None
+        query = self._db.collection(USERS).where(
+            filter=firestore.FieldFilter("state.channel_id", "==", channel_id)
+        )
+        found = [_user_from(doc.to_dict() or {}) for doc in query.limit(2).stream()]
+        return found[0] if len(found) == 1 else None
+
     def list_users(self) -> list[User]:
         docs = self._db.collection(USERS).order_by("email").stream()
         return [_user_from(doc.to_dict() or {}) for doc in docs]

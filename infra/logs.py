@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 ALLOWED_FIELDS = frozenset(
     {
@@ -46,12 +46,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure(level: int = logging.INFO) -> None:
-    """Send calsync's logs to stdout as JSON lines (idempotent)."""
+def configure(stream: TextIO | None = None, level: int = logging.INFO) -> None:
+    """Send calsync's logs to stdout (or `stream`) as JSON lines (idempotent)."""
     root = logging.getLogger()
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)

@@ -16,3 +16,34 @@ def config() -> Config:
 @cache
 def settings_store() -> FirestoreSettingsStore:
     return FirestoreSettingsStore(client_for(config()))
+
+
+def services():  # -> infra.session.Services (imported late: the CLI's light commands skip it)
+    """The ports of a sync session on the real services (or the local stack's emulators)."""
+    from infra.google_calendar import GoogleCalendar
+    from infra.history import FirestoreHistory
+    from infra.lease import FirestoreLease
+    from infra.salesforce import SalesforceAdapter
+    from infra.session import Services
+    from infra.sync_store import FirestoreIssueStore, FirestoreMappingStore
+
+    cfg = config()
+    db = client_for(cfg)
+    return Services(
+        settings=settings_store(),
+        mappings=FirestoreMappingStore(db),
+        issues=FirestoreIssueStore(db),
+        lease=FirestoreLease(db),
+        calendar_for=lambda email: GoogleCalendar(cfg, email),
+        salesforce=cache(lambda: SalesforceAdapter.from_config(cfg)),
+        history=FirestoreHistory(db).record,
+    )
+
+
+@cache
+def session_queue():
+    from infra.tasks import CloudTasksSessionQueue
+    from infra.tasks import client_for as tasks_client_for
+
+    cfg = config()
+    return CloudTasksSessionQueue(cfg, tasks_client_for(cfg))

@@ -10,14 +10,14 @@ locals {
   #         "admin"   - only project owners and var.admin_invokers.
   #
   # Planned entries, with the settings they should get:
-  #   calendar_webhook = { access = "public",  memory = "256M", timeout_seconds = 30,  max_instances = 20 }
-  #   sync_user        = { access = "service", memory = "512M", timeout_seconds = 600, max_instances = 20 }
-  #   sweep            = { access = "service", memory = "512M", timeout_seconds = 300, max_instances = 1 }
   #   addon            = { access = "public",  memory = "256M", timeout_seconds = 30,  max_instances = 10 }
-  # sync_user's timeout matches Cloud Tasks' default dispatch deadline (10 min); sweep gets the
-  # scheduler job as soon as it is listed here (scheduler.tf).
+  # sync_user's timeout matches Cloud Tasks' default dispatch deadline (10 min); sweep has the
+  # scheduler job (scheduler.tf).
   functions = {
-    status = { access = "admin", memory = "256M", timeout_seconds = 30, max_instances = 2 }
+    status           = { access = "admin", memory = "256M", timeout_seconds = 30, max_instances = 2 }
+    calendar_webhook = { access = "public", memory = "256M", timeout_seconds = 30, max_instances = 20 }
+    sync_user        = { access = "service", memory = "512M", timeout_seconds = 600, max_instances = 20 }
+    sweep            = { access = "service", memory = "512M", timeout_seconds = 300, max_instances = 1 }
   }
 
   # https://REGION-PROJECT.cloudfunctions.net/NAME is each function's URL; the code appends

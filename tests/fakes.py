@@ -30,6 +30,10 @@ class InMemorySettingsStore:
         found = {e.strip().lower() for e in emails} & set(self._users)
         return [self._users[k] for k in sorted(found)]
 
+    def user_for_channel(self, channel_id: str) -> User | None:
+        found = [u for u in self._users.values() if channel_id and u.state.channel_id == channel_id]
+        return found[0] if len(found) == 1 else None
+
     def list_users(self) -> list[User]:
         return [self._users[k] for k in sorted(self._users)]
 

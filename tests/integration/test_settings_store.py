@@ -85,3 +85,12 @@ def test_get_users_reads_only_the_addresses_asked(store):
         store.enable_user(email)
     found = store.get_users(["BOB@example.com", "ann@example.com", "x@acme.com", "not an address"])
     assert [u.email for u in found] == ["ann@example.com", "bob@example.com"]
+
+
+def test_R34_user_found_by_channel_id(store):
+    store.enable_user("ann@example.com")
+    store.enable_user("bob@example.com")
+    store.save_sync_state("bob@example.com", SyncState(channel_id="ch-b", channel_token="t"))
+    assert store.user_for_channel("ch-b").email == "bob@example.com"
+    assert store.user_for_channel("ch-x") is None
+    assert store.user_for_channel("") is None

@@ -1,0 +1,37 @@
+"""`sync_user`: the Cloud Tasks target; runs one user's sync session (R-27..R-30).
+
+2xx when the session ran or recorded its failures as issues; 503 only when a retry can fix what
+failed (another session holds the lease, rate limits, 5xx), so Cloud Tasks retries just those.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from core.errors import RetryableError
+from core.users import normalise_email
+from functions.http import Answer, answer, from_google_infra
+from infra import wiring
+from infra.session import Session
+
+log = logging.getLogger("calsync.sync_user")
+
+
+def sync_user(request: Any) -> Answer:
+    if not from_google_infra(request, wiring.config()):
+        return answer(403, error="not from Cloud Tasks")
+    body = request.get_json(silent=True) or {}
+    try:
+        email = normalise_email(str(body.get("user", "")))
+    except ValueError:
+        return answer(400, error='body must be {"user": EMAIL}')  # a retry cannot fix it
+    try:
+        report = Session(wiring.services(), email, datetime.now(UTC)).run(
+            sweep=body.get("reason") == "sweep"
+        )
+    except RetryableError as exc:
+        log.warning("session will be retried", extra={"user": email, "code": exc.code})
+        return answer(503, retry=True, code=exc.code)
+    return answer(200, user=email, created=len(report.created), failed=len(report.failed))
