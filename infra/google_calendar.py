@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httplib2
@@ -307,7 +308,7 @@ class GoogleCalendar:
             )
             if page_token:
                 params["pageToken"] = page_token
-            page = self._call(lambda params=params: self._events().list(**params))
+            page = self._call(partial(self._events().list, **params))
             items.extend(page.get("items") or [])
             page_token = page.get("nextPageToken")
             if not page_token:
@@ -319,8 +320,11 @@ class GoogleCalendar:
         ops = [
             _Op(
                 event_id,
-                lambda e=event_id: self._events().get(
-                    calendarId=calendar_id, eventId=e, quotaUser=self.quota_user
+                partial(
+                    self._events().get,
+                    calendarId=calendar_id,
+                    eventId=event_id,
+                    quotaUser=self.quota_user,
                 ),
             )
             for event_id in dict.fromkeys(event_ids)
@@ -352,7 +356,7 @@ class GoogleCalendar:
             )
             if page_token:
                 params["pageToken"] = page_token
-            page = self._call(lambda params=params: self._events().instances(**params))
+            page = self._call(partial(self._events().instances, **params))
             raw.extend(page.get("items") or [])
             page_token = page.get("nextPageToken")
             if not page_token:
@@ -412,8 +416,12 @@ class GoogleCalendar:
         ops: list[_Op | WriteResult] = [
             _Op(
                 event_id,
-                lambda c=calendar_id, e=event_id: self._events().delete(
-                    calendarId=c, eventId=e, sendUpdates="none", quotaUser=self.quota_user
+                partial(
+                    self._events().delete,
+                    calendarId=calendar_id,
+                    eventId=event_id,
+                    sendUpdates="none",
+                    quotaUser=self.quota_user,
                 ),
             )
             for calendar_id, event_id in targets
