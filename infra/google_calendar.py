@@ -23,7 +23,7 @@ from typing import Any
 import httplib2
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
+from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
 from core.errors import CalsyncError, GoogleRefused, classify_google
@@ -89,6 +89,9 @@ class Failure:
 
 
 def _failure(exc: BaseException) -> Failure:
+    if isinstance(exc, BatchError):
+        # An unreadable batch answer (not multipart, parts without ids): a server fault.
+        return Failure(getattr(exc.resp, "status", 0) or 502, "batchError", str(exc.reason))
     if isinstance(exc, HttpError):
         details = exc.error_details if isinstance(exc.error_details, list) else []
         reason = next(
