@@ -9,6 +9,7 @@ module only moves data between the ports.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -18,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from core import labels
 from core.errors import LockError, RetryableError
 from core.issues import Issue
-from core.labels import Label, LabelState
+from core.labels import Label, LabelPatch, LabelState
 from core.model import Item, ItemStatus, Mapping, People, SessionUser
 from core.plan import (
     GoogleDelete,
@@ -153,6 +154,8 @@ class Session:
             log.warning("setting ignored: %s", problem.name, extra={"user": user.email})
         calendar = self.s.calendar_for(user.email)
         observed = self._observe(calendar, user, settings, sweep)
+        # R-26, R-30: our own label writes come back through the sync token; drop those echoes.
+        observed.items = [i for i in observed.items if not is_echo(i)]
         report.items_seen, report.full_sync = len(observed.items), observed.full
         if not observed.items and not user.state.deletes_confirmed:
             report.plan = Plan(())
@@ -322,6 +325,7 @@ class Session:
             if isinstance(a, LabelWrite) and _label_key(a) not in failed
         ]
         label_patches += self._error_labels(report, items, settings)
+        label_patches = _marked(label_patches, items)
         for result in calendar.apply_labels(label_patches) if label_patches else []:
             if not result.ok:
                 report.retry = report.retry or result.retryable
@@ -368,7 +372,9 @@ class Session:
         if gone:
             self.s.mappings.delete(self.email, [a.key for a in gone])
 
-    def _error_labels(self, report: Report, items: list[Item], settings: Settings) -> list:
+    def _error_labels(
+        self, report: Report, items: list[Item], settings: Settings
+    ) -> list[LabelPatch]:
         """R-02: an item whose Salesforce write was refused carries the error label."""
         out = []
         p = report.plan
@@ -428,6 +434,49 @@ class Session:
         )
         if state != user.state:
             self.s.settings.save_sync_state(user.email, state)
+
+
+# -- echoes -------------------------------------------------------------------------------
+
+P_SEEN = "calsync_seen"  # a digest of the copy as calsync left it after its last label write
+
+
+def seen_digest(item: Item) -> str:
+    """The parts of a copy that a user can change and calsync reads (not reminders, not the
+    description, which R-14 writes once), as a short digest."""
+    span = item.span
+    when = (
+        (span.start_utc.isoformat(), span.end_utc.isoformat(), span.is_all_day, span.time_zone)
+        if span is not None
+        else ()
+    )
+    people = sorted((a.email.lower(), a.response.value) for a in item.attendees)
+    organiser = item.organizer.email.lower() if item.organizer is not None else ""
+    props = sorted((k, v) for k, v in item.private_props if k != P_SEEN)
+    text = repr((item.status.value, when, item.recurrence, item.title, item.location, people,
+                 organiser, item.visibility.value, item.transparency.value, item.color_id, props))  # fmt: skip
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def is_echo(item: Item) -> bool:
+    """True when the copy is exactly as calsync's last label write left it."""
+    mark = item.props.get(P_SEEN)
+    return mark is not None and mark == seen_digest(item)
+
+
+def _marked(patches: list[LabelPatch], items: list[Item]) -> list[LabelPatch]:
+    """Each label patch also records the digest of the copy it leaves behind."""
+    by_copy = {(i.calendar_id, i.id): i for i in items}
+    out = []
+    for patch in patches:
+        item = by_copy.get((patch.calendar_id, patch.event_id))
+        if item is None:
+            out.append(patch)
+            continue
+        after = labels.apply_patch(item, patch)
+        props = tuple(sorted({**dict(patch.set_props), P_SEEN: seen_digest(after)}.items()))
+        out.append(replace(patch, set_props=props))
+    return out
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 from infra.config import Config
 from infra.firestore_store import FirestoreSettingsStore, client_for
@@ -20,7 +20,6 @@ def settings_store() -> FirestoreSettingsStore:
 
 def services():  # -> infra.session.Services (imported late: the CLI's light commands skip it)
     """The ports of a sync session on the real services (or the local stack's emulators)."""
-    from infra.google_calendar import GoogleCalendar
     from infra.history import FirestoreHistory
     from infra.lease import FirestoreLease
     from infra.salesforce import SalesforceAdapter
@@ -34,10 +33,17 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
         mappings=FirestoreMappingStore(db),
         issues=FirestoreIssueStore(db),
         lease=FirestoreLease(db),
-        calendar_for=lambda email: GoogleCalendar(cfg, email),
+        calendar_for=_calendar_for,
         salesforce=cache(lambda: SalesforceAdapter.from_config(cfg)),
         history=FirestoreHistory(db).record,
     )
+
+
+@lru_cache(maxsize=512)
+def _calendar_for(email: str):  # one client per user and warm instance: its token is reused
+    from infra.google_calendar import GoogleCalendar
+
+    return GoogleCalendar(config(), email)
 
 
 @cache

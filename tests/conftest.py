@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.tasks",
     "tests.fixtures.calendar",
     "tests.fixtures.salesforce",
+    "tests.fixtures.upsync",
 ]
