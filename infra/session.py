@@ -20,7 +20,7 @@ from core import labels
 from core.errors import LockError, RetryableError
 from core.issues import Issue
 from core.labels import Label, LabelPatch, LabelState
-from core.model import Item, ItemStatus, Mapping, People, SessionUser
+from core.model import Item, ItemStatus, Mapping, People, PersonKind, SessionUser
 from core.plan import (
     GoogleDelete,
     GoogleWrite,
@@ -154,8 +154,6 @@ class Session:
             log.warning("setting ignored: %s", problem.name, extra={"user": user.email})
         calendar = self.s.calendar_for(user.email)
         observed = self._observe(calendar, user, settings, sweep)
-        # our own label writes come back through the sync token; drop those echoes.
-        observed.items = [i for i in observed.items if not is_echo(i)]
         report.items_seen, report.full_sync = len(observed.items), observed.full
         if not observed.items and not user.state.deletes_confirmed:
             report.plan = Plan(())
@@ -205,7 +203,8 @@ class Session:
             full = full or changes.full
             # Incremental reads cannot carry a window (API-FACTS A4): every change is kept, since
             # a saved item that left the window must still be updated; the core applies R-05.
-            items += changes.items
+            # Our own label writes come back through the token too: those echoes are dropped.
+            items += [i for i in changes.items if changes.full or not is_echo(i)]
         if sweep:
             items += self._slid_in(calendar, user, settings, lo, hi, {i.id for i in items})
         items += self._parents(calendar, items)
@@ -249,12 +248,13 @@ class Session:
         self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings, items: list[Item]
     ) -> SessionInput:
         emails = sorted(_addresses(items))
-        enabled = {
-            u.email: u.sf_user_id
-            for u in self.s.settings.get_users(emails)
-            if u.enabled and u.sf_user_id
-        }
         resolved = sf.search_people(emails) if emails else {}
+        enabled: dict[str, str] = {}
+        for u in self.s.settings.get_users(emails):
+            found = resolved.get(u.email)
+            sf_id = u.sf_user_id or (found.sf_id if found and found.kind is PersonKind.USER else "")
+            if u.enabled and sf_id:
+                enabled[u.email] = sf_id
         domains = sorted({e.rpartition("@")[2] for e in emails if e not in resolved})
         accounts = (
             sf.accounts_by_domain(domains)
