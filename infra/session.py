@@ -176,6 +176,9 @@ class Session:
             report.plan = plan(inp)
         self._execute(report, calendar, sf, observed.items, settings)
         if not report.retry:
+            # R-37: held deletes must come back until the admin confirms, so the token waits.
+            if report.plan.deletes_held:
+                observed = replace(observed, tokens={})
             self._save_state(user, observed, settings, confirmed_used=inp.deletes_confirmed)
         log.info(
             "session done",
@@ -423,7 +426,7 @@ class Session:
         self, user: User, observed: _Observed, settings: Settings, confirmed_used: bool = False
     ) -> None:
         """Only after everything was written: a crash before this re-reads the same changes."""
-        tokens = dict(observed.tokens)
+        tokens = {**user.state.group_sync_tokens, **observed.tokens}
         primary = tokens.pop(user.email, user.state.calendar_sync_token)
         state = replace(
             user.state,
