@@ -35,12 +35,7 @@ def crash_on_mapping_write(org):
     "key_field", [True, False], ids=["with Calsync_Key__c", "without the field"]
 )
 def test_R29_R39_crash_between_salesforce_and_mapping_write_never_duplicates(org, key_field):
-    org.sf_org.admin("POST", "config", json={"external_id_field": key_field})
-    org.services.salesforce = (
-        lambda a=__import__("infra.salesforce", fromlist=["x"]).SalesforceAdapter.from_client(org.sf_org.client()): (
-            a
-        )
-    )
+    org.set_key_field(key_field)
     org.enable(ALICE)
     event = org.insert(ALICE, "Crash test", attendees=(ALICE, JANE), colorId="9")
     crash_on_mapping_write(org)
