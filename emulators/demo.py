@@ -1,7 +1,10 @@
 """The demo scenario that `make demo` plays on the local stack, with a readable summary.
 
-It grows with the product: today it enables the demo org's users and settings through the admin
-command line, then shows that each part of the stack answers.
+A small org (three reps, an Account with two Contacts, a Lead) gets a dozen calendar items that
+cover the seed's scenarios. Nothing calls a sync session directly: each change in the Calendar
+emulator sends a push to `calendar_webhook`, which queues a Cloud Task, which runs `sync_user`,
+exactly as in Google Cloud; at the end the scheduler's `sweep` runs once. Then it prints, per
+item: decision, owner, SF Event id, label and issue.
 """
 
 from __future__ import annotations
@@ -9,93 +12,302 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
 
-USERS = ("alice@example.com", "bob@example.com", "carol@example.com")
+ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
+USERS = (ALICE, BOB, CAROL)
+JANE, JOE = "jane@acme.com", "joe@acme.com"  # Contacts of Acme
+LEE = "lee@leadco.io"  # a Lead
+STRANGER = "someone@unknown-prospect.test"  # nobody in Salesforce
+
+SEED = {
+    "User": [
+        {"_ref": name, "Username": email, "LastName": name.title(), "Email": email}
+        for name, email in (("alice", ALICE), ("bob", BOB), ("carol", CAROL))
+    ],
+    "Account": [{"_ref": "acme", "Name": "Acme", "Website": "https://acme.com"}],
+    "Contact": [
+        {"LastName": "Jane", "Email": JANE, "AccountId": "@acme"},
+        {"LastName": "Joe", "Email": JOE, "AccountId": "@acme"},
+    ],
+    "Lead": [{"LastName": "Lee", "Company": "LeadCo", "Email": LEE}],
+}
+
+
+@dataclass
+class Demo:
+    env: Mapping[str, str]
+    now: datetime
+    items: list[tuple[str, str, str]]  # (user, event id, what it shows)
+
+    # -- the stack's parts ----------------------------------------------------------------
+
+    def calendar(self, email: str) -> Any:
+        from google.oauth2.credentials import Credentials
+        from googleapiclient.discovery import build
+
+        service = build(
+            "calendar",
+            "v3",
+            credentials=Credentials(token=f"dev:{email}"),  # the emulator's dev login for users
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": self.env["CALSYNC_CALENDAR_URL"]},
+        )
+        return service.events()
+
+    def salesforce_admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        http = requests.Session()
+        http.trust_env = False  # else REQUESTS_CA_BUNDLE overrides `verify`
+        http.verify = self.env["CALSYNC_SF_CA_CERT"]
+        url = f"{self.env['CALSYNC_SF_INSTANCE_URL']}/_admin/{path}"
+        answer = http.request(method, url, timeout=30, **kwargs)
+        answer.raise_for_status()
+        return answer.json()
+
+    # -- calendar changes, as reps would make them ---------------------------------------
+
+    def add(self, user: str, what: str, summary: str, *, day: float, hours: float = 1,
+            attendees: tuple[str, ...] = (), **extra: Any) -> str:  # fmt: skip
+        start = self.now.replace(minute=0, second=0, microsecond=0) + timedelta(days=day)
+        body: dict[str, Any] = {
+            "summary": summary,
+            "start": {"dateTime": start.isoformat(), "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": (start + timedelta(hours=hours)).isoformat(), "timeZone": "Europe/Berlin"},
+            **extra,
+        }  # fmt: skip
+        if attendees:
+            body["attendees"] = [{"email": a} for a in attendees]
+        event = self.calendar(user).insert(calendarId="primary", body=body).execute()
+        self.items.append((user, event["id"], what))
+        return str(event["id"])
+
+    def patch(self, user: str, event_id: str, **body: Any) -> None:
+        self.calendar(user).patch(
+            calendarId="primary", eventId=event_id, body=body, sendUpdates="none"
+        ).execute()
+
+    def respond(self, user: str, event_id: str, answer: str) -> None:
+        event = self.calendar(user).get(calendarId="primary", eventId=event_id).execute()
+        people = [
+            dict(a, responseStatus=answer) if a.get("self") else a for a in event["attendees"]
+        ]
+        self.patch(user, event_id, attendees=people)
 
 
 def _admin(*argv: str) -> str:
     """Run one admin command in-process, as `python main.py ...` would; fail loudly on error."""
     from functions.cli import run
-    from infra.wiring import settings_store
+    from infra import wiring
 
     out = io.StringIO()
-    code = run(list(argv), settings_store, out=out)
+    code = run(
+        list(argv),
+        wiring.settings_store,
+        out=out,
+        services_factory=wiring.services,
+        queue_factory=wiring.session_queue,
+        config_factory=wiring.config,
+    )
     if code != 0:
         raise SystemExit(f"demo: `python main.py {' '.join(argv)}` failed with exit code {code}")
     return out.getvalue().strip()
 
 
-def _check(name: str, call) -> tuple[str, str]:
-    try:
-        return name, f"ok    {call()}"
-    except Exception as exc:  # the summary shows what failed; the exit code says so too
-        return name, f"FAIL  {type(exc).__name__}: {exc}"
+def _quiet(demo: Demo, seconds: float = 2.5, limit: float = 60) -> float:
+    """Wait until no task is queued and Salesforce saw no call for `seconds`; return the wait."""
+    from infra import wiring
+
+    queue = wiring.session_queue()
+    started = time.monotonic()
+    last, still_since = -1, time.monotonic()
+    while time.monotonic() - started < limit:
+        calls = demo.salesforce_admin("GET", "calls")["total"]
+        pending = list(queue._client.list_tasks(parent=wiring.config().tasks_queue_path))
+        if calls != last or pending:
+            last, still_since = calls, time.monotonic()
+        elif time.monotonic() - still_since >= seconds:
+            break
+        time.sleep(0.2)
+    return time.monotonic() - started
 
 
-def _calendar(env: Mapping[str, str]) -> str:
-    from google.oauth2.credentials import Credentials
-    from googleapiclient.discovery import build
+def _wait_for(check: Callable[[], bool], limit: float = 30) -> float | None:
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    return None
 
-    service = build(
-        "calendar",
-        "v3",
-        credentials=Credentials(token=f"dev:{USERS[0]}"),
-        static_discovery=True,
-        client_options={"api_endpoint": env["CALSYNC_CALENDAR_URL"]},
+
+def _scenario(demo: Demo) -> dict[str, float | None]:
+    """The reps' changes; returns a few measured latencies (push → SF Event)."""
+    measured: dict[str, float | None] = {}
+    events_now = lambda: len(
+        demo.salesforce_admin("GET", "records", params={"type": "Event"})["Event"]
+    )  # noqa: E731
+
+    before = events_now()
+    demo.add(
+        ALICE,
+        "R-01 manual save by colour",
+        "Acme kickoff",
+        day=1,
+        attendees=(ALICE, JANE),
+        colorId="9",
     )
-    events = service.events().list(calendarId="primary").execute()
-    return f"{USERS[0]}'s calendar lists {len(events.get('items', []))} events"
-
-
-def _salesforce(env: Mapping[str, str]) -> str:
-    from simple_salesforce import Salesforce
-
-    session = requests.Session()
-    session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides `verify`
-    session.verify = env["CALSYNC_SF_CA_CERT"]
-    sf = Salesforce(
-        instance_url=env["CALSYNC_SF_INSTANCE_URL"],
-        session_id=env["CALSYNC_SF_SESSION_ID"],
-        session=session,
+    measured["manual save, push to SF Event"] = _wait_for(lambda: events_now() > before)
+    demo.add(ALICE, "R-05 autosaved meeting", "Acme QBR", day=2, attendees=(ALICE, JANE, JOE))
+    demo.add(
+        ALICE,
+        "R-06 private, skipped",
+        "Dentist",
+        day=2.5,
+        visibility="private",
+        attendees=(ALICE, JANE),
     )
-    users = sf.query("SELECT Id, Email FROM User")
-    return f"{users['totalSize']} Salesforce users"
+    demo.add(ALICE, "R-06 internal, skipped", "Team standup", day=3, attendees=(ALICE, BOB))
+    demo.add(ALICE, "R-06 focus time, skipped", "Deep work", day=3.2, eventType="focusTime")
+    demo.add(BOB, "R-07 nobody known: error label", "Unknown prospect", day=4,
+             attendees=(BOB, STRANGER), colorId="9")  # fmt: skip
+    demo.add(ALICE, "R-09 longer than 14 days", "Roadshow", day=5, hours=24 * 16, colorId="9")
+    review = demo.add(ALICE, "R-10 organiser saves; Bob invitee", "Pipeline review", day=6,
+                      attendees=(ALICE, BOB, JOE))  # fmt: skip
+    demo.items.append((BOB, review, "R-11 attendee waits, then joins"))
+    demo.respond(BOB, review, "accepted")
+    demo.patch(BOB, review, colorId="9")  # Bob saves before the organiser: he waits (R-11)
+    _quiet(demo)
+    demo.patch(ALICE, review, colorId="9")  # now the organiser saves it
+    declined = demo.add(ALICE, "organised by Alice, saved", "Acme pricing", day=7,
+                        attendees=(ALICE, CAROL, JANE), colorId="9")  # fmt: skip
+    demo.items.append((CAROL, declined, "R-08 declined then tagged: ISE-013"))
+    demo.respond(CAROL, declined, "declined")
+    demo.patch(CAROL, declined, colorId="9")
+    for user, event_id in _external_invite(demo).items():
+        demo.items.append((user, event_id, "R-12 external organiser: own event"))
+    lunch = demo.add(CAROL, "R-18 saved, then cancelled", "Lunch with Lee", day=9,
+                     attendees=(CAROL, LEE), colorId="9")  # fmt: skip
+    _quiet(demo)
+    demo.calendar(CAROL).delete(calendarId="primary", eventId=lunch).execute()
+    moved = demo.items[1][1]
+    demo.patch(ALICE, moved, summary="Acme QBR (moved)", location="Acme HQ")  # R-15
+    _quiet(demo)
+    return measured
 
 
-def _functions(env: Mapping[str, str]) -> str:
-    answer = requests.get(env["CALSYNC_FUNCTIONS_URL"] + "/status", timeout=10)
+def _external_invite(demo: Demo) -> dict[str, str]:
+    """R-12: an invitation from outside the org arrives in Alice's and Carol's calendars."""
+    start = demo.now.replace(minute=0, second=0, microsecond=0) + timedelta(days=8)
+    body = {
+        "iCalUID": f"pitch-{int(demo.now.timestamp())}@leadco.io",
+        "summary": "LeadCo pitch",
+        "organizer": {"email": LEE},
+        "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
+        "end": {"dateTime": (start + timedelta(hours=1)).isoformat(), "timeZone": "UTC"},
+        "attendees": [
+            {"email": LEE, "organizer": True, "responseStatus": "accepted"},
+            {"email": ALICE, "responseStatus": "accepted"},
+            {"email": CAROL, "responseStatus": "accepted"},
+        ],
+        "colorId": "9",
+    }
+    return {
+        user: str(demo.calendar(user).import_(calendarId="primary", body=body).execute()["id"])
+        for user in (ALICE, CAROL)
+    }
+
+
+def _sweep(env: Mapping[str, str]) -> dict[str, Any]:
+    """What Cloud Scheduler does every few minutes (R-28)."""
+    from infra.tasks import SECRET_HEADER
+
+    answer = requests.post(
+        env["CALSYNC_FUNCTIONS_URL"] + "/sweep",
+        headers={SECRET_HEADER: env["CALSYNC_SHARED_SECRET"]},
+        timeout=60,
+    )
     answer.raise_for_status()
-    return f"status answers {answer.json()}"
+    return dict(answer.json())
+
+
+def _rows(demo: Demo) -> list[tuple[str, ...]]:
+    from infra import wiring
+
+    services = wiring.services()
+    sf_users = {u["Id"]: u["Email"].split("@")[0] for u in
+                demo.salesforce_admin("GET", "records", params={"type": "User"})["User"]}  # fmt: skip
+    rows = []
+    for user, event_id, what in demo.items:
+        copy = demo.calendar(user).get(calendarId="primary", eventId=event_id).execute()
+        props = copy.get("extendedProperties", {}).get("private", {})
+        mapping = next(
+            (m for m in services.mappings.for_user(user) if m.event_id == event_id), None
+        )
+        if copy.get("status") == "cancelled":
+            decision = "cancelled" + (", SF Event kept?!" if mapping else ", SF Event deleted")
+        elif mapping is not None:
+            decision = "invitee" if mapping.role.value == "invitee" else "saved"
+        elif props.get("calsync_issue"):
+            decision = "waiting" if props["calsync_issue"] == "CS-001" else "failed"
+        else:
+            decision = "skipped"
+        owner = sf_users.get(mapping.owner_sf_id, "-") if mapping else "-"
+        label = {"9": "saved", "11": "error"}.get(
+            copy.get("colorId", ""), copy.get("colorId") or "-"
+        )
+        rows.append((user.split("@")[0], copy.get("summary", "(cancelled)")[:18], what, decision,
+                     owner, (mapping.sf_event_id if mapping else "") or "-", label,
+                     props.get("calsync_issue", "-")))  # fmt: skip
+    return rows
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    head = ("user", "item", "scenario", "decision", "owner", "SF Event", "label", "issue")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for row in [head, tuple("-" * w for w in widths), *rows]:
+        print("   " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
 
 
 def run(env: Mapping[str, str]) -> int:
     os.environ.update(env)
-    print("calsync demo on the local stack\n")
-    print("1. enable the demo org")
+    demo = Demo(env, datetime.now(UTC), [])
+    print("calsync demo on the local stack (push → Cloud Task → session, as in Google Cloud)\n")
+    print("1. a Salesforce org: 3 users, Acme with 2 contacts, a lead")
+    demo.salesforce_admin("POST", "seed", json=SEED)
+    print("2. enable the reps (each gets a watch channel on their calendar)")
     print("   " + _admin("settings", "set", "internal_domains", '["example.com"]'))
     for email in USERS:
-        print("   " + _admin("users", "enable", email))
-    print("   " + _admin("settings", "set", "autosave_meetings", "true", "--user", USERS[0]))
-    print("\n2. users")
-    for line in _admin("users", "list").splitlines():
-        print("   " + line)
-    print("\n3. the stack answers")
-    checks = [
-        _check("functions", lambda: _functions(env)),
-        _check("google calendar", lambda: _calendar(env)),
-        _check("salesforce", lambda: _salesforce(env)),
-    ]
-    for name, result in checks:
-        print(f"   {name:<16} {result}")
-    failed = [name for name, result in checks if result.startswith("FAIL")]
+        print("   " + _admin("users", "enable", email).replace("\n", "\n   "))
+    print("   " + _admin("settings", "set", "autosave_meetings", "true", "--user", ALICE))
+    print("3. the reps change their calendars; pushes drive the sessions")
+    measured = _scenario(demo)
+    print("4. the scheduler's sweep (R-28): " + str(_sweep(env)))
+    _quiet(demo)
+    print("\n5. result, per item\n")
+    rows = _rows(demo)
+    _print_table(rows)
+    events = demo.salesforce_admin("GET", "records", params={"type": "Event"})["Event"]
+    issues = _admin("issues")
+    print(
+        f"\nSalesforce has {len([e for e in events if not e.get('IsChild')])} Events; open issues:"
+    )
+    print("   " + issues.replace("\n", "\n   "))
+    for name, seconds in measured.items():
+        print(f"latency, {name}: " + (f"{seconds:.2f} s" if seconds is not None else "timed out"))
+    failed = [r for r in rows if r[3] == "cancelled, SF Event kept?!"]
+    ok = not failed and all(v is not None for v in measured.values())
     print(
         "\nsummary: "
-        + ("all parts of the stack answered" if not failed else "FAILED: " + ", ".join(failed))
+        + ("every scenario played through" if ok else "SOMETHING WENT WRONG (see above)")
     )
-    return 1 if failed else 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
