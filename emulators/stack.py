@@ -78,13 +78,13 @@ def queue_path(project: str = PROJECT) -> str:
     return f"projects/{project}/locations/{LOCATION}/queues/{QUEUE}"
 
 
-def _start_firestore_and_tasks(servers: list[Server], env: dict[str, str]) -> None:
+def _start_firestore_and_tasks(servers: list[Server], env: dict[str, str], state: Path) -> None:
     port = free_port()
     servers.append(
         start(
             "firestore",
             firestore_command(port),
-            LOG_DIR / "firestore.log",
+            state / "logs" / "firestore.log",
             ready_port=port,
             timeout=90,
         )
@@ -95,7 +95,7 @@ def _start_firestore_and_tasks(servers: list[Server], env: dict[str, str]) -> No
         start(
             "cloud-tasks",
             tasks_command(port, queue_path(env["GOOGLE_CLOUD_PROJECT"])),
-            LOG_DIR / "tasks.log",
+            state / "logs" / "tasks.log",
             ready_port=port,
         )
     )
@@ -106,10 +106,10 @@ SF_CONSUMER_KEY = "calsync-local"
 SF_USERNAME = "integration@calsync.example"  # the Salesforce emulator's integration user
 
 
-def _start_api_emulators(servers: list[Server], env: dict[str, str]) -> None:
+def _start_api_emulators(servers: list[Server], env: dict[str, str], state: Path) -> None:
     """Our two emulators, each trusting a throwaway key that calsync then signs with (the
     production paths: domain-wide delegation and the Salesforce JWT-bearer login)."""
-    keys = write_local_keys(STATE_DIR / "keys")
+    keys = write_local_keys(state / "keys")
     port = free_port()
     domains = [arg for d in DOMAINS for arg in ("--domain", d)]
     servers.append(
@@ -117,7 +117,7 @@ def _start_api_emulators(servers: list[Server], env: dict[str, str]) -> None:
             "google-calendar",
             [PYTHON, "-m", "emulators.google_calendar", "--port", str(port), *domains,
              "--service-account-cert", str(keys["google_cert"])],
-            LOG_DIR / "google-calendar.log",
+            state / "logs" / "google-calendar.log",
             cwd=ROOT,
         )
     )  # fmt: skip
@@ -125,13 +125,13 @@ def _start_api_emulators(servers: list[Server], env: dict[str, str]) -> None:
     env["CALSYNC_CALENDAR_TOKEN_URI"] = f"http://127.0.0.1:{port}/token"
     env["CALSYNC_GOOGLE_SA_KEY_SECRET"] = f"file:{keys['google_sa']}"
     port = free_port()
-    tls_dir = STATE_DIR / "tls"
+    tls_dir = state / "tls"
     servers.append(
         start(
             "salesforce",
             [PYTHON, "-m", "emulators.salesforce", "--port", str(port), "--tls-dir", str(tls_dir),
              "--jwt-cert", str(keys["sf_cert"]), "--jwt-consumer-key", SF_CONSUMER_KEY],
-            LOG_DIR / "salesforce.log",
+            state / "logs" / "salesforce.log",
             cwd=ROOT,
         )
     )  # fmt: skip
@@ -143,14 +143,14 @@ def _start_api_emulators(servers: list[Server], env: dict[str, str]) -> None:
     env["CALSYNC_SF_PRIVATE_KEY_SECRET"] = f"file:{keys['sf_key']}"
 
 
-def _start_functions(servers: list[Server], env: dict[str, str]) -> None:
+def _start_functions(servers: list[Server], env: dict[str, str], state: Path) -> None:
     port = free_port()
     env["CALSYNC_FUNCTIONS_URL"] = f"http://127.0.0.1:{port}"
     servers.append(
         start(
             "functions",
             [PYTHON, "-m", "functions.local_server", "--port", str(port)],
-            LOG_DIR / "functions.log",
+            state / "logs" / "functions.log",
             env=env,
             cwd=ROOT,
         )
@@ -167,16 +167,19 @@ def base_env() -> dict[str, str]:
 
 
 @contextmanager
-def running(whole_stack: bool) -> Iterator[tuple[dict[str, str], list[Server]]]:
-    """Start the stack (or just Firestore + Cloud Tasks); always stop what was started."""
+def running(
+    whole_stack: bool, state: Path = STATE_DIR
+) -> Iterator[tuple[dict[str, str], list[Server]]]:
+    """Start the stack (or just Firestore + Cloud Tasks); always stop what was started. Keys,
+    certificates and logs go under `state`."""
     check_prerequisites()
     env = base_env()
     servers: list[Server] = []
     try:
-        _start_firestore_and_tasks(servers, env)
+        _start_firestore_and_tasks(servers, env, state)
         if whole_stack:
-            _start_api_emulators(servers, env)
-            _start_functions(servers, env)
+            _start_api_emulators(servers, env, state)
+            _start_functions(servers, env, state)
         yield env, servers
     finally:
         for server in reversed(servers):
@@ -199,9 +202,9 @@ def up() -> int:
     env = base_env()
     servers: list[Server] = []
     try:
-        _start_firestore_and_tasks(servers, env)
-        _start_api_emulators(servers, env)
-        _start_functions(servers, env)
+        _start_firestore_and_tasks(servers, env, STATE_DIR)
+        _start_api_emulators(servers, env, STATE_DIR)
+        _start_functions(servers, env, STATE_DIR)
     except LaunchError as exc:
         for server in reversed(servers):
             server.stop()
