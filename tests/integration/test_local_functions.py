@@ -1,23 +1,59 @@
-"""The local "Cloud Functions": one functions-framework process serving every HTTP function of main.py."""
+"""The local "Cloud Functions": one functions-framework process serving every HTTP function of
+main.py, and what each entry point refuses (R-34)."""
 
+import json
 import os
+import queue
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
 import main
+from core.users import SyncState
 from emulators.launch import free_port, start
 from emulators.stack import LOG_DIR, PROJECT
 from infra.firestore_store import FirestoreSettingsStore
+from infra.tasks import SECRET_HEADER
+from tests.fixtures.tasks import QUEUE
 
 pytestmark = pytest.mark.integration
+SECRET = "local-secret"
 
 
 @pytest.fixture
-def functions_url(firestore_client, firestore_emulator):
+def task_sink():
+    """Where queued sessions are delivered (stands in for sync_user): records task bodies."""
+    received: queue.Queue = queue.Queue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", received
+    server.shutdown()
+
+
+@pytest.fixture
+def functions_url(firestore_client, firestore_emulator, tasks_emulator, task_sink):
     port = free_port()
-    env = {"FIRESTORE_EMULATOR_HOST": firestore_emulator, "GOOGLE_CLOUD_PROJECT": PROJECT}
+    env = {
+        "FIRESTORE_EMULATOR_HOST": firestore_emulator,
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "CALSYNC_TASKS_EMULATOR_HOST": tasks_emulator,
+        "CALSYNC_TASKS_QUEUE": QUEUE.rsplit("/", 1)[-1],
+        "CALSYNC_FUNCTIONS_URL": task_sink[0],
+        "CALSYNC_SHARED_SECRET": SECRET,
+    }
     server = start(
         "functions",
         [sys.executable, "-m", "functions.local_server", "--port", str(port)],
@@ -41,3 +77,73 @@ def test_unknown_function_is_404(functions_url):
     answer = requests.get(functions_url + "/nope", timeout=10)
     assert answer.status_code == 404
     assert "status" in answer.text
+
+
+def push(url: str, channel: str, token: str, state: str = "exists") -> requests.Response:
+    headers = {
+        "X-Goog-Channel-ID": channel,
+        "X-Goog-Channel-Token": token,
+        "X-Goog-Resource-State": state,
+        "X-Goog-Resource-ID": "res-1",
+        "X-Goog-Message-Number": "2",
+    }
+    return requests.post(url + "/calendar_webhook", headers=headers, timeout=10)
+
+
+def test_R34_webhook_accepts_only_the_stored_channel_and_token(
+    functions_url, firestore_client, task_sink
+):
+    store = FirestoreSettingsStore(firestore_client)
+    store.enable_user("ann@example.com")
+    store.save_sync_state("ann@example.com", SyncState(channel_id="ch-1", channel_token="tok-1"))
+    _, received = task_sink
+    assert push(functions_url, "ch-1", "forged").status_code == 403
+    assert push(functions_url, "ch-unknown", "tok-1").status_code == 403
+    assert push(functions_url, "ch-1", "tok-1", state="sync").status_code == 200
+    assert received.empty()  # refused pushes and the opening `sync` queue nothing
+    accepted = push(functions_url, "ch-1", "tok-1")
+    assert accepted.status_code == 200 and accepted.json()["queued"] is True
+    assert received.get(timeout=15) == {"user": "ann@example.com", "reason": "push"}
+
+
+def test_R34_webhook_refuses_a_disabled_users_channel(functions_url, firestore_client):
+    store = FirestoreSettingsStore(firestore_client)
+    store.enable_user("ann@example.com")
+    store.save_sync_state("ann@example.com", SyncState(channel_id="ch-1", channel_token="tok-1"))
+    store.disable_user("ann@example.com")
+    assert push(functions_url, "ch-1", "tok-1").status_code == 403
+
+
+@pytest.mark.parametrize("name", ["sync_user", "sweep"])
+def test_R34_task_and_scheduler_endpoints_need_the_secret(functions_url, name):
+    answer = requests.post(f"{functions_url}/{name}", json={"user": "ann@example.com"}, timeout=10)
+    assert answer.status_code == 403
+    wrong = requests.post(
+        f"{functions_url}/{name}", json={}, headers={SECRET_HEADER: "nope"}, timeout=10
+    )
+    assert wrong.status_code == 403
+
+
+def test_sync_user_refuses_a_bad_body_without_retry(functions_url):
+    answer = requests.post(
+        f"{functions_url}/sync_user", json={"user": "not an address"},
+        headers={SECRET_HEADER: SECRET}, timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 400  # 4xx: Cloud Tasks does not retry what cannot succeed
+
+
+def test_R28_sweep_queues_every_enabled_user(functions_url, firestore_client, task_sink):
+    store = FirestoreSettingsStore(firestore_client)
+    for email in ("ann@example.com", "bob@example.com", "cy@example.com"):
+        store.enable_user(email)
+        # a channel far from expiry, so the sweep does not try to renew it
+        store.save_sync_state(
+            email, SyncState(channel_id=f"ch-{email}", channel_expiration_ms=2**62)
+        )
+    store.disable_user("cy@example.com")
+    answer = requests.post(f"{functions_url}/sweep", headers={SECRET_HEADER: SECRET}, timeout=30)
+    assert answer.status_code == 200
+    assert answer.json() == {"queued": 2, "renewed": 0, "failed": 0}
+    _, received = task_sink
+    users = sorted(received.get(timeout=15)["user"] for _ in range(2))
+    assert users == ["ann@example.com", "bob@example.com"]
