@@ -152,7 +152,8 @@ class GoogleDelete:
 
 @dataclass(frozen=True)
 class MappingPut:
-    """Store a mapping; an empty `sf_event_id` takes the id of the SfCreate with its sync key."""
+    """Store a mapping. An empty `sf_event_id` takes the id of the SfCreate with the same sync
+    key in the same plan; without such a create it stays empty (occurrences, tombstones)."""
 
     mapping: Mapping
     rule: str
@@ -177,7 +178,9 @@ class IssueOpen:
     rule: str
 
     def describe(self) -> str:
-        return f"open issue {self.issue.code} on {self.issue.key or 'session'}: {self.issue.message}"
+        return (
+            f"open issue {self.issue.code} on {self.issue.key or 'session'}: {self.issue.message}"
+        )
 
 
 @dataclass(frozen=True)
@@ -357,7 +360,11 @@ class _Session:
             work.actions += self.occurrence(item)
             return work
         mapping = self.mapping_for(item)
-        if item.is_instance and item.series_key in self.tagged_series and self.parent_in_batch(item):
+        if (
+            item.is_instance
+            and item.series_key in self.tagged_series
+            and self.parent_in_batch(item)
+        ):
             return self.covered_by_series(item, work)
         ctx = policy.Context(self.user, self.s, self.inp.now, self.inp.people, mapping,
                              self.organizer_mapping(item))  # fmt: skip
@@ -393,7 +400,9 @@ class _Session:
     def covered_by_series(self, item: Item, work: _Work) -> _Work:
         """R-17: a tagged instance saves its series; the instance copy is labelled with it."""
         owner = self.user.sf_user_id
-        label = Label(LabelState.SAVED, "saved with its series", sync_key=sync_key(owner, item.series_key))
+        label = Label(
+            LabelState.SAVED, "saved with its series", sync_key=sync_key(owner, item.series_key)
+        )
         work.actions += self.label(item, label, True, "R-17")
         self.decisions.append((item.id, Decision(Verdict.SKIP, "R-17", "saved with its series")))
         return work
@@ -417,12 +426,35 @@ class _Session:
             notes += [n for n in tnotes if n not in notes]
         # A series that switched between one SF series and instance by instance: drop the old.
         old = self.mine.get(item.series_key) if item.is_series else None
-        if old is not None and old.role is Role.OWNER and not any(t.key == old.key for t in targets):
+        if (
+            old is not None
+            and old.role is Role.OWNER
+            and not any(t.key == old.key for t in targets)
+        ):
             out += self.remove(old, "R-17")
+        if item.is_series and note:
+            out += self.orphans(item, {t.key for t in targets})
         status = "; ".join([labels.STATUS_SAVED] + notes)
-        label = Label(LabelState.SAVED, status, sync_key=keys[0] if keys else "")
+        # Instance by instance, the copy carries the series' key: it must not change as the
+        # window slides (R-39).
+        copy_key = sync_key(owner, item.series_key) if note else (keys[0] if keys else "")
+        label = Label(LabelState.SAVED, status, sync_key=copy_key)
         out += self.label(item, label, decision.manual, decision.rule)
         out += self.issue_actions(str(self.issue_key(item)), None, decision.rule)
+        return out
+
+    def orphans(self, item: Item, current: set[ItemKey]) -> list[Action]:
+        """R-17: instances saved earlier that the changed series no longer has inside the
+        window are deleted; instances before the window stay (they happened)."""
+        lo = self.inp.now - timedelta(days=self.s.window_past_days)
+        hi = self.inp.now + timedelta(days=self.s.window_future_days)
+        out: list[Action] = []
+        for m in sorted(self.mine.values(), key=lambda m: str(m.key)):
+            start = _instance_start(m)
+            if (m.key.ical_uid == item.series_key.ical_uid and m.key not in current
+                    and not m.occurrence_of and m.role is Role.OWNER and start is not None
+                    and lo <= start <= hi):  # fmt: skip
+                out += self.remove(m, "R-17")
         return out
 
     def save_target(self, item: Item, target: _Target, owner: str,
@@ -432,13 +464,20 @@ class _Session:
             m = None
         generation = recurrence.normalise(target.pattern) if target.pattern else ""
         key = sync_key(owner, target.key, generation)
+        # The status notes (R-13a, relation limits) are the same whether created or updated.
+        notes = self.event(item, target, owner, key, creating=True).notes
         if m is not None and target.pattern and m.pattern != target.pattern:
             # R-17: Salesforce never updates a pattern; a changed rule replaces the series.
-            return self.remove(m, "R-17") + self.create(item, target, owner, key, "R-17"), key, ()
+            return (
+                self.remove(m, "R-17") + self.create(item, target, owner, key, "R-17"),
+                key,
+                notes,
+            )
         if m is None:
-            f = self.event(item, target, owner, key, creating=True)
-            return self.create(item, target, owner, key, decision.rule), key, f.notes
-        return self.update(item, target, m), m.sync_key, ()
+            return self.create(item, target, owner, key, decision.rule), key, notes
+        if m.google_fp == _GONE:
+            return [], m.sync_key, notes  # deleted in Salesforce: not created again (R-23)
+        return self.update(item, target, m), m.sync_key, notes
 
     def event(self, item: Item, target: _Target, owner: str, key: str,
               creating: bool) -> SfEventFields:  # fmt: skip
@@ -501,6 +540,10 @@ class _Session:
             out.append(SfUpdate(m.sync_key, m.sf_event_id, f, sent, "R-15", m.occurrence_of,
                                 target.span.start_utc if m.occurrence_of else None))  # fmt: skip
         after = item
+        if target.key.instance and item.is_series:
+            # Instance by instance (R-17): Google has one item for the whole series, so a change
+            # made in Salesforce to one occurrence stays on that occurrence (recorded, not echoed).
+            merged = replace(merged, down=())
         if merged.down and sf_state is not None:
             patch = fields.google_patch(item, sf_state, merged.down)
             out.append(GoogleWrite(patch, "R-22"))
@@ -565,9 +608,7 @@ class _Session:
                         sf_fp=tuple(base_s.items()), occurrence_of=series.sf_event_id)  # fmt: skip
         target = _Target(item.key, item.span)
         acts = self.update(item, target, m)
-        return [
-            replace(a, occurrence_start=start) if isinstance(a, SfUpdate) else a for a in acts
-        ]
+        return [replace(a, occurrence_start=start) if isinstance(a, SfUpdate) else a for a in acts]
 
     # -- delete, unsync, join -------------------------------------------------------------
 
@@ -583,8 +624,10 @@ class _Session:
 
     def remove(self, m: Mapping, rule: str) -> list[Action]:
         out: list[Action] = []
-        if m.role is Role.OWNER and (m.sf_event_id or m.occurrence_of) and not (
-            m.occurrence_of and dict(m.google_fp).get("cancelled") == "1"
+        if (
+            m.role is Role.OWNER
+            and (m.sf_event_id or m.occurrence_of)
+            and not (m.occurrence_of and dict(m.google_fp).get("cancelled") == "1")
         ):
             out.append(SfDelete(m.sync_key, m.sf_event_id, rule, series=bool(m.pattern),
                                 occurrence_of=m.occurrence_of, key=str(m.key)))  # fmt: skip
@@ -626,6 +669,11 @@ class _Session:
         m = self.by_sf[event.sf_event_id]
         work = _Work(str(m.key))
         item = items.get((m.calendar_id, m.event_id))
+        if m.key.instance and item is not None and item.is_series:
+            # One instance of a series saved instance by instance: forget that occurrence only,
+            # and remember it was deleted so that it is not created again (R-23).
+            work.actions.append(MappingPut(replace(m, sf_event_id="", google_fp=_GONE), "R-23"))
+            return work
         work.actions.append(MappingDelete(m.user_email, m.key, "R-23"))
         if item is None or item.status is ItemStatus.CANCELLED:
             return work
@@ -636,6 +684,19 @@ class _Session:
             work.actions += self.label(item, Label(LabelState.UNSYNCED), False, "R-23")
         work.actions += self.issue_actions(work.key, None, "R-23")
         return work
+
+
+_GONE = (("deleted_in_salesforce", "1"),)  # an instance's mapping kept as a tombstone (R-23)
+
+
+def _instance_start(m: Mapping) -> datetime | None:
+    text = m.key.instance
+    for fmt in ("%Y%m%dT%H%M%SZ", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def plan(inp: SessionInput) -> Plan:

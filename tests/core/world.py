@@ -40,6 +40,7 @@ class World:
     issues: dict[tuple[str, str, str], Issue] = field(default_factory=dict)
     organizer_mappings: tuple[Mapping, ...] = ()
     creates: list[tuple[str, ItemKey]] = field(default_factory=list)  # (owner, key) ever created
+    live: dict[str, tuple[str, ItemKey]] = field(default_factory=dict)  # sf id → (owner, key)
     deletes_confirmed: bool = False
     counter: int = 0
 
@@ -66,8 +67,10 @@ class World:
     def sf_delete_outside(self, sf_id: str) -> None:
         """Someone deletes the Event in Salesforce (R-23): the next read reports it deleted."""
         self.sf[sf_id] = replace(self.sf[sf_id], deleted=True, last_modified=self.now)
+        self.live.pop(sf_id, None)
 
     def apply(self, plan: Plan) -> None:
+        self.created: dict[str, str] = {}  # sync key → SF id, of this plan's creates
         for a in plan.actions:
             self._apply(a)
 
@@ -75,9 +78,13 @@ class World:
         if isinstance(a, SfCreate):
             assert all(k != a.sync_key for k in (e.sync_key for e in self.sf.values() if not e.deleted)), \
                 f"second create for {a.key}"  # fmt: skip
-            self.creates.append((a.fields.owner_id, a.key))
+            owner_key = (a.fields.owner_id, a.key)
+            assert owner_key not in self.live.values(), f"a second live SF Event for {owner_key}"
+            self.creates.append(owner_key)
             self.counter += 1
             sf_id = f"00U{self.counter:012d}"
+            self.live[sf_id] = owner_key
+            self.created[a.sync_key] = sf_id
             f = a.fields
             self.sf[sf_id] = SfEventState(
                 sf_id, f.owner_id, subject=f.subject, start_utc=f.start_utc, end_utc=f.end_utc,
@@ -106,6 +113,7 @@ class World:
         elif isinstance(a, SfDelete):
             if a.sf_event_id:
                 self.sf.pop(a.sf_event_id, None)
+                self.live.pop(a.sf_event_id, None)
         elif isinstance(a, LabelWrite):
             k = (a.patch.calendar_id, a.patch.event_id)
             self.items[k] = apply_patch(self.items[k], a.patch)
@@ -117,9 +125,8 @@ class World:
             self.items.pop((a.calendar_id, a.event_id), None)
         elif isinstance(a, MappingPut):
             m = a.mapping
-            if not m.sf_event_id and not m.occurrence_of:
-                sf_id = next((i for i, e in self.sf.items() if e.sync_key == m.sync_key), "")
-                m = replace(m, sf_event_id=sf_id)
+            if not m.sf_event_id and m.sync_key in self.created:
+                m = replace(m, sf_event_id=self.created[m.sync_key])
             self.mappings[m.key] = m
         elif isinstance(a, MappingDelete):
             self.mappings.pop(a.key, None)
