@@ -20,7 +20,15 @@ from core import labels
 from core.errors import LockError, RetryableError
 from core.issues import Issue
 from core.labels import Label, LabelPatch, LabelState
-from core.model import Item, ItemStatus, Mapping, People, PersonKind, SessionUser
+from core.model import (
+    Item,
+    ItemStatus,
+    Mapping,
+    People,
+    PersonKind,
+    SessionUser,
+    instance_text,
+)
 from core.plan import (
     GoogleDelete,
     GoogleWrite,
@@ -70,6 +78,7 @@ class Report:
     dry_run: bool = False
     created: dict[str, str] = field(default_factory=dict)  # sync key → SF Event id
     failed: dict[str, WriteResult] = field(default_factory=dict)  # sync key → failure
+    occurrences: dict[tuple[str, str], str] = field(default_factory=dict)  # (series, instance) → id
     retry: bool = False  # something failed that a retry can fix
     items_seen: int = 0
     full_sync: bool = False
@@ -315,8 +324,14 @@ class Session:
         for result in sf.create_events(todo) if todo else []:
             self._note(report, result, created=True)
         updates = [a for a in p.of(SfUpdate) if isinstance(a, SfUpdate)]
-        for result in sf.update_events(updates) if updates else []:
+        for update, result in zip(
+            updates, sf.update_events(updates) if updates else [], strict=True
+        ):
             self._note(report, result)
+            if result.ok and result.id and update.occurrence_of and update.occurrence_start:
+                # R-17: remember the occurrence's own Event, which a later move cannot hide.
+                for instance in _instances(update.occurrence_start):
+                    report.occurrences[(update.occurrence_of, instance)] = result.id
         deletes = [a for a in p.of(SfDelete) if isinstance(a, SfDelete)]
         for result in sf.delete_events(deletes) if deletes else []:
             self._note(report, result)
@@ -367,6 +382,9 @@ class Session:
                 continue  # nothing was written for it: the next session plans it again
             if not m.sf_event_id and not m.occurrence_of and m.sync_key in report.created:
                 m = replace(m, sf_event_id=report.created[m.sync_key])
+            elif not m.sf_event_id and m.occurrence_of:
+                found = report.occurrences.get((m.occurrence_of, m.key.instance), "")
+                m = replace(m, sf_event_id=found) if found else m
             puts.append(m)
         gone = [a for a in p.of(MappingDelete) if isinstance(a, MappingDelete)]
         gone = [a for a in gone if not _delete_failed(p, a, failed)]
@@ -503,6 +521,15 @@ def _parse_date(text: str) -> date | None:
         return date.fromisoformat(text) if text else None
     except ValueError:
         return None
+
+
+def _instances(moment: datetime) -> tuple[str, ...]:
+    """The mapping-key texts an occurrence's original start can have: the instant, and, at
+    midnight UTC, the date (all-day occurrences are keyed by their date)."""
+    utc = moment.astimezone(UTC)
+    if utc.time() == datetime.min.time():
+        return (instance_text(utc), instance_text(utc.date()))
+    return (instance_text(utc),)
 
 
 def _label_key(write: LabelWrite) -> str:
