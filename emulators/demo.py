@@ -150,9 +150,8 @@ def _wait_for(check: Callable[[], bool], limit: float = 30) -> float | None:
 def _scenario(demo: Demo) -> dict[str, float | None]:
     """The reps' changes; returns a few measured latencies (push → SF Event)."""
     measured: dict[str, float | None] = {}
-    events_now = lambda: len(
-        demo.salesforce_admin("GET", "records", params={"type": "Event"})["Event"]
-    )  # noqa: E731
+    def events_now() -> int:
+        return len(demo.salesforce_admin("GET", "records", params={"type": "Event"})["Event"])
 
     before = events_now()
     demo.add(
