@@ -170,7 +170,11 @@ def _external_people(item: Item, user: SessionUser, people: People) -> list[Reso
     seen: dict[str, ResolvedPerson] = {}
     for email in emails:
         person = people.get(email)
-        if person is not None and person.kind is not PersonKind.USER and email.lower() != user.email.lower():
+        if (
+            person is not None
+            and person.kind is not PersonKind.USER
+            and email.lower() != user.email.lower()
+        ):
             seen.setdefault(person.sf_id, person)
     return list(seen.values())
 
@@ -231,7 +235,8 @@ def relations(item: Item, owner_sf_id: str, user: SessionUser, people: People,
         new = tuple(
             new_person(a.email, a.display_name, settings.auto_create_unresolved, people)
             for a in item.others()
-            if people.get(a.email) is None and a.email.rpartition("@")[2].lower() not in settings.internal_domains
+            if people.get(a.email) is None
+            and a.email.rpartition("@")[2].lower() not in settings.internal_domains
         )
         if new and new[0].kind is PersonKind.LEAD:
             new = new[:1]  # one lead per event (B2)
@@ -476,8 +481,9 @@ def fields_values(f: SfEventFields) -> dict[str, str]:
     """The synced fields of what calsync writes (its SF-side fingerprint after a write)."""
     return {
         SUBJECT: f.subject,
-        WHEN: _when_text(f.is_all_day, f.start_utc, f.end_utc, f.activity_date,
-                         (f.duration_minutes or 0) // 1440),  # fmt: skip
+        WHEN: _when_text(
+            f.is_all_day, f.start_utc, f.end_utc, f.activity_date, (f.duration_minutes or 0) // 1440
+        ),  # fmt: skip
         LOCATION: f.location,
         PRIVATE: str(f.is_private),
         SHOW_AS: f.show_as,
@@ -489,7 +495,9 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
 
 
-def fingerprint(values: MappingABC[str, str], names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+def fingerprint(
+    values: MappingABC[str, str], names: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
     """R-26: per field, a short hash of the value (the mapping stores these, not the values:
     they may be private titles)."""
     return tuple((name, digest(values[name])) for name in names)

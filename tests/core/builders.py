@@ -30,9 +30,12 @@ GROUP_CAL = "sales-team@group.calendar.google.com"
 
 PEOPLE = People(
     resolved={
-        EXT: ResolvedPerson(EXT, PersonKind.CONTACT, "003JUERGEN00001", "001KUNDE0000001", "Jürgen Groß"),
-        "maría@kunde.example": ResolvedPerson("maría@kunde.example", PersonKind.CONTACT,
-                                              "003MARIA0000002", "001KUNDE0000001", "María"),
+        EXT: ResolvedPerson(
+            EXT, PersonKind.CONTACT, "003JUERGEN00001", "001KUNDE0000001", "Jürgen Groß"
+        ),
+        "maría@kunde.example": ResolvedPerson(
+            "maría@kunde.example", PersonKind.CONTACT, "003MARIA0000002", "001KUNDE0000001", "María"
+        ),
         LEAD: ResolvedPerson(LEAD, PersonKind.LEAD, "00QZOE000000001", "", "Zoë"),
         ANN.email: ResolvedPerson(ANN.email, PersonKind.USER, ANN.sf_user_id),
         BOB.email: ResolvedPerson(BOB.email, PersonKind.USER, BOB.sf_user_id),

@@ -77,7 +77,10 @@ def test_subject(title, subject):
 
 def test_times_in_utc_and_show_as():
     """R-13: StartDateTime/EndDateTime in UTC; transparency → ShowAs."""
-    item = meeting(span=timed(datetime(2025, 7, 1, 9, tzinfo=UTC) + timedelta(hours=0)), transparency=Transparency.TRANSPARENT)
+    item = meeting(
+        span=timed(datetime(2025, 7, 1, 9, tzinfo=UTC) + timedelta(hours=0)),
+        transparency=Transparency.TRANSPARENT,
+    )
     f = fields_of(item)
     sf = f.as_salesforce()
     assert sf["StartDateTime"] == "2025-07-01T09:00:00.000+0000"
@@ -107,7 +110,11 @@ def test_dst_day_in_zone_becomes_the_right_utc():
     from zoneinfo import ZoneInfo
 
     start = datetime(2025, 3, 30, 9, tzinfo=ZoneInfo("Europe/Berlin"))
-    assert fields_of(meeting(span=timed(start))).as_salesforce()["StartDateTime"].startswith("2025-03-30T07:00")
+    assert (
+        fields_of(meeting(span=timed(start)))
+        .as_salesforce()["StartDateTime"]
+        .startswith("2025-03-30T07:00")
+    )
 
 
 def test_location_cut():
@@ -138,7 +145,8 @@ def test_sixty_contacts_linked_up_to_fifty():
     """R-13: Shared Activities take at most 50 contacts; the rest is noted."""
     emails = tuple(f"kontakt{i}@kunde.example" for i in range(60))
     resolved = dict(PEOPLE.resolved) | {
-        e: ResolvedPerson(e, PersonKind.CONTACT, f"003C{i:011d}", "001KUNDE0000001") for i, e in enumerate(emails)
+        e: ResolvedPerson(e, PersonKind.CONTACT, f"003C{i:011d}", "001KUNDE0000001")
+        for i, e in enumerate(emails)
     }
     f = fields_of(meeting(others=emails), people=replace(PEOPLE, resolved=resolved))
     assert len(f.relations.who_ids) == 50 and f.relations.who_ids[0] == "003C00000000000"
@@ -147,8 +155,14 @@ def test_sixty_contacts_linked_up_to_fifty():
 
 def test_invitees_by_response():
     """R-10: attendees who are SF users join as invitees, by their answer; the owner is not one."""
-    item = replace(meeting(others=(EXT,)), attendees=meeting().attendees + (
-        Attendee(BOB.email, response=Response.DECLINED), Attendee("carol@corp.example", response=Response.NEEDS_ACTION)))
+    item = replace(
+        meeting(others=(EXT,)),
+        attendees=meeting().attendees
+        + (
+            Attendee(BOB.email, response=Response.DECLINED),
+            Attendee("carol@corp.example", response=Response.NEEDS_ACTION),
+        ),
+    )
     r = fields_of(item).relations
     assert (r.accepted, r.declined, r.undecided) == ((), ("005BOB000000002",), ("005CAROL0000003",))
 
@@ -169,7 +183,10 @@ def test_private_items(mode, is_private, linked):
 
 
 def test_public_item_never_private():
-    assert fields_of(meeting(), replace(SETTINGS, private_items="private_unlinked")).is_private is False
+    assert (
+        fields_of(meeting(), replace(SETTINGS, private_items="private_unlinked")).is_private
+        is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,7 +210,9 @@ def test_safe_description_header_and_limit():
     item = replace(item, organizer=Person(EXT, "Jürgen Groß"),
                    attendees=item.attendees + (Attendee("opt@kunde.example", optional=True),))  # fmt: skip
     text = safe_description(item)
-    assert text.startswith("From: Jürgen Groß <jürgen@kunde.example>\nTo: ann@corp.example, nobody@elsewhere.example\nCC: opt@kunde.example\n\nNotizen ")
+    assert text.startswith(
+        "From: Jürgen Groß <jürgen@kunde.example>\nTo: ann@corp.example, nobody@elsewhere.example\nCC: opt@kunde.example\n\nNotizen "
+    )
     assert len(text) == 32_000
 
 
@@ -214,9 +233,13 @@ def test_description_written_once(settings, creating, written):
 def test_auto_create_unresolved():
     """R-07: with auto-create, missing people become a Contact under the matching Account, else a Lead."""
     item = meeting(others=("neu@kunde.example", "x@startup-gmbh.example"))
-    contact = fields_of(item, replace(SETTINGS, auto_create_unresolved="contact")).relations.new_people
+    contact = fields_of(
+        item, replace(SETTINGS, auto_create_unresolved="contact")
+    ).relations.new_people
     assert [(p.kind, p.account_id, p.company) for p in contact] == [
-        (PersonKind.CONTACT, "001KUNDE0000001", ""), (PersonKind.LEAD, "", "Startup Gmbh")]
+        (PersonKind.CONTACT, "001KUNDE0000001", ""),
+        (PersonKind.LEAD, "", "Startup Gmbh"),
+    ]
     lead = fields_of(item, replace(SETTINGS, auto_create_unresolved="lead")).relations.new_people
     assert [p.kind for p in lead] == [PersonKind.LEAD]  # one lead per event
 
@@ -229,7 +252,9 @@ def test_smart_sharing_linked_set():
 
 def test_multiple_related_records():
     """R-13: with `multiple_related_records`, further Accounts are linked too."""
-    resolved = dict(PEOPLE.resolved) | {"p@other.example": ResolvedPerson("p@other.example", PersonKind.CONTACT, "003P", "001OTHER")}
+    resolved = dict(PEOPLE.resolved) | {
+        "p@other.example": ResolvedPerson("p@other.example", PersonKind.CONTACT, "003P", "001OTHER")
+    }
     item = meeting(others=(EXT, "p@other.example"))
     on = event_fields(item, item.span, ANN.sf_user_id, ANN, replace(PEOPLE, resolved=resolved),
                       replace(SETTINGS, multiple_related_records=True), creating=True)  # fmt: skip
@@ -281,6 +306,10 @@ def test_all_day_round_trip():
     f = fields_of(item)
     state = SfEventState("00UE", ANN.sf_user_id, subject=f.subject, start_utc=f.start_utc, is_all_day=True,
                          activity_date=f.activity_date, duration_minutes=f.duration_minutes)  # fmt: skip
-    assert sf_values(state)[WHEN] == fields_values(f)[WHEN] == google_values(item, item.span, SETTINGS)[WHEN]
+    assert (
+        sf_values(state)[WHEN]
+        == fields_values(f)[WHEN]
+        == google_values(item, item.span, SETTINGS)[WHEN]
+    )
     back = apply_google_patch(item, google_patch(item, state, (WHEN,)))
     assert back.span == item.span

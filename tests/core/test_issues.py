@@ -15,7 +15,10 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "issues.md"
 def test_ise_013_is_the_seeds():
     """R-08, R-31: ISE-013 keeps the seed's meaning and text."""
     entry = issue_type("ISE-013")
-    assert entry.title == "Meeting for attendees cannot be synchronized until the organizer synchronizes it"
+    assert (
+        entry.title
+        == "Meeting for attendees cannot be synchronized until the organizer synchronizes it"
+    )
     assert entry.severity is Severity.ERROR
 
 
@@ -33,7 +36,12 @@ def test_every_code_used_in_core_is_catalogued():
     for path in core.glob("*.py"):
         used |= set(re.findall(r'"((?:CS|ISE)-\d{3})"', path.read_text()))
     assert used <= set(BY_CODE), used - set(BY_CODE)
-    for cls in (errors.RetryableError, errors.PermanentError, errors.GoogleRefused, errors.NoSalesforceUser):
+    for cls in (
+        errors.RetryableError,
+        errors.PermanentError,
+        errors.GoogleRefused,
+        errors.NoSalesforceUser,
+    ):
         assert cls.code in BY_CODE
 
 

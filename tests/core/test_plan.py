@@ -86,7 +86,9 @@ def test_sync_key_is_deterministic_and_per_owner():
     key = ItemKey("uid-1@google.com")
     assert sync_key("005A", key) == sync_key("005A", key)
     assert sync_key("005A", key) != sync_key("005B", key)
-    assert sync_key("005A", key) != sync_key("005A", ItemKey("uid-1@google.com", "20250324T080000Z"))
+    assert sync_key("005A", key) != sync_key(
+        "005A", ItemKey("uid-1@google.com", "20250324T080000Z")
+    )
     assert len(sync_key("005A", ItemKey("x" * 2000))) <= 44
 
 
@@ -100,7 +102,9 @@ def test_plan_is_pure_and_repeatable():
 
 def test_dry_run_prints_decisions_with_rules():
     """R-36: the dry run prints what would happen, and why (rule ids, issue codes)."""
-    w = world(meeting(), tagged(meeting(id="ev2", ical_uid="u2", others=(UNKNOWN,))), settings=AUTOSAVE)
+    w = world(
+        meeting(), tagged(meeting(id="ev2", ical_uid="u2", others=(UNKNOWN,))), settings=AUTOSAVE
+    )
     text = plan(w.input()).render()
     assert "item ev1: save [R-10]" in text
     assert "item ev2: fail [R-07 CS-002]" in text
@@ -139,7 +143,9 @@ def test_sf_change_goes_down_and_is_not_echoed():
     w = world(meeting())
     settle(w)
     sf_id = next(iter(w.sf))
-    w.sf[sf_id] = replace(w.sf[sf_id], subject="Geändert in Salesforce", last_modified=NOW + timedelta(minutes=5))
+    w.sf[sf_id] = replace(
+        w.sf[sf_id], subject="Geändert in Salesforce", last_modified=NOW + timedelta(minutes=5)
+    )
     p = settle(w)
     assert kinds(p) == ["GoogleWrite", "MappingPut"]
     assert p.of(GoogleWrite)[0].patch.summary == "Geändert in Salesforce"
@@ -167,7 +173,15 @@ def test_wait_then_join():
     p = settle(w)
     assert [a.issue.code for a in p.of(IssueOpen)] == ["CS-001"]
     assert w.items[(ANN.email, "ev1")].color_id is None
-    bob = Mapping(BOB.email, item.key, BOB.email, "evB", BOB.sf_user_id, "00UBOB", sync_key(BOB.sf_user_id, item.key))
+    bob = Mapping(
+        BOB.email,
+        item.key,
+        BOB.email,
+        "evB",
+        BOB.sf_user_id,
+        "00UBOB",
+        sync_key(BOB.sf_user_id, item.key),
+    )
     w.organizer_mappings = (bob,)
     p = settle(w)
     assert kinds(p) == ["MappingPut", "LabelWrite", "IssueClose"]
@@ -229,7 +243,9 @@ def test_sf_deleted(delete_from_calendar, expected):
     assert kinds(p) == expected
     if not delete_from_calendar:
         item = w.items[(ANN.email, "ev1")]
-        assert item.color_id is None and item.props == {P_UNSYNCED: "1"}  # autosave won't re-save it
+        assert item.color_id is None and item.props == {
+            P_UNSYNCED: "1"
+        }  # autosave won't re-save it
     else:
         assert not w.items
 
@@ -243,7 +259,10 @@ def test_series_saved_as_one_sf_series():
     p = settle(w)
     creates = p.of(SfCreate)
     assert len(creates) == 1
-    assert creates[0].fields.as_salesforce()["Recurrence2PatternText"] == "RRULE:FREQ=WEEKLY;INTERVAL=1;COUNT=10;BYDAY=FR"
+    assert (
+        creates[0].fields.as_salesforce()["Recurrence2PatternText"]
+        == "RRULE:FREQ=WEEKLY;INTERVAL=1;COUNT=10;BYDAY=FR"
+    )
 
 
 def test_series_instance_by_instance_when_refused():
@@ -291,7 +310,15 @@ def test_instance_changes_reach_their_occurrence():
 def test_tagging_an_instance_saves_the_series():
     """R-17: tagging any instance of a series saves the series."""
     series = meeting(recurrence=("RRULE:FREQ=WEEKLY;COUNT=10",))
-    instance = tagged(replace(meeting(), id="ev1_3", recurring_event_id="ev1", original_start=at(15), span=timed(at(15))))
+    instance = tagged(
+        replace(
+            meeting(),
+            id="ev1_3",
+            recurring_event_id="ev1",
+            original_start=at(15),
+            span=timed(at(15)),
+        )
+    )
     w = world(series, instance, settings=replace(SETTINGS, recurring_enabled=True))
     p = settle(w)
     assert len(p.of(SfCreate)) == 1 and p.of(SfCreate)[0].key == series.key
@@ -334,7 +361,10 @@ def test_unresolved_issue_closes_once_resolved():
 
 def test_auto_create_people_with_the_event():
     """R-07: with auto_create_unresolved, the create carries the people to create first."""
-    w = world(tagged(meeting(others=(UNKNOWN,))), settings=replace(SETTINGS, auto_create_unresolved="lead"))
+    w = world(
+        tagged(meeting(others=(UNKNOWN,))),
+        settings=replace(SETTINGS, auto_create_unresolved="lead"),
+    )
     p = settle(w)
     assert [(n.kind, n.email) for n in p.of(SfCreate)[0].new_people] == [(PersonKind.LEAD, UNKNOWN)]
 
@@ -395,7 +425,9 @@ def test_group_calendar_item_owned_by_the_user():
 def test_held_issue_not_reopened():
     """R-31: an issue already open is not opened again (idempotent)."""
     w = world(tagged(meeting(others=(UNKNOWN,))), settings=SETTINGS)
-    w.issues[(ANN.email, str(meeting().key), "CS-002")] = Issue("CS-002", ANN.email, str(meeting().key))
+    w.issues[(ANN.email, str(meeting().key), "CS-002")] = Issue(
+        "CS-002", ANN.email, str(meeting().key)
+    )
     assert not plan(w.input()).of(IssueOpen)
 
 

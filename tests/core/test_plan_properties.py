@@ -43,18 +43,24 @@ def items(draw, index: int, rules: list[tuple[str, ...]] = RULES) -> Item:
     organizer = draw(st.sampled_from([ANN.email, ANN.email, EXT, BOB.email, CAROL, UNKNOWN]))
     others = draw(st.lists(st.sampled_from(EMAILS), max_size=4, unique=True))
     mine = organizer == ANN.email
-    me = Attendee(ANN.email, response=draw(st.sampled_from(list(Response))), is_self=True, is_organizer=mine)
+    me = Attendee(
+        ANN.email, response=draw(st.sampled_from(list(Response))), is_self=True, is_organizer=mine
+    )
     people = [me] + [Attendee(e, is_organizer=e == organizer) for e in others]
     if not mine and organizer not in others:
         people.append(Attendee(organizer, is_organizer=True))
     if not others and mine and draw(st.booleans()):
         people = []  # an appointment
-    start = NOW + timedelta(days=draw(st.integers(-30, 90)), minutes=draw(st.sampled_from([0, 30, 90])))
+    start = NOW + timedelta(
+        days=draw(st.integers(-30, 90)), minutes=draw(st.sampled_from([0, 30, 90]))
+    )
     if draw(st.booleans()):
         span = Span.timed(start, start + timedelta(minutes=draw(st.sampled_from([30, 60, 60, 90, 1440, 1441, 20161]))),
                           draw(st.sampled_from(["Europe/Berlin", "America/New_York", "", "Europe/Berlin", "Asia/Kolkata", "Mars/Base"])))  # fmt: skip
     else:
-        span = Span.all_day(start.date(), start.date() + timedelta(days=draw(st.sampled_from([1, 1, 2, 14, 15]))))
+        span = Span.all_day(
+            start.date(), start.date() + timedelta(days=draw(st.sampled_from([1, 1, 2, 14, 15])))
+        )
     return Item(
         id=f"ev{index}",
         calendar_id=ANN.email,
@@ -68,7 +74,9 @@ def items(draw, index: int, rules: list[tuple[str, ...]] = RULES) -> Item:
         organizer=Person(organizer, is_self=mine),
         visibility=draw(st.sampled_from(list(Visibility))),
         transparency=draw(st.sampled_from(list(Transparency))),
-        event_type=draw(st.sampled_from([EventType.DEFAULT, EventType.DEFAULT, EventType.FOCUS_TIME])),
+        event_type=draw(
+            st.sampled_from([EventType.DEFAULT, EventType.DEFAULT, EventType.FOCUS_TIME])
+        ),
         color_id=draw(st.sampled_from([None, "5", "9", "9", "8"])),
         updated=NOW - timedelta(hours=1),
     )
@@ -103,7 +111,18 @@ def converge(w: World) -> None:
     owners_keys = Counter((a.fields.owner_id, a.key) for a in p.actions if isinstance(a, SfCreate))
     assert all(c == 1 for c in owners_keys.values()), "two creates for one owner and item"
     assert plan(w.input()) == p, "planning twice gives different plans"
-    event("writes: " + ",".join(sorted({type(a).__name__ for a in p.actions if type(a).__name__.startswith(("Sf", "Google"))})))
+    event(
+        "writes: "
+        + ",".join(
+            sorted(
+                {
+                    type(a).__name__
+                    for a in p.actions
+                    if type(a).__name__.startswith(("Sf", "Google"))
+                }
+            )
+        )
+    )
     w.apply(p)
     again = plan(w.input())
     assert not again, again.render()
@@ -126,7 +145,12 @@ def test_converges_after_edits_on_either_side(w, data):
         if edit == "title":
             item = replace(item, title=data.draw(text), updated=NOW)
         elif edit == "move":
-            item = replace(item, span=Span.timed(NOW + timedelta(days=2), NOW + timedelta(days=2, hours=1), "Europe/Berlin"))
+            item = replace(
+                item,
+                span=Span.timed(
+                    NOW + timedelta(days=2), NOW + timedelta(days=2, hours=1), "Europe/Berlin"
+                ),
+            )
         elif edit == "unsync":
             item = replace(item, color_id="8")
         elif edit == "tag":
@@ -134,10 +158,14 @@ def test_converges_after_edits_on_either_side(w, data):
         elif edit == "cancel":
             item = replace(item, status=ItemStatus.CANCELLED)
         w.items[key] = item
-    for sf_id, event in sorted(w.sf.items()):
+    for sf_id, sf_event in sorted(w.sf.items()):
         edit = data.draw(st.sampled_from(["none", "subject", "delete"]))
         if edit == "subject":
-            w.sf[sf_id] = replace(event, subject=data.draw(text)[:255] or "x", last_modified=NOW + timedelta(minutes=5))
+            w.sf[sf_id] = replace(
+                sf_event,
+                subject=data.draw(text)[:255] or "x",
+                last_modified=NOW + timedelta(minutes=5),
+            )
         elif edit == "delete":
             w.sf_delete_outside(sf_id)
     converge(w)

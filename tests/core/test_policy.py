@@ -38,8 +38,12 @@ from tests.core.builders import (
     timed,
 )
 
-MAPPED = Mapping(ANN.email, meeting().key, ANN.email, "ev1", ANN.sf_user_id, "00UEVENT0000001", "cs1-x")
-BOB_SAVED = Mapping(BOB.email, meeting().key, BOB.email, "evB", BOB.sf_user_id, "00UEVENTBOB0001", "cs1-b")
+MAPPED = Mapping(
+    ANN.email, meeting().key, ANN.email, "ev1", ANN.sf_user_id, "00UEVENT0000001", "cs1-x"
+)
+BOB_SAVED = Mapping(
+    BOB.email, meeting().key, BOB.email, "evB", BOB.sf_user_id, "00UEVENTBOB0001", "cs1-b"
+)
 
 
 def run(item, settings=SETTINGS, mapping=None, organizer_mapping=None, user=ANN):
@@ -48,7 +52,9 @@ def run(item, settings=SETTINGS, mapping=None, organizer_mapping=None, user=ANN)
 
 
 def check(decision, verdict, rule, code=""):
-    assert (decision.verdict, decision.rule, decision.issue_code) == (verdict, rule, code), str(decision)
+    assert (decision.verdict, decision.rule, decision.issue_code) == (verdict, rule, code), str(
+        decision
+    )
 
 
 # R-01 / R-04: a manual save (save colour or the Save action) saves whatever the switches and window.
@@ -160,7 +166,9 @@ def test_unresolved_meeting_saves_itself_once_an_address_resolves():
     """R-07: the same item, a later session, the address now known: saved (manual wish remembered)."""
     failed = with_props(tagged(meeting(others=(UNKNOWN,)), "11"), {P_MANUAL: "1", P_COLOR: "11"})
     check(run(failed), Verdict.FAIL, "R-07", "CS-002")
-    later = PEOPLE.resolved | {UNKNOWN: replace(PEOPLE.resolved[EXT], email=UNKNOWN, sf_id="003NEW")}
+    later = PEOPLE.resolved | {
+        UNKNOWN: replace(PEOPLE.resolved[EXT], email=UNKNOWN, sf_id="003NEW")
+    }
     ctx = Context(ANN, SETTINGS, NOW, replace(PEOPLE, resolved=later))
     assert decide(failed, ctx).verdict is Verdict.SAVE
 
@@ -179,7 +187,10 @@ def test_declined_or_unanswered(me, settings, verdict, code):
     decision = run(tagged(meeting(organizer=EXT, me=me)), settings)
     assert (decision.verdict, decision.issue_code) == (verdict, code), str(decision)
     if code:
-        assert decision.reason == "Meeting for attendees cannot be synchronized until the organizer synchronizes it"
+        assert (
+            decision.reason
+            == "Meeting for attendees cannot be synchronized until the organizer synchronizes it"
+        )
 
 
 RECUR = replace(SETTINGS, recurring_enabled=True)
@@ -253,7 +264,9 @@ def test_seed_example_iu1_iu2_eu1_eu2():
     owns an SF Event of their own; never two for the same owner."""
     iu1, iu2, eu1, eu2 = ANN, BOB, EXT, UNKNOWN
     item_iu1 = meeting(organizer=eu1, others=(eu2, iu2.email), user=iu1)
-    item_iu2 = meeting(organizer=eu1, others=(eu2, iu1.email), user=iu2, id="evB", calendar_id=iu2.email)
+    item_iu2 = meeting(
+        organizer=eu1, others=(eu2, iu1.email), user=iu2, id="evB", calendar_id=iu2.email
+    )
     d1 = run(item_iu1, AUTOSAVE, user=iu1)
     check(d1, Verdict.SAVE, "R-12")
     assert d1.owner_sf_id == iu1.sf_user_id
@@ -322,7 +335,9 @@ def test_group_calendars(minutes, verdict, code):
 
 def test_saved_item_updates_whatever_autosave_says():
     """R-15: once saved, changes carry on, even outside the window or when made private."""
-    item = meeting(span=timed(at(-100)), visibility=Visibility.PRIVATE, transparency=Transparency.TRANSPARENT)
+    item = meeting(
+        span=timed(at(-100)), visibility=Visibility.PRIVATE, transparency=Transparency.TRANSPARENT
+    )
     check(run(item, SETTINGS, mapping=MAPPED), Verdict.UPDATE, "R-15")
 
 

@@ -12,7 +12,11 @@ from core.model import Span
 from core.recurrence import instance_too_long, instances, normalise, translate
 
 BERLIN = ZoneInfo("Europe/Berlin")
-MONDAY = Span.timed(datetime(2025, 3, 24, 9, tzinfo=BERLIN), datetime(2025, 3, 24, 10, tzinfo=BERLIN), "Europe/Berlin")
+MONDAY = Span.timed(
+    datetime(2025, 3, 24, 9, tzinfo=BERLIN),
+    datetime(2025, 3, 24, 10, tzinfo=BERLIN),
+    "Europe/Berlin",
+)
 
 
 @pytest.mark.parametrize(
@@ -90,9 +94,18 @@ def test_instances_keep_wall_time_across_dst():
 
 
 def test_instances_honour_exdate_and_window():
-    lines = ("RRULE:FREQ=WEEKLY;UNTIL=20250421T070000Z", "EXDATE;TZID=Europe/Berlin:20250331T090000")
-    got = instances(lines, MONDAY, datetime(2025, 3, 25, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
-    assert [s.start_utc.date().isoformat() for s in got] == ["2025-04-07", "2025-04-14", "2025-04-21"]
+    lines = (
+        "RRULE:FREQ=WEEKLY;UNTIL=20250421T070000Z",
+        "EXDATE;TZID=Europe/Berlin:20250331T090000",
+    )
+    got = instances(
+        lines, MONDAY, datetime(2025, 3, 25, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert [s.start_utc.date().isoformat() for s in got] == [
+        "2025-04-07",
+        "2025-04-14",
+        "2025-04-21",
+    ]
 
 
 def test_instances_unknown_zone():
