@@ -150,6 +150,7 @@ def _wait_for(check: Callable[[], bool], limit: float = 30) -> float | None:
 def _scenario(demo: Demo) -> dict[str, float | None]:
     """The reps' changes; returns a few measured latencies (push → SF Event)."""
     measured: dict[str, float | None] = {}
+
     def events_now() -> int:
         return len(demo.salesforce_admin("GET", "records", params={"type": "Event"})["Event"])
 
