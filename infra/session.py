@@ -22,6 +22,7 @@ from core.issues import Issue
 from core.labels import Label, LabelPatch, LabelState
 from core.model import (
     Item,
+    ItemKey,
     ItemStatus,
     Mapping,
     People,
@@ -374,9 +375,17 @@ class Session:
         )
 
     def _write_mappings(self, p: Plan, report: Report, failed: set[str]) -> None:
-        puts: list[Mapping] = []
-        for a in p.of(MappingPut):
-            assert isinstance(a, MappingPut)
+        """Store and forget mappings in the plan's order, the last action on a key winning:
+        a changed rule (R-17) forgets the old series' mapping and stores the new one under the
+        same key, and the new one must stay."""
+        final: dict[ItemKey, Mapping | None] = {}
+        for a in p.actions:
+            if isinstance(a, MappingDelete):
+                if not _delete_failed(p, a, failed):
+                    final[a.key] = None
+                continue
+            if not isinstance(a, MappingPut):
+                continue
             m = a.mapping
             if m.sync_key in failed:
                 continue  # nothing was written for it: the next session plans it again
@@ -385,13 +394,13 @@ class Session:
             elif not m.sf_event_id and m.occurrence_of:
                 found = report.occurrences.get((m.occurrence_of, m.key.instance), "")
                 m = replace(m, sf_event_id=found) if found else m
-            puts.append(m)
-        gone = [a for a in p.of(MappingDelete) if isinstance(a, MappingDelete)]
-        gone = [a for a in gone if not _delete_failed(p, a, failed)]
+            final[m.key] = m
+        puts = [m for m in final.values() if m is not None]
+        gone = [key for key, m in final.items() if m is None]
         if puts:
             self.s.mappings.put(puts)
         if gone:
-            self.s.mappings.delete(self.email, [a.key for a in gone])
+            self.s.mappings.delete(self.email, gone)
 
     def _error_labels(
         self, report: Report, items: list[Item], settings: Settings
