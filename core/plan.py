@@ -400,9 +400,17 @@ class _Session:
     def covered_by_series(self, item: Item, work: _Work) -> _Work:
         """R-17: a tagged instance saves its series; the instance copy is labelled with it."""
         owner = self.user.sf_user_id
-        label = Label(
-            LabelState.SAVED, "saved with its series", sync_key=sync_key(owner, item.series_key)
-        )
+        parent = next(i for i in self.inp.items if i.is_series and i.series_key == item.series_key)
+        targets, _ = self.targets(parent) if parent.span is not None else ([], "")
+        # The key the series' own save uses (R-39): with the rule's generation when Salesforce
+        # takes it as one series, else this instance's own key (saved instance by instance).
+        target = next((t for t in targets if t.key == item.key), targets[0] if targets else None)
+        if target is None:
+            key = sync_key(owner, item.series_key)
+        else:
+            generation = recurrence.normalise(target.pattern) if target.pattern else ""
+            key = sync_key(owner, target.key, generation)
+        label = Label(LabelState.SAVED, "saved with its series", sync_key=key)
         work.actions += self.label(item, label, True, "R-17")
         self.decisions.append((item.id, Decision(Verdict.SKIP, "R-17", "saved with its series")))
         return work

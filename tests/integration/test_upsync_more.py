@@ -451,13 +451,6 @@ def test_R17_tagging_one_instance_saves_the_series(org):
     assert len(org.events()) == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/plan.py _Session.covered_by_series labels the tagged instance with "
-    "sync_key(owner, series_key) (no generation), while save() stores the series' mapping and "
-    "labels the series copy with sync_key(owner, series_key, normalise(pattern)) when the rule "
-    "translates: the instance copy's calsync_key names no SF Event (R-39)",
-)
 def test_R17_R39_tagged_instance_carries_the_series_sync_key(org):
     second = tag_one_instance(org)
     [mapping] = org.services.mappings.for_user(ALICE)
