@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.calendar",
     "tests.fixtures.salesforce",
     "tests.fixtures.upsync",
+    "tests.fixtures.receiver",
 ]

@@ -3,10 +3,7 @@ main.py, and what each entry point refuses (R-34)."""
 
 import json
 import os
-import queue
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -24,34 +21,14 @@ SECRET = "local-secret"
 
 
 @pytest.fixture
-def task_sink():
-    """Where queued sessions are delivered (stands in for sync_user): records task bodies."""
-    received: queue.Queue = queue.Queue()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", received
-    server.shutdown()
-
-
-@pytest.fixture
-def functions_url(firestore_client, firestore_emulator, tasks_emulator, task_sink):
+def functions_url(firestore_client, firestore_emulator, tasks_emulator, http_receiver):
     port = free_port()
     env = {
         "FIRESTORE_EMULATOR_HOST": firestore_emulator,
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "CALSYNC_TASKS_EMULATOR_HOST": tasks_emulator,
         "CALSYNC_TASKS_QUEUE": QUEUE.rsplit("/", 1)[-1],
-        "CALSYNC_FUNCTIONS_URL": task_sink[0],
+        "CALSYNC_FUNCTIONS_URL": http_receiver.url,
         "CALSYNC_SHARED_SECRET": SECRET,
     }
     server = start(
@@ -91,19 +68,22 @@ def push(url: str, channel: str, token: str, state: str = "exists") -> requests.
 
 
 def test_R34_webhook_accepts_only_the_stored_channel_and_token(
-    functions_url, firestore_client, task_sink
+    functions_url, firestore_client, http_receiver
 ):
     store = FirestoreSettingsStore(firestore_client)
     store.enable_user("ann@example.com")
     store.save_sync_state("ann@example.com", SyncState(channel_id="ch-1", channel_token="tok-1"))
-    _, received = task_sink
+    received = http_receiver.received
     assert push(functions_url, "ch-1", "forged").status_code == 403
     assert push(functions_url, "ch-unknown", "tok-1").status_code == 403
     assert push(functions_url, "ch-1", "tok-1", state="sync").status_code == 200
     assert received.empty()  # refused pushes and the opening `sync` queue nothing
     accepted = push(functions_url, "ch-1", "tok-1")
     assert accepted.status_code == 200 and accepted.json()["queued"] is True
-    assert received.get(timeout=15) == {"user": "ann@example.com", "reason": "push"}
+    assert json.loads(http_receiver.next(timeout=15).body) == {
+        "user": "ann@example.com",
+        "reason": "push",
+    }
 
 
 def test_R34_webhook_refuses_a_disabled_users_channel(functions_url, firestore_client):
@@ -132,7 +112,7 @@ def test_sync_user_refuses_a_bad_body_without_retry(functions_url):
     assert answer.status_code == 400  # 4xx: Cloud Tasks does not retry what cannot succeed
 
 
-def test_R28_sweep_queues_every_enabled_user(functions_url, firestore_client, task_sink):
+def test_R28_sweep_queues_every_enabled_user(functions_url, firestore_client, http_receiver):
     store = FirestoreSettingsStore(firestore_client)
     for email in ("ann@example.com", "bob@example.com", "cy@example.com"):
         store.enable_user(email)
@@ -144,6 +124,5 @@ def test_R28_sweep_queues_every_enabled_user(functions_url, firestore_client, ta
     answer = requests.post(f"{functions_url}/sweep", headers={SECRET_HEADER: SECRET}, timeout=30)
     assert answer.status_code == 200
     assert answer.json() == {"queued": 2, "renewed": 0, "failed": 0}
-    _, received = task_sink
-    users = sorted(received.get(timeout=15)["user"] for _ in range(2))
+    users = sorted(json.loads(http_receiver.next(timeout=15).body)["user"] for _ in range(2))
     assert users == ["ann@example.com", "bob@example.com"]

@@ -1,10 +1,7 @@
 """R-27: sessions are queued on Cloud Tasks (the emulator, through the real client), coalesced per bucket."""
 
 import json
-import queue
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import pytest
@@ -15,27 +12,6 @@ from infra.tasks import SECRET_HEADER, CloudTasksSessionQueue, task_id
 from tests.fixtures.tasks import QUEUE
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def functions_stub():
-    """Stands in for the sync_user function: records what Cloud Tasks delivers."""
-    received: queue.Queue = queue.Queue()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            received.put((self.path, self.headers, json.loads(body)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", received
-    server.shutdown()
 
 
 def config_for(tasks_emulator: str, functions_url: str) -> Config:
@@ -51,15 +27,14 @@ def config_for(tasks_emulator: str, functions_url: str) -> Config:
 
 
 def test_R27_queued_session_reaches_sync_user_with_the_secret(
-    tasks_client, tasks_emulator, functions_stub
+    tasks_client, tasks_emulator, http_receiver
 ):
-    url, received = functions_stub
-    sessions = CloudTasksSessionQueue(config_for(tasks_emulator, url), tasks_client)
+    sessions = CloudTasksSessionQueue(config_for(tasks_emulator, http_receiver.url), tasks_client)
     assert sessions.enqueue("Ann@Example.com", datetime.now(UTC))
-    path, headers, body = received.get(timeout=15)
-    assert path == "/sync_user"
-    assert body == {"user": "ann@example.com", "reason": "push"}
-    assert headers[SECRET_HEADER] == "s3cret"
+    got = http_receiver.next(timeout=15)
+    assert got.path == "/sync_user"
+    assert json.loads(got.body) == {"user": "ann@example.com", "reason": "push"}
+    assert got.headers[SECRET_HEADER] == "s3cret"
 
 
 def test_R27_already_exists_counts_as_queued(tasks_emulator):
