@@ -403,13 +403,13 @@ class _Session:
         parent = next(i for i in self.inp.items if i.is_series and i.series_key == item.series_key)
         targets, _ = self.targets(parent) if parent.span is not None else ([], "")
         # The key the series' own save uses (R-39): with the rule's generation when Salesforce
-        # takes it as one series, else this instance's own key (saved instance by instance).
-        target = next((t for t in targets if t.key == item.key), targets[0] if targets else None)
+        # takes it as one series.
+        # Instance by instance, every copy carries the series' own key, as save() labels it.
+        target = targets[0] if len(targets) == 1 and targets[0].pattern else None
         if target is None:
             key = sync_key(owner, item.series_key)
         else:
-            generation = recurrence.normalise(target.pattern) if target.pattern else ""
-            key = sync_key(owner, target.key, generation)
+            key = sync_key(owner, target.key, recurrence.normalise(target.pattern))
         label = Label(LabelState.SAVED, "saved with its series", sync_key=key)
         work.actions += self.label(item, label, True, "R-17")
         self.decisions.append((item.id, Decision(Verdict.SKIP, "R-17", "saved with its series")))
@@ -679,8 +679,12 @@ class _Session:
         item = items.get((m.calendar_id, m.event_id))
         if m.key.instance and item is not None and item.is_series:
             # One instance of a series saved instance by instance: forget that occurrence only,
-            # and remember it was deleted so that it is not created again (R-23).
-            work.actions.append(MappingPut(replace(m, sf_event_id="", google_fp=_GONE), "R-23"))
+            # and remember it was deleted so that it is not created again (R-23). The series
+            # itself is still planned in this session, against the tombstone.
+            tomb = replace(m, sf_event_id="", google_fp=_GONE)
+            work.actions.append(MappingPut(tomb, "R-23"))
+            self.mine[m.key] = tomb
+            self.by_event = {(x.calendar_id, x.event_id): x for x in self.mine.values()}
             return work
         work.actions.append(MappingDelete(m.user_email, m.key, "R-23"))
         if item is None or item.status is ItemStatus.CANCELLED:
@@ -716,9 +720,10 @@ def plan(inp: SessionInput) -> Plan:
     gone: set[tuple[str, str]] = set()
     for event in sorted(inp.sf_events, key=lambda e: e.sf_event_id):
         if event.deleted and event.sf_event_id in session.by_sf:
-            work = session.sf_deleted(event, by_copy)
             m = session.by_sf[event.sf_event_id]
-            gone.add((m.calendar_id, m.event_id))
+            work = session.sf_deleted(event, by_copy)
+            if session.mine.get(m.key) is m:  # the whole item's Event is gone: nothing to plan
+                gone.add((m.calendar_id, m.event_id))
             works.append(work)
     for item in items:
         if (item.calendar_id, item.id) not in gone:

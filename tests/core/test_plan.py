@@ -439,3 +439,31 @@ def test_cancelled_unknown_tombstone_is_nothing():
 def test_mapping_delete_only_for_mapped():
     assert not plan(world(tagged(meeting(), "8")).input()).of(MappingDelete)
     assert not plan(world(meeting()).input()).of(GoogleDelete)
+
+
+def test_R17_R23_instance_deleted_in_salesforce_while_the_series_moved_converges_at_once():
+    """A series saved instance by instance (a rule Salesforce cannot express) loses one
+    instance's SF Event in Salesforce in the same session in which the organiser moves the series:
+    the tombstone and the move are both planned now, and the next session has nothing to do."""
+    from core.model import Span
+    from core.settings import Settings
+    from tests.core.builders import appointment
+
+    s = Settings(internal_domains=("corp.example",), autosave_appointments=True,
+                 recurring_enabled=True, max_deletes_per_session=1000,
+                 deletion_guard_min_deletes=1000)  # fmt: skip
+    series = appointment(
+        span=Span.all_day(NOW.date(), NOW.date() + timedelta(days=1)),
+        recurrence=("RRULE:FREQ=MONTHLY;BYDAY=5MO",),
+    )
+    w = World(ANN, s, NOW, PEOPLE).add(series)
+    w.apply(plan(w.input()))
+    [sf_id] = list(w.sf)
+    key = next(iter(w.items))
+    moved = Span.timed(NOW + timedelta(days=2), NOW + timedelta(days=2, hours=1), "Europe/Berlin")
+    w.items[key] = replace(w.items[key], span=moved)
+    w.sf_delete_outside(sf_id)
+    first = plan(w.input())
+    assert first.of(SfCreate), first.render()  # the moved instance is saved in this session
+    w.apply(first)
+    assert not plan(w.input()), plan(w.input()).render()
