@@ -24,17 +24,18 @@ def open_channel(
 ) -> Channel:
     """A new channel for the user's primary calendar; the previous one (if any) is stopped after
     the new one is stored, so no change falls between the two."""
-    channel = calendar.watch(
-        user.email,
-        webhook_address(functions_url),
-        channel_id=f"calsync-{uuid.uuid4()}",
-        token=secrets.token_urlsafe(32),
-    )
     old = user.state
+    channel_id, token = f"calsync-{uuid.uuid4()}", secrets.token_urlsafe(32)
+    # Stored before the watch call: Google's opening `sync` message may arrive before it returns.
+    pending = replace(old, channel_id=channel_id, channel_token=token, channel_resource_id="")
+    store.save_sync_state(user.email, pending)
+    try:
+        channel = calendar.watch(user.email, webhook_address(functions_url), channel_id, token)
+    except Exception:
+        store.save_sync_state(user.email, old)  # the old channel keeps working until it expires
+        raise
     state = replace(
-        old,
-        channel_id=channel.id,
-        channel_token=channel.token,
+        pending,
         channel_resource_id=channel.resource_id,
         channel_expiration_ms=channel.expiration_ms,
     )

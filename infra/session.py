@@ -275,9 +275,16 @@ class Session:
             if settings.auto_create_unresolved == "contact" and domains
             else {}
         )
-        uids = sorted({i.ical_uid for i in items if i.ical_uid})
+        # R-11 needs other users' mappings only where another enabled user takes part.
+        uids = sorted(
+            {i.ical_uid for i in items if i.ical_uid and _others_enabled(i, user.email, enabled)}
+        )
         mine = self.s.mappings.for_user(user.email)
-        others = [m for m in self.s.mappings.for_ical_uids(uids) if m.user_email != user.email]
+        others = (
+            [m for m in self.s.mappings.for_ical_uids(uids) if m.user_email != user.email]
+            if uids
+            else []
+        )
         return SessionInput(
             user=SessionUser(user.email, sf_user_id),
             settings=settings,
@@ -531,6 +538,13 @@ def _addresses(items: Iterable[Item]) -> set[str]:
         if i.organizer is not None and i.organizer.email:
             out.add(i.organizer.email.lower())
     return out
+
+
+def _others_enabled(item: Item, me: str, enabled: dict[str, str]) -> bool:
+    people = {a.email.lower() for a in item.attendees}
+    if item.organizer is not None:
+        people.add(item.organizer.email.lower())
+    return any(p in enabled for p in people - {me})
 
 
 def _starts_after(item: Item, start: datetime) -> bool:

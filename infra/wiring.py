@@ -22,7 +22,6 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
     """The ports of a sync session on the real services (or the local stack's emulators)."""
     from infra.history import FirestoreHistory
     from infra.lease import FirestoreLease
-    from infra.salesforce import SalesforceAdapter
     from infra.session import Services
     from infra.sync_store import FirestoreIssueStore, FirestoreMappingStore
 
@@ -34,9 +33,16 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
         issues=FirestoreIssueStore(db),
         lease=FirestoreLease(db),
         calendar_for=_calendar_for,
-        salesforce=cache(lambda: SalesforceAdapter.from_config(cfg)),
+        salesforce=_salesforce,
         history=FirestoreHistory(db).record,
     )
+
+
+@cache
+def _salesforce():  # one per warm instance: its login and its describe of Event are reused
+    from infra.salesforce import SalesforceAdapter
+
+    return SalesforceAdapter.from_config(config())
 
 
 @lru_cache(maxsize=512)
