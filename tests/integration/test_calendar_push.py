@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from googleapiclient.errors import HttpError
+
+from tests.fixtures.receiver import Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -21,52 +20,10 @@ EVENT = {
 }
 
 
-class Receiver:
-    """A webhook endpoint that records every notification (headers and body)."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.received: queue.Queue[dict] = queue.Queue()
-        received, pause = self.received, delay
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - stdlib name
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                time.sleep(pause)
-                received.put(
-                    {"headers": dict(self.headers.items()), "body": body, "path": self.path}
-                )
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def next(self, timeout: float = 5.0) -> dict:
-        return self.received.get(timeout=timeout)
-
-    def nothing_within(self, seconds: float) -> bool:
-        try:
-            self.received.get(timeout=seconds)
-        except queue.Empty:
-            return True
-        return False
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
+def receiver(http_receiver):
+    http_receiver.url += "/webhook"
+    return http_receiver
 
 
 def watch(service, address, **extra):
@@ -88,8 +45,8 @@ def test_watch_sends_sync_then_exists_after_a_change(gcal, receiver):
     assert int(channel["expiration"]) > time.time() * 1000
 
     sync = receiver.next()
-    headers = sync["headers"]
-    assert sync["body"] == b"" and sync["path"] == "/webhook"
+    headers = sync.headers
+    assert sync.body == b"" and sync.path == "/webhook"
     assert headers["X-Goog-Resource-State"] == "sync"
     assert headers["X-Goog-Message-Number"] == "1"
     assert headers["X-Goog-Channel-ID"] == channel["id"]
@@ -101,16 +58,16 @@ def test_watch_sends_sync_then_exists_after_a_change(gcal, receiver):
 
     service.events().insert(calendarId="primary", body=EVENT).execute()
     first = receiver.next()
-    assert first["headers"]["X-Goog-Resource-State"] == "exists"
+    assert first.headers["X-Goog-Resource-State"] == "exists"
     service.events().insert(calendarId="primary", body=EVENT).execute()
     second = receiver.next()
-    numbers = [int(m["headers"]["X-Goog-Message-Number"]) for m in (sync, first, second)]
+    numbers = [int(m.headers["X-Goog-Message-Number"]) for m in (sync, first, second)]
     assert numbers == sorted(numbers) and len(set(numbers)) == 3
 
 
 def test_change_to_another_calendar_does_not_notify(gcal, receiver):
     watch(gcal.service(ALICE), receiver.url)
-    assert receiver.next()["headers"]["X-Goog-Resource-State"] == "sync"
+    assert receiver.next().headers["X-Goog-Resource-State"] == "sync"
     gcal.service("bob@example.com").events().insert(calendarId="primary", body=EVENT).execute()
     assert receiver.nothing_within(0.5)
 
@@ -121,7 +78,7 @@ def test_attendee_copy_change_notifies_the_attendees_channel(gcal, receiver):
     gcal.service(ALICE).events().insert(
         calendarId="primary", body=EVENT | {"attendees": [{"email": "bob@example.com"}]}
     ).execute()
-    assert receiver.next()["headers"]["X-Goog-Resource-State"] == "exists"
+    assert receiver.next().headers["X-Goog-Resource-State"] == "exists"
 
 
 def test_stop_ends_the_channel(gcal, receiver):
@@ -177,7 +134,7 @@ def test_slow_receiver_does_not_slow_writes(gcal):
         for _ in range(3):
             service.events().insert(calendarId="primary", body=EVENT).execute()
         assert time.monotonic() - started < 1.0
-        assert slow.next(timeout=5)["headers"]["X-Goog-Resource-State"] == "sync"
+        assert slow.next(timeout=5).headers["X-Goog-Resource-State"] == "sync"
     finally:
         slow.close()
 

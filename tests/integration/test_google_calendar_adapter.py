@@ -8,11 +8,8 @@ about what the adapter did or returned.
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from googleapiclient.http import HttpRequest
@@ -451,45 +448,10 @@ def test_delete_on_another_users_calendar_fails_permanently(gcal, adapter):
 # --- push (R-27) ----------------------------------------------------------------------------
 
 
-class Receiver:
-    """A local webhook that records the headers of every notification."""
-
-    def __init__(self) -> None:
-        self.received: queue.Queue[dict] = queue.Queue()
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - stdlib name
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.put(dict(self.headers.items()))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def next(self, timeout: float = 5.0) -> dict:
-        return self.received.get(timeout=timeout)
-
-    def nothing_within(self, seconds: float) -> bool:
-        try:
-            self.received.get(timeout=seconds)
-        except queue.Empty:
-            return True
-        return False
-
-
 @pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+def receiver(http_receiver):
+    http_receiver.url += "/hook"
+    return http_receiver
 
 
 def test_R27_watch_pushes_to_the_receiver_and_stop_ends_it(gcal, adapter, receiver):
@@ -501,9 +463,9 @@ def test_R27_watch_pushes_to_the_receiver_and_stop_ends_it(gcal, adapter, receiv
     ttl_ms = calendar.channel_ttl * 1000
     assert before + ttl_ms - 60_000 <= channel.expiration_ms <= time.time() * 1000 + ttl_ms
 
-    assert receiver.next()["X-Goog-Resource-State"] == "sync"
+    assert receiver.next().headers["X-Goog-Resource-State"] == "sync"
     insert(gcal, ALICE, timed("change"))
-    pushed = receiver.next()
+    pushed = receiver.next().headers
     assert pushed["X-Goog-Resource-State"] == "exists"
     assert pushed["X-Goog-Channel-ID"] == "chan-0001"
     assert pushed["X-Goog-Channel-Token"] == "tok-abc"
