@@ -2,6 +2,7 @@
 
 POST   /_admin/reset                     forget all calendars, channels, counters, faults
 GET    /_admin/calendars                 every calendar with its number of event copies
+POST   /_admin/calendars                 a secondary calendar with a fixed id and members
 GET    /_admin/calendars/{email}/events  raw stored copies (change number, etag, data)
 GET    /_admin/counters                  calls per API method id (DELETE resets them)
 GET    /_admin/faults                    configured faults; POST adds one; DELETE clears
@@ -15,7 +16,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from . import errors
+from . import errors, sharing
 
 if TYPE_CHECKING:
     from .api import Api, Response
@@ -42,6 +43,8 @@ def handle(api: Api, method: str, path: str, query: dict[str, list[str]], body: 
                 for email, events in api.store.calendars.items()
             ]
         return Response.json(200, {"calendars": calendars})
+    if route == ("POST", "calendars"):
+        return Response.json(200, sharing.create_fixed(api.store, _json(body)))
     if len(parts) == 3 and parts[0] == "calendars" and parts[2] == "events" and method == "GET":
         return Response.json(200, {"items": _raw_events(api, parts[1].lower())})
     if route == ("GET", "counters"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import admin, batch, errors, listing
+from . import admin, batch, errors, listing, sharing
 from .auth import Authenticator, Caller
 from .events import EventService, resolve_calendar
 from .faults import Faults
@@ -100,10 +100,32 @@ ROUTES: list[tuple[str, re.Pattern[str], str, bool]] = [
     ("PUT", re.compile(rf"^/calendars/{_SEG}/events/{_SEG}$"), "calendar.events.update", True),
     ("DELETE", re.compile(rf"^/calendars/{_SEG}/events/{_SEG}$"), "calendar.events.delete", True),
     ("POST", re.compile(r"^/channels/stop$"), "calendar.channels.stop", False),
+    ("POST", re.compile(r"^/calendars$"), "calendar.calendars.insert", True),
     ("GET", re.compile(rf"^/calendars/{_SEG}$"), "calendar.calendars.get", False),
+    ("GET", re.compile(rf"^/calendars/{_SEG}/acl$"), "calendar.acl.list", False),
+    ("POST", re.compile(rf"^/calendars/{_SEG}/acl$"), "calendar.acl.insert", True),
+    ("GET", re.compile(rf"^/calendars/{_SEG}/acl/{_SEG}$"), "calendar.acl.get", False),
+    ("DELETE", re.compile(rf"^/calendars/{_SEG}/acl/{_SEG}$"), "calendar.acl.delete", True),
     ("GET", re.compile(r"^/users/me/calendarList$"), "calendar.calendarList.list", False),
     ("GET", re.compile(r"^/colors$"), "calendar.colors.get", False),
 ]
+
+_AUTH = "https://www.googleapis.com/auth/"
+# Scopes of the calendar and ACL methods (calendar.v3.json); event methods use auth.py's sets.
+METHOD_SCOPES: dict[str, frozenset[str]] = {
+    method_id: frozenset(_AUTH + s for s in scopes.split())
+    for method_id, scopes in {
+        "calendar.calendars.insert": "calendar calendar.app.created calendar.calendars",
+        "calendar.calendars.get": "calendar calendar.app.created calendar.calendars "
+        "calendar.calendars.readonly calendar.readonly",
+        "calendar.acl.list": "calendar calendar.acls calendar.acls.readonly",
+        "calendar.acl.get": "calendar calendar.acls calendar.acls.readonly calendar.readonly",
+        "calendar.acl.insert": "calendar calendar.acls",
+        "calendar.acl.delete": "calendar calendar.acls",
+        "calendar.calendarList.list": "calendar calendar.calendarlist "
+        "calendar.calendarlist.readonly calendar.readonly",
+    }.items()
+}
 
 
 class Api:
@@ -150,7 +172,7 @@ class Api:
         method_id, writes, args = route
         self.count(method_id)
         caller = self.auth.caller(headers.get("authorization"))
-        caller.require(writes)
+        caller.require(writes, METHOD_SCOPES.get(method_id))
         fault = self.faults.check(method_id)
         if fault is not None:
             raise fault
@@ -271,22 +293,35 @@ def _stop(api: Api, call: Call) -> Response:
 
 
 def _calendar_resource(api: Api, call: Call) -> Response:
-    calendar = _calendar(api, call)
-    return Response.json(200, _calendar_entry(calendar, "calendar#calendar"))
+    return Response.json(200, sharing.get_calendar(api.store, call.caller.email, call.path_args[0]))
+
+
+def _calendar_insert(api: Api, call: Call) -> Response:
+    return Response.json(200, sharing.insert_calendar(api.store, call.caller.email, call.json()))
 
 
 def _calendar_list(api: Api, call: Call) -> Response:
-    with api.store.lock:
-        calendar = resolve_calendar(api.store, call.caller.email, "primary")
-    entry = _calendar_entry(calendar, "calendar#calendarListEntry")
-    entry.update(
-        primary=True, accessRole="owner", defaultReminders=[{"method": "popup", "minutes": 10}]
-    )
-    return Response.json(200, {"kind": "calendar#calendarList", "etag": '"1"', "items": [entry]})
+    return Response.json(200, sharing.calendar_list(api.store, call.caller.email))
 
 
-def _calendar_entry(calendar: str, kind: str) -> dict[str, Any]:
-    return {"kind": kind, "etag": '"1"', "id": calendar, "summary": calendar, "timeZone": "UTC"}
+def _acl_list(api: Api, call: Call) -> Response:
+    return Response.json(200, sharing.list_rules(api.store, call.caller.email, call.path_args[0]))
+
+
+def _acl_insert(api: Api, call: Call) -> Response:
+    calendar_id = call.path_args[0]
+    rule = sharing.insert_rule(api.store, call.caller.email, calendar_id, call.json())
+    return Response.json(200, rule)
+
+
+def _acl_get(api: Api, call: Call) -> Response:
+    rule = sharing.get_rule(api.store, call.caller.email, *call.path_args)
+    return Response.json(200, rule)
+
+
+def _acl_delete(api: Api, call: Call) -> Response:
+    sharing.delete_rule(api.store, call.caller.email, *call.path_args)
+    return Response(204)
 
 
 def _colors(api: Api, call: Call) -> Response:
@@ -313,7 +348,12 @@ HANDLERS: dict[str, Handler] = {
     "calendar.events.update": _update,
     "calendar.events.delete": _delete,
     "calendar.channels.stop": _stop,
+    "calendar.calendars.insert": _calendar_insert,
     "calendar.calendars.get": _calendar_resource,
+    "calendar.acl.list": _acl_list,
+    "calendar.acl.insert": _acl_insert,
+    "calendar.acl.get": _acl_get,
+    "calendar.acl.delete": _acl_delete,
     "calendar.calendarList.list": _calendar_list,
     "calendar.colors.get": _colors,
 }

@@ -48,10 +48,12 @@ class Caller:
     email: str
     scopes: frozenset[str] | None  # None: any scope (dev tokens)
 
-    def require(self, write: bool) -> None:
+    def require(self, write: bool, allowed: frozenset[str] | None = None) -> None:
+        """403 unless the token has one of `allowed` (default: the events read/write scopes)."""
         if self.scopes is None:
             return
-        allowed = WRITE_SCOPES if write else READ_SCOPES
+        if allowed is None:
+            allowed = WRITE_SCOPES if write else READ_SCOPES
         if not self.scopes & allowed:
             raise errors.ApiError(
                 403,

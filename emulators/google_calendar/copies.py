@@ -1,6 +1,6 @@
 """Attendee copies: one event seen from the organiser's and each hosted attendee's calendar.
 
-The organiser's copy owns the shared data and pushes it to every hosted attendee's copy (same id
+The organiser's copy (a user's or a secondary calendar's) owns the shared data and pushes it to every hosted attendee's copy (same id
 and iCalUID). Each copy keeps its own colorId, reminders, transparency and private extended
 properties. Attendees' responseStatus flows from their copy to every other copy.
 """
@@ -15,12 +15,13 @@ from .store import Copy, Store
 
 
 def hosted_attendees(store: Store, data: dict[str, Any]) -> list[str]:
-    """Addresses of attendees who get a copy: on a hosted domain, not the organiser, not a room."""
+    """Addresses of attendees who get a copy: with a calendar here (a hosted user or a secondary
+    calendar), not the organiser, not a room."""
     organizer = str(data.get("organizer", {}).get("email", "")).lower()
     emails = []
     for attendee in data.get("attendees") or []:
         email = attendee["email"].lower()
-        if email != organizer and not attendee.get("resource") and store.is_hosted(email):
+        if email != organizer and not attendee.get("resource") and store.has_calendar(email):
             emails.append(email)
     return emails
 
@@ -60,7 +61,7 @@ def group(store: Store, copy_data: dict[str, Any], calendar: str) -> list[tuple[
     """Every stored copy of this event (organiser's and hosted attendees'), except `calendar`'s."""
     event_id = copy_data["id"]
     organizer = str(copy_data.get("organizer", {}).get("email", "")).lower()
-    owners = [organizer] if store.is_hosted(organizer) else []
+    owners = [organizer] if store.has_calendar(organizer) else []
     owners += hosted_attendees(store, copy_data)
     found = []
     for owner in dict.fromkeys(owners):

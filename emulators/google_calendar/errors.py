@@ -72,6 +72,18 @@ def forbidden(message: str = "Forbidden", reason: str = "forbidden") -> ApiError
     return ApiError(403, reason, message)
 
 
+def required_access_level(role: str) -> ApiError:
+    """A role too weak for the call (Google's wording for writer and owner; `reader` is used for
+    freeBusyReader callers of event reads, not verified)."""
+    level = "writer" if role == "writerWithoutPrivateAccess" else role
+    return ApiError(
+        403,
+        "requiredAccessLevel",
+        f"You need to have {level} access to this calendar.",
+        domain="calendar",
+    )
+
+
 def forbidden_for_non_organizer() -> ApiError:
     return ApiError(
         403,

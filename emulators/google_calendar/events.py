@@ -12,23 +12,33 @@ from urllib.parse import unquote
 
 from . import copies, errors, fields, series
 from .resource import render
-from .store import Copy, Store, new_id
+from .store import Copy, Store, new_id, role_level
 from .times import format_timestamp, utcnow
 
 # Changes that make the organiser's SEQUENCE go up (what iCalendar calls a significant change).
 SEQUENCE_FIELDS = ("start", "end", "recurrence", "location", "status")
+# The weakest roles that may read and write a calendar's events.
+READ, WRITE = "reader", "writerWithoutPrivateAccess"
 
 
-def resolve_calendar(store: Store, actor: str, calendar_id: str) -> str:
-    """The calendar's owner address; 404 if no such calendar, 403 if it is not the actor's."""
+def resolve_calendar(store: Store, actor: str, calendar_id: str, need: str = "reader") -> str:
+    """The calendar's id (a primary calendar's is its user's address) if the actor has the `need`
+    role there (ROLES in store.py); else 404 for a calendar that does not exist or that the actor
+    cannot see, 403 for another user's primary calendar not shared with them (as before ACLs),
+    403 `requiredAccessLevel` (as Google) for a role too weak."""
     calendar = unquote(calendar_id).strip().lower()
     if calendar == "primary":
         calendar = actor
     if store.events_of(calendar) is None:
         raise errors.not_found()
-    if calendar != actor:
+    role = store.role_of(calendar, actor)
+    if role_level(role) >= role_level(need):
+        return calendar
+    if role == "none":
+        if calendar in store.secondary:
+            raise errors.not_found()
         raise errors.forbidden(f"{actor} has no access to the calendar {calendar}.")
-    return calendar
+    raise errors.required_access_level(need)
 
 
 def _flag(params: dict[str, str], name: str) -> bool:
@@ -82,7 +92,7 @@ class EventService:
 
     def insert(self, actor: str, calendar_id: str, body: dict, params: dict[str, str]) -> dict:
         with self.store.transaction():
-            calendar = resolve_calendar(self.store, actor, calendar_id)
+            calendar = resolve_calendar(self.store, actor, calendar_id, WRITE)
             event_id = self._new_event_id(calendar, body)
             data = fields.writable(body)
             if not _flag(params, "supportsAttachments"):
@@ -96,8 +106,8 @@ class EventService:
                 iCalUID=body.get("iCalUID") or f"{event_id}@google.com",
                 created=now,
                 updated=now,
-                organizer={"email": calendar},
-                creator={"email": calendar},
+                organizer=self._organizer(calendar),
+                creator={"email": actor},
             )
             data.setdefault("status", "confirmed")
             data.setdefault("sequence", 0)
@@ -109,6 +119,14 @@ class EventService:
             saved = self.store.save(calendar, data)
             self._propagate(calendar, None, data)
             return render(saved.data, calendar, saved.etag)
+
+    def _organizer(self, calendar: str) -> dict[str, Any]:
+        """An event made on a calendar is organised by that calendar (a secondary one shows its
+        name, as Google does); the creator is whoever made it."""
+        secondary = self.store.secondary.get(calendar)
+        if secondary is None:
+            return {"email": calendar}
+        return {"email": calendar, "displayName": secondary.summary}
 
     def _new_event_id(self, calendar: str, body: dict[str, Any]) -> str:
         if body.get("id") is None:
@@ -125,7 +143,7 @@ class EventService:
         never propagated to other calendars.
         """
         with self.store.transaction():
-            calendar = resolve_calendar(self.store, actor, calendar_id)
+            calendar = resolve_calendar(self.store, actor, calendar_id, WRITE)
             ical_uid = body.get("iCalUID")
             if not ical_uid:
                 raise errors.required("iCalUID")
@@ -190,7 +208,7 @@ class EventService:
 
     def _change(self, actor, calendar_id, event_id, body, params, if_match, *, put) -> dict:
         with self.store.transaction():
-            calendar = resolve_calendar(self.store, actor, calendar_id)
+            calendar = resolve_calendar(self.store, actor, calendar_id, WRITE)
             current, etag, stored = self._load_for_write(calendar, event_id)
             if if_match and if_match != etag:
                 raise errors.condition_not_met()
@@ -339,7 +357,7 @@ class EventService:
         if_match: str | None = None,
     ) -> None:
         with self.store.transaction():
-            calendar = resolve_calendar(self.store, actor, calendar_id)
+            calendar = resolve_calendar(self.store, actor, calendar_id, WRITE)
             current, etag, stored = self._load_for_write(calendar, event_id)
             if current.get("status") == "cancelled":
                 raise errors.deleted()
