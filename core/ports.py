@@ -188,6 +188,11 @@ class Salesforce(Protocol):
         """An already deleted Event counts as success."""
         ...
 
+    def has_key_field(self) -> bool:
+        """Whether the org has Calsync_Key__c (R-39): then create_events upserts on the sync
+        key, and a retried create finds what an earlier attempt made by itself."""
+        ...
+
     def find_events(self, creates: Sequence[SfCreate]) -> dict[str, str]:
         """R-39: Events that these creates may already have made (a crash between the Salesforce
         write and the mapping write): sync key → SF Event id. By Calsync_Key__c where the org

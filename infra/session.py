@@ -327,7 +327,8 @@ class Session:
         assert p is not None
         creates = [a for a in p.of(SfCreate) if isinstance(a, SfCreate)]
         # creates that a crashed session may already have made are found, not repeated.
-        existing = sf.find_events(creates) if creates else {}
+        # With Calsync_Key__c the upsert does that by itself, so the lookup is saved.
+        existing = sf.find_events(creates) if creates and not sf.has_key_field() else {}
         todo = [c for c in creates if c.sync_key not in existing]
         report.created.update(existing)
         for result in sf.create_events(todo) if todo else []:
