@@ -301,19 +301,20 @@ class GoogleCalendar:
 
     def _list_all(self, calendar_id: str, **query: Any) -> tuple[list[Any], str]:
         """Every page of one events.list query; the sync token comes with the last page only."""
+        params = dict(calendarId=calendar_id, singleEvents=False, **query)
+        return self._pages(self._events().list, params)
+
+    def _pages(
+        self, method: Callable[..., HttpRequest], params: dict[str, Any]
+    ) -> tuple[list[Any], str]:
+        """Follow nextPageToken to the end; return every item and the last page's sync token."""
         items: list[Any] = []
         page_token: str | None = None
         while True:
-            params = dict(
-                calendarId=calendar_id,
-                singleEvents=False,
-                maxResults=self.page_size,
-                quotaUser=self.quota_user,
-                **query,
-            )
+            call = dict(params, maxResults=self.page_size, quotaUser=self.quota_user)
             if page_token:
-                params["pageToken"] = page_token
-            page = self._call(partial(self._events().list, **params))
+                call["pageToken"] = page_token
+            page = self._call(partial(method, **call))
             items.extend(page.get("items") or [])
             page_token = page.get("nextPageToken")
             if not page_token:
@@ -348,24 +349,14 @@ class GoogleCalendar:
     ) -> list[Item]:
         """The live instances of a series that start in [time_min, time_max) (Google's own
         expansion; cancelled occurrences are left out)."""
-        raw: list[Any] = []
-        page_token: str | None = None
-        while True:
-            params: dict[str, Any] = dict(
-                calendarId=calendar_id,
-                eventId=series_id,
-                timeMin=_rfc3339(time_min),
-                timeMax=_rfc3339(time_max),
-                maxResults=self.page_size,
-                quotaUser=self.quota_user,
-            )
-            if page_token:
-                params["pageToken"] = page_token
-            page = self._call(partial(self._events().instances, **params))
-            raw.extend(page.get("items") or [])
-            page_token = page.get("nextPageToken")
-            if not page_token:
-                return list(self._parse_all(raw, calendar_id))
+        params = dict(
+            calendarId=calendar_id,
+            eventId=series_id,
+            timeMin=_rfc3339(time_min),
+            timeMax=_rfc3339(time_max),
+        )
+        raw, _ = self._pages(self._events().instances, params)
+        return list(self._parse_all(raw, calendar_id))
 
     # -- writes (R-03, R-22, R-30) --------------------------------------------------------
 
