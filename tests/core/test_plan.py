@@ -18,6 +18,7 @@ from core.model import (
     PersonKind,
     ResolvedPerson,
     Role,
+    Visibility,
     sync_key,
 )
 from core.plan import (
@@ -126,7 +127,7 @@ def test_update_carries_only_the_changed_field():
     [
         pytest.param({"span": timed(at(2))}, ("StartDateTime", "EndDateTime", "ActivityDateTime", "IsAllDayEvent"), id="R-15 time change"),
         pytest.param({"location": "Zürich HB"}, ("Location",), id="R-15 location change"),
-        pytest.param({"visibility": __import__("core.model", fromlist=["Visibility"]).Visibility.PRIVATE}, (), id="R-15 visibility change, linked mode: nothing to write"),
+        pytest.param({"visibility": Visibility.PRIVATE}, (), id="R-15 visibility change, linked mode: nothing to write"),
     ],
 )  # fmt: skip
 def test_updates(change, names):

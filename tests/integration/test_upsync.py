@@ -128,16 +128,14 @@ def test_R10_R11_attendee_waits_for_the_internal_organiser_then_joins(org):
 def test_R12_external_organiser_gives_each_internal_owner_an_event(org):
     """EU1 (Lee, a Lead) invites IU1 and IU2: both save, each gets an SF Event of their own."""
     org.enable(ALICE, BOB)
-    start = org.now.replace(minute=0, second=0, microsecond=0) + __import__("datetime").timedelta(
-        days=2
-    )
+    start = org.now.replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
     body = {
         "iCalUID": "external-invite-1@leadco.io",
         "summary": "LeadCo pitch",
         "organizer": {"email": LEE},
         "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
         "end": {
-            "dateTime": (start + __import__("datetime").timedelta(hours=1)).isoformat(),
+            "dateTime": (start + timedelta(hours=1)).isoformat(),
             "timeZone": "UTC",
         },
         "attendees": [
