@@ -7,6 +7,18 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class HeldDelete:
+    """One SF Event delete that the deletion guard holds for the admin (R-37): what the admin is
+    shown before confirming (`deletes show`), and what a confirmation releases, nothing more."""
+
+    sync_key: str
+    item_key: str  # str(ItemKey) of the item
+    sf_event_id: str = ""
+    title: str = ""  # shown to the admin, never logged
+    start: str = ""  # RFC 3339, "" when unknown
+
+
+@dataclass(frozen=True)
 class SyncState:
     """Where a user's last session left off (R-27, R-30)."""
 
@@ -18,6 +30,14 @@ class SyncState:
     channel_token: str = ""
     channel_resource_id: str = ""
     channel_expiration_ms: int = 0
+    # R-37: the deletes held by the guard, a digest of that set, and the digest an admin released
+    # with `deletes confirm` (a confirmation releases exactly the set it was given).
+    held_deletes: tuple[HeldDelete, ...] = ()
+    held_id: str = ""
+    deletes_release: str = ""
+    # What the last session did, for `users show` and the dashboard (R-32).
+    last_session_at: str = ""  # RFC 3339
+    last_session_result: str = ""  # "ok", or "retry CS-011", "failed CS-014", ...
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from core.users import SyncState, User, normalise_email
+from core.users import HeldDelete, SyncState, User, normalise_email
 from infra.config import Config
 
 ORG_DOC = ("calsync_org", "settings")
@@ -23,6 +23,9 @@ def client_for(config: Config) -> firestore.Client:
 def _user_from(data: Mapping[str, Any]) -> User:
     state = data.get("state") or {}
     known = SyncState.__dataclass_fields__
+    state = dict(state)
+    if "held_deletes" in state:
+        state["held_deletes"] = tuple(HeldDelete(**h) for h in state["held_deletes"] or ())
     return User(
         email=data["email"],
         enabled=bool(data.get("enabled", False)),
