@@ -53,6 +53,11 @@ class SettingsStore(Protocol):
 
     def save_sync_state(self, email: str, state: SyncState) -> None: ...
 
+    def set_state_fields(self, email: str, values: MappingABC[str, Any]) -> None:
+        """Write only these fields of the user's SyncState (by field name), leaving the others as
+        they are: concurrent writers (session, sweep, CLI) never clobber each other's fields."""
+        ...
+
 
 class SessionQueue(Protocol):
     """Queues a user's sync session (Cloud Tasks in production)."""

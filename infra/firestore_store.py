@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
+from google.api_core.exceptions import NotFound
 from google.cloud import firestore
 
 from core.users import HeldDelete, SyncState, User, normalise_email
@@ -120,3 +121,26 @@ class FirestoreSettingsStore:
 
     def save_sync_state(self, email: str, state: SyncState) -> None:
         self._user(email).set({"state": asdict(state)}, merge=True)
+
+    def set_state_fields(self, email: str, values: Mapping[str, Any]) -> None:
+        """Field-path update of `state.<name>` only; KeyError for an unknown field or user."""
+        known = SyncState.__dataclass_fields__
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise KeyError(f"not SyncState fields: {', '.join(unknown)}")
+        update = {f"state.{k}": _storable(v) for k, v in values.items()}
+        try:
+            self._user(email).update(update)
+        except NotFound:
+            raise KeyError(email) from None
+
+
+def _storable(value: Any) -> Any:
+    """A SyncState field value as Firestore stores it (dataclasses as maps, tuples as lists)."""
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    if isinstance(value, (tuple, list)):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    return value

@@ -58,3 +58,11 @@ class InMemorySettingsStore:
     def save_sync_state(self, email: str, state: SyncState) -> None:
         address = normalise_email(email)
         self._users[address] = replace(self._users[address], state=state)
+
+    def set_state_fields(self, email: str, values: Mapping[str, Any]) -> None:
+        unknown = set(values) - set(SyncState.__dataclass_fields__)
+        if unknown:
+            raise KeyError(f"not SyncState fields: {', '.join(sorted(unknown))}")
+        address = normalise_email(email)
+        user = self._users[address]
+        self._users[address] = replace(user, state=replace(user.state, **dict(values)))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.users import SyncState
+from core.users import HeldDelete, SyncState
 from infra.firestore_store import FirestoreSettingsStore
 from tests.fakes import InMemorySettingsStore
 
@@ -94,3 +94,33 @@ def test_R34_user_found_by_channel_id(store):
     assert store.user_for_channel("ch-b").email == "bob@example.com"
     assert store.user_for_channel("ch-x") is None
     assert store.user_for_channel("") is None
+
+
+def test_M1_state_fields_are_written_alone(store):
+    """Audit M1: a writer sets only its own fields; a channel renewed meanwhile survives."""
+    store.enable_user("ann@example.com")
+    store.save_sync_state("ann@example.com", SyncState(channel_id="old", calendar_sync_token="t1"))
+    store.set_state_fields("ann@example.com", {"channel_id": "new", "channel_token": "secret"})
+    store.set_state_fields("ann@example.com", {"calendar_sync_token": "t2"})
+    state = store.get_user("ann@example.com").state
+    assert (state.channel_id, state.channel_token, state.calendar_sync_token) == (
+        "new",
+        "secret",
+        "t2",
+    )
+
+
+def test_R37_held_deletes_round_trip(store):
+    store.enable_user("ann@example.com")
+    held = (HeldDelete("cs1-a", "uid1", "00U000000000001AAA", "Call", "2026-12-03T10:00:00Z"),)
+    store.set_state_fields("ann@example.com", {"held_deletes": held, "held_id": "h1"})
+    state = store.get_user("ann@example.com").state
+    assert state.held_deletes == held and state.held_id == "h1"
+
+
+def test_state_fields_refuse_unknown_names_and_users(store):
+    store.enable_user("ann@example.com")
+    with pytest.raises(KeyError):
+        store.set_state_fields("ann@example.com", {"no_such_field": 1})
+    with pytest.raises(KeyError):
+        store.set_state_fields("nobody@example.com", {"window_end": "2027-01-01"})
