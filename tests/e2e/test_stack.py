@@ -54,7 +54,7 @@ def test_up_then_down_leaves_nothing_behind(tmp_path):
             for line in started.stdout.splitlines()
             if " pid " in line
         ]
-        assert len(pids) == 5
+        assert len(pids) == 6  # Firestore, Cloud Tasks, Calendar, Salesforce, identity, functions
     finally:
         stopped = stack("down")
     assert stopped.returncode == 0
