@@ -14,6 +14,7 @@ from .errors import ApiError, bad_request, entity_is_deleted, not_found
 from .fields import coerce_body, to_json
 from .ids import IdFactory
 from .objects import SObject, build_schema, find_type
+from .refusals import Refusals
 from .store import UNIQUE_INDEXED, Record, Store
 from .timeutil import Clock
 
@@ -44,12 +45,14 @@ class Org:
         self.store = Store([])
         self.admin_user_id = ""
         self.running_user = ""
+        self.refusals = Refusals()
         self.reset()
 
     def reset(self) -> None:
         self.schema = build_schema(self.external_id_field)
         self.store = Store(list(self.schema))
         self.running_user = ""
+        self.refusals = Refusals()
         admin = self.create(
             "User",
             {
@@ -171,6 +174,7 @@ class Org:
     def delete(self, name: str, record_id: str) -> None:
         sobject = self.sobject(name)
         old = self.live(sobject.name, record_id)
+        self.refusals.check(sobject.name, "delete", old)
         self.remove(sobject.name, old)
 
     def remove(self, sobject: str, old: Record) -> None:
@@ -217,6 +221,8 @@ class Org:
         if hooks:
             hooks.before_save(self, old, rec, given)
         self._check_references(sobject, rec, given)
+        # custom validation runs after the system checks and before-save logic, as in Salesforce
+        self.refusals.check(sobject.name, "create" if old is None else "update", rec)
         self._check_unique(sobject, rec)
         self.store.put(sobject.name, rec)
         if hooks:
