@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-from . import ids
+from . import ids, profiles
 from .errors import ApiError, bad_request, entity_is_deleted, not_found
 from .fields import coerce_body, to_json
 from .ids import IdFactory
@@ -46,6 +46,7 @@ class Org:
         self.admin_user_id = ""
         self.running_user = ""
         self.refusals = Refusals()
+        self.profiles: dict[str, str] = {}  # standard profile name -> Id
         self.reset()
 
     def reset(self) -> None:
@@ -53,6 +54,7 @@ class Org:
         self.store = Store(list(self.schema))
         self.running_user = ""
         self.refusals = Refusals()
+        self.profiles = profiles.install(self.store, self.ids, self.clock.now())
         admin = self.create(
             "User",
             {
@@ -61,6 +63,11 @@ class Org:
                 "LastName": "Integration",
                 "Email": ADMIN_USERNAME,
                 "Alias": "calsync",
+                "TimeZoneSidKey": "GMT",
+                "LocaleSidKey": "en_US",
+                "LanguageLocaleKey": "en_US",
+                "EmailEncodingKey": "UTF-8",
+                "ProfileId": self.profiles[profiles.SYSTEM_ADMINISTRATOR],
             },
         )
         self.admin_user_id = admin
@@ -113,8 +120,17 @@ class Org:
         return rec if rec and not rec["IsDeleted"] else None
 
     # -- DML -------------------------------------------------------------------------------
-    def create(self, name: str, body: Any) -> str:
+    def writable(self, name: str, operation: str) -> SObject:
+        """The sObject for a create/update/delete, if the API may write its records."""
         sobject = self.sobject(name)
+        if not sobject.writable:
+            raise bad_request(
+                "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be {operation}: {sobject.name}"
+            )
+        return sobject
+
+    def create(self, name: str, body: Any) -> str:
+        sobject = self.writable(name, "inserted")
         given = coerce_body(sobject, body, creating=True)
         now = self.clock.now()
         user = self.running_user or None
@@ -151,7 +167,7 @@ class Org:
         return rec["Id"]
 
     def update(self, name: str, record_id: str, body: Any) -> Record:
-        sobject = self.sobject(name)
+        sobject = self.writable(name, "updated")
         old = self.live(sobject.name, record_id)
         given = coerce_body(sobject, body, creating=False)
         rec = {**old, **given}
@@ -172,7 +188,7 @@ class Org:
         return new
 
     def delete(self, name: str, record_id: str) -> None:
-        sobject = self.sobject(name)
+        sobject = self.writable(name, "deleted")
         old = self.live(sobject.name, record_id)
         self.refusals.check(sobject.name, "delete", old)
         self.remove(sobject.name, old)
