@@ -69,6 +69,8 @@ class Usage:
     def add_fault(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {FAULT_KINDS}")
+        if fault.kind == LOST_ANSWER and set(fault.methods) & set(READS):
+            raise ValueError(f"{LOST_ANSWER} applies to writes only (POST, PATCH, PUT, DELETE)")
         with self._lock:
             self.faults.append(fault)
 

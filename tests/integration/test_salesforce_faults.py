@@ -359,3 +359,13 @@ def test_lost_answer_by_method_and_fraction(salesforce_org, salesforce):
     assert salesforce.Event.update(keep, {"Location": "Room 4"}) == 204
     found = salesforce.query(format_soql("SELECT Location FROM Event WHERE Id = {}", keep))
     assert found["records"][0]["Location"] == "Room 4"
+
+
+def test_a_lost_answer_on_reads_is_refused(salesforce_org):
+    response = salesforce_org.http.post(
+        f"{salesforce_org.url}/_admin/faults",
+        json={"kind": "APPLY_THEN_503", "count": 1, "methods": ["GET"]},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert salesforce_org.admin("GET", "faults")["calls"] == []
