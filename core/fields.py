@@ -55,7 +55,8 @@ def subject_of(title: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # R-14: descriptions as plain text.
 
-_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
+# `[^<>]*` (not `[^>]*`): linear on text with many "<a" and no ">" (audit L4).
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>")
 _BLOCK = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table"}
 
 
@@ -292,7 +293,7 @@ def _invitees(item: Item, owner_sf_id: str, people: People, series: bool,
 
 @dataclass(frozen=True)
 class SfEventFields:
-    """The Salesforce Event an item becomes; `as_salesforce()` gives the API field names."""
+    """The Salesforce Event an item becomes (its wire format is infra/salesforce_wire.py's)."""
 
     owner_id: str
     subject: str
@@ -309,52 +310,6 @@ class SfEventFields:
     recurrence_pattern: str = ""  # R-17: Recurrence2PatternText of a series
     sync_key: str = ""  # R-39: Calsync_Key__c
     notes: tuple[str, ...] = ()
-
-    def as_salesforce(self, names: tuple[str, ...] | None = None) -> dict[str, object]:
-        """The Event's fields in the REST API's names and wire formats (UTC, ISO)."""
-        r = self.relations
-        values: dict[str, object] = {
-            "OwnerId": self.owner_id,
-            "Subject": self.subject,
-            "IsAllDayEvent": self.is_all_day,
-            "Location": self.location,
-            "ShowAs": self.show_as,
-            "IsPrivate": self.is_private,
-        }
-        if self.is_all_day:
-            assert self.activity_date is not None
-            values["ActivityDate"] = self.activity_date.isoformat()
-            values["StartDateTime"] = _iso(self.start_utc)
-            values["DurationInMinutes"] = self.duration_minutes
-        else:
-            assert self.end_utc is not None
-            values["StartDateTime"] = _iso(self.start_utc)
-            values["EndDateTime"] = _iso(self.end_utc)
-            values["ActivityDateTime"] = _iso(self.start_utc)
-        if r.who_id:
-            values["WhoId"] = r.who_id
-        if r.what_id:
-            values["WhatId"] = r.what_id
-        if len(r.who_ids) > 1:
-            values["EventWhoIds"] = list(r.who_ids)
-        for name, ids in (("AcceptedEventInviteeIds", r.accepted),
-                          ("DeclinedEventInviteeIds", r.declined),
-                          ("UndecidedEventInviteeIds", r.undecided)):  # fmt: skip
-            if ids:
-                values[name] = list(ids)
-        if self.description is not None:
-            values["Description"] = self.description
-        if self.recurrence_pattern:
-            values["Recurrence2PatternText"] = self.recurrence_pattern
-        if self.sync_key:
-            values["Calsync_Key__c"] = self.sync_key
-        if names is not None:
-            values = {k: v for k, v in values.items() if k in names}
-        return values
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 def show_as(transparency: Transparency) -> str:
@@ -379,14 +334,11 @@ def when(span: Span) -> tuple[datetime, datetime | None, date | None, int | None
     return span.start_utc, span.end_utc, None, None
 
 
-def event_fields(item: Item, span: Span, owner_sf_id: str, user: SessionUser, people: People,
-                 settings: Settings, *, creating: bool, sync_key: str = "",
-                 pattern: str = "") -> SfEventFields:  # fmt: skip
-    """R-13, R-13a, R-14, R-17: the Salesforce Event for `item` (at `span`: an instance's own
-    span when a series is saved instance by instance)."""
-    start, end, activity_date, minutes = when(span)
+def _links(item: Item, owner_sf_id: str, user: SessionUser, people: People, settings: Settings,
+           series: bool) -> tuple[Relations, list[str], bool]:  # fmt: skip
+    """The Event's links, the status notes about them, and IsPrivate (R-13, R-13a)."""
     notes: list[str] = []
-    rel = relations(item, owner_sf_id, user, people, settings, series=bool(pattern))
+    rel = relations(item, owner_sf_id, user, people, settings, series=series)
     is_private = private_flag(item, settings)
     if item.is_private:
         if is_private:
@@ -396,6 +348,23 @@ def event_fields(item: Item, span: Span, owner_sf_id: str, user: SessionUser, pe
         else:
             notes.append("private item saved linked and not private")
     notes.extend(rel.notes)
+    return rel, notes, is_private
+
+
+def status_notes(item: Item, owner_sf_id: str, user: SessionUser, people: People,
+                 settings: Settings, *, series: bool = False) -> tuple[str, ...]:  # fmt: skip
+    """What the saved label's status says besides "Tracked successfully" (R-13a, limits),
+    without building the description (audit L4: that cost is paid only when it is written)."""
+    return tuple(_links(item, owner_sf_id, user, people, settings, series)[1])
+
+
+def event_fields(item: Item, span: Span, owner_sf_id: str, user: SessionUser, people: People,
+                 settings: Settings, *, creating: bool, sync_key: str = "",
+                 pattern: str = "") -> SfEventFields:  # fmt: skip
+    """R-13, R-13a, R-14, R-17: the Salesforce Event for `item` (at `span`: an instance's own
+    span when a series is saved instance by instance)."""
+    start, end, activity_date, minutes = when(span)
+    rel, notes, is_private = _links(item, owner_sf_id, user, people, settings, bool(pattern))
     description: str | None = None
     if creating or not settings.safe_description:
         description = safe_description(item) if settings.safe_description else cut(
@@ -424,15 +393,6 @@ def event_fields(item: Item, span: Span, owner_sf_id: str, user: SessionUser, pe
 
 SUBJECT, WHEN, LOCATION, PRIVATE, SHOW_AS, DESCRIPTION = (
     "subject", "when", "location", "private", "show_as", "description")  # fmt: skip
-SF_NAMES: dict[str, tuple[str, ...]] = {
-    SUBJECT: ("Subject",),
-    WHEN: ("StartDateTime", "EndDateTime", "ActivityDateTime", "ActivityDate", "IsAllDayEvent",
-           "DurationInMinutes"),
-    LOCATION: ("Location",),
-    PRIVATE: ("IsPrivate",),
-    SHOW_AS: ("ShowAs",),
-    DESCRIPTION: ("Description",),
-}  # fmt: skip
 
 
 def _when_text(all_day: bool, start: datetime | None, end: datetime | None,

@@ -209,6 +209,14 @@ class Item:
     updated: datetime | None = None
     sequence: int = 0
     attachments: tuple[Attachment, ...] = ()
+    problem: str = ""  # why calsync cannot use this copy (unreadable times...): "" when it can
+
+    @property
+    def shown_title(self) -> str:
+        """The title as issues and the dry run show it: a private item's title stays private."""
+        if self.is_private:
+            return "(private item)"
+        return self.title or "(no title)"
 
     @property
     def key(self) -> ItemKey:
@@ -326,6 +334,19 @@ class Mapping:
     occurrence_of: str = ""  # the series' SF Event id, when this maps one of its occurrences
     linked: tuple[str, ...] = ()  # emails already linked as relations (R-16)
     attachments: tuple[str, ...] = ()  # Drive file ids already stored in Salesforce (R-20)
+    # R-29, R-39: written before the Salesforce create (an intent): the create may or may not
+    # have happened, so a retry resolves it by the sync key, never by what the item says now.
+    pending_create: bool = False
+    # R-18: Salesforce refused the delete; the mapping stays until a retry deletes the Event.
+    pending_delete: bool = False
+    start: str = ""  # the item's start (instance_text); tells a 410 resync which gaps to check
+    # An occurrence or instance whose SF Event is gone on purpose: "cancelled" (cancelled in
+    # Google, R-17) or "deleted_in_salesforce" (R-23: not created again).
+    tombstone: str = ""
+
+    @property
+    def owned(self) -> bool:
+        return self.role is Role.OWNER
 
 
 @dataclass(frozen=True)

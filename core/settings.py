@@ -34,6 +34,8 @@ def _bool(value: Any) -> bool:
 
 def _int_range(low: int, high: int) -> Check:
     def check(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # Firestore's console stores 30 as the double 30.0 (audit M6)
         if isinstance(value, bool) or not isinstance(value, int):
             raise SettingError(f"must be a whole number from {low} to {high}")
         if not low <= value <= high:
@@ -174,6 +176,8 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Salesforce public calendars copied one way into Google (R-25)."),
     SettingSpec("max_deletes_per_session", 20, _int_range(0, 100_000), Scope.ORG,
                 "A session that would delete more SF Events waits for an admin (R-37)."),
+    SettingSpec("max_deletes_per_day", 50, _int_range(0, 1_000_000), Scope.ORG,
+                "Deletes of one user's SF Events in 24 hours beyond which the guard holds them (R-37)."),
     SettingSpec("deletion_guard_min_deletes", 3, _int_range(1, 100_000), Scope.ORG,
                 "R-37's half-of-mapped-items rule applies from this many deletes on (1: always)."),
     SettingSpec("save_color", "9", _color, Scope.ORG,
@@ -213,6 +217,7 @@ class Settings:
     delete_from_calendar: bool = False
     sf_public_calendars: tuple[tuple[str, str, str], ...] = ()
     max_deletes_per_session: int = 20
+    max_deletes_per_day: int = 50
     deletion_guard_min_deletes: int = 3
     save_color: str = "9"
     unsync_color: str = "8"
@@ -267,14 +272,32 @@ def resolve(
     org_doc: Mapping[str, Any] | None,
     user_doc: Mapping[str, Any] | None = None,
     user: str = "user",
+    *,
+    last_valid_org: Mapping[str, Any] | None = None,
+    last_valid_user: Mapping[str, Any] | None = None,
 ) -> tuple[Settings, list[SettingProblem]]:
-    """Combine defaults, the org document and a user's overrides into the settings in force."""
+    """Combine defaults, the org document and a user's overrides into the settings in force.
+
+    A refused value keeps the last valid one (SPEC §7): the value that document held when it
+    last validated cleanly, else the org's (for a user's), else the default. A typo must never
+    loosen the deletion guard or turn someone's own colour into a save tag (audit M6).
+    """
     problems: list[SettingProblem] = []
     values = {spec.name: spec.default for spec in SPECS}
-    values.update(_valid_values(org_doc or {}, "org", False, problems))
-    for name, value in _valid_values(user_doc or {}, user, True, problems).items():
+    values.update(_with_fallback(org_doc, last_valid_org, "org", False, problems))
+    for name, value in _with_fallback(user_doc, last_valid_user, user, True, problems).items():
         values[name] = tuple(dict.fromkeys(values[name] + value)) if name in _ADDITIVE else value
     return Settings(**values), problems
+
+
+def _with_fallback(doc: Mapping[str, Any] | None, last_valid: Mapping[str, Any] | None,
+                   source: str, for_user: bool, problems: list[SettingProblem]) -> dict[str, Any]:  # fmt: skip
+    found: list[SettingProblem] = []
+    values = _valid_values(doc or {}, source, for_user, found)
+    problems += found
+    refused = {p.name for p in found}
+    kept = {k: v for k, v in (last_valid or {}).items() if k in refused}
+    return {**_valid_values(kept, source, for_user, []), **values}
 
 
 def parse_cli_value(text: str) -> Any:

@@ -198,7 +198,7 @@ def _settings_set(ctx: Context, args: argparse.Namespace, out: TextIO) -> None:
 
 def _sync(ctx: Context, args: argparse.Namespace, out: TextIO) -> None:
     from core.errors import RetryableError
-    from infra.session import Session
+    from infra.session import Session, SessionFailed
 
     email = _email(args.email)
     if ctx.store.get_user(email) is None:
@@ -208,6 +208,8 @@ def _sync(ctx: Context, args: argparse.Namespace, out: TextIO) -> None:
         report = session.run(dry_run=args.dry_run, sweep=args.sweep)
     except RetryableError as exc:
         raise CliError(f"{exc}; run it again shortly") from exc
+    except SessionFailed as exc:
+        raise CliError(f"{exc}; `python main.py issues --user {email}` shows it") from exc
     print(report.summary(), file=out)
     if report.plan is not None and not args.dry_run and report.plan.actions:
         print(report.plan.render(), file=out)
@@ -235,16 +237,20 @@ def _issues(ctx: Context, args: argparse.Namespace, out: TextIO) -> None:
 
 
 def _deletes_confirm(ctx: Context, args: argparse.Namespace, out: TextIO) -> None:
-    from dataclasses import replace
-
     email = _email(args.email)
     user = ctx.store.get_user(email)
     if user is None:
         raise CliError(f"no user {email}")
-    ctx.store.save_sync_state(email, replace(user.state, deletes_confirmed=True))
-    print(f"{email}: held deletes confirmed; they go ahead on the next session", file=out)
+    held = user.state.held_deletes
+    if not held:
+        print(f"{email}: no deletes are held", file=out)
+        return
+    # the confirmation names the held set; it releases exactly those deletes.
+    ctx.store.set_state_fields(email, {"deletes_release": user.state.held_id})
+    print(f"{email}: {len(held)} held deletes confirmed", file=out)
     if ctx.queue_factory is not None:
         ctx.queue_factory().enqueue(email, datetime.now(UTC), reason="deletes confirmed")
+        print("  a session is queued: they are deleted within seconds", file=out)
 
 
 def _email(text: str) -> str:

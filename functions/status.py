@@ -1,4 +1,8 @@
-"""`status`: a health answer for the local stack and uptime checks: the service answers and Firestore too."""
+"""`status`: a health answer for uptime checks: the service answers and reads Firestore.
+
+It says nothing that is not public (audit M7): no user counts, no settings. Admins read the
+details with `python main.py status` (and the dashboard).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,6 @@ from infra.wiring import settings_store
 
 
 def status(request: Any) -> tuple[str, int, dict[str, str]]:
-    store = settings_store()
-    users = store.list_users()
-    body = {
-        "service": "calsync",
-        "firestore": "ok",
-        "enabled_users": sum(1 for u in users if u.enabled),
-    }
+    settings_store().org_status()  # a Firestore read: the answer says Firestore works
+    body = {"service": "calsync", "firestore": "ok"}
     return json.dumps(body), 200, {"Content-Type": "application/json"}

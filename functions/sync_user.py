@@ -1,7 +1,9 @@
 """`sync_user`: the Cloud Tasks target; runs one user's sync session (R-27..R-30).
 
-2xx when the session ran or recorded its failures as issues; 503 only when a retry can fix what
-failed (another session holds the lease, rate limits, 5xx), so Cloud Tasks retries just those.
+Cloud Tasks retries every answer outside 2xx (the HttpRequest reference of the Cloud Tasks API),
+so only a failure that a retry can fix answers 503 (another session holds the lease, rate limits,
+5xx). A session that fails for good is recorded as the admin issue CS-020 and answers 200: a
+retry would fail the same way, and the sweep tries again later anyway (audit H3).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from core.errors import RetryableError
 from core.users import normalise_email
 from functions.http import Answer, answer, from_google_infra
 from infra import wiring
-from infra.session import Session
+from infra.session import Session, SessionFailed
 
 log = logging.getLogger("calsync.sync_user")
 
@@ -26,7 +28,9 @@ def sync_user(request: Any) -> Answer:
     try:
         email = normalise_email(str(body.get("user", "")))
     except ValueError:
-        return answer(400, error='body must be {"user": EMAIL}')  # a retry cannot fix it
+        # Never sent by calsync; a retry cannot mend it, so it is not asked for (2xx).
+        log.error("task refused: bad body", extra={"action": "sync_user"})
+        return answer(200, error='body must be {"user": EMAIL}')
     try:
         report = Session(wiring.services(), email, datetime.now(UTC)).run(
             sweep=body.get("reason") == "sweep"
@@ -34,4 +38,6 @@ def sync_user(request: Any) -> Answer:
     except RetryableError as exc:
         log.warning("session will be retried", extra={"user": email, "code": exc.code})
         return answer(503, retry=True, code=exc.code)
+    except SessionFailed as exc:
+        return answer(200, user=email, failed=True, code=exc.code)
     return answer(200, user=email, created=len(report.created), failed=len(report.failed))

@@ -75,6 +75,7 @@ def _keyless_credentials(config: Config, email: str) -> service_account.Credenti
 class SalesforceSession:
     instance_url: str
     access_token: str
+    user_id: str = ""  # the integration user, from the token answer's identity URL (…/id/ORG/USER)
 
 
 def salesforce_login(config: Config, http: requests.Session) -> SalesforceSession:
@@ -108,7 +109,9 @@ def salesforce_login(config: Config, http: requests.Session) -> SalesforceSessio
         raise ConfigError(f"Salesforce login refused ({answer.status_code}): {answer.text[:200]}")
     body = answer.json()
     return SalesforceSession(
-        body.get("instance_url") or config.sf_instance_url, body["access_token"]
+        body.get("instance_url") or config.sf_instance_url,
+        body["access_token"],
+        str(body.get("id") or "").rstrip("/").rpartition("/")[2],
     )
 
 

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -26,14 +26,15 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
+from core.actions import WriteResult
 from core.errors import CalsyncError, GoogleRefused, classify_google
 from core.fields import GooglePatch
 from core.labels import LabelPatch
 from core.model import Item
-from core.ports import CalendarChanges, Channel, WriteResult
+from core.ports import CalendarChanges, Channel
 from infra.config import Config
 from infra.credentials import google_credentials
-from infra.google_events import EventParseError, label_body, parse_event, patch_body, usable
+from infra.google_events import EventParseError, label_body, parse_event, patch_body, unusable
 
 log = logging.getLogger(__name__)
 
@@ -263,19 +264,19 @@ class GoogleCalendar:
         )
 
     def _parse_all(self, raw: Sequence[Any], calendar_id: str) -> Iterator[Item]:
+        """Every event as an Item; one calsync cannot use carries its `problem`, so that the
+        planner fails it alone with an issue instead of losing its change silently (audit H3)."""
         for data in raw:
             try:
                 item = parse_event(data, calendar_id)
-            except EventParseError as exc:
-                log.warning("event skipped: %s", exc, extra={"user": self.email})
+            except EventParseError as exc:  # not an event at all: nothing to key an issue on
+                log.warning("event skipped: %s", type(exc).__name__, extra={"user": self.email})
                 continue
-            if usable(item):
-                yield item
-            else:
-                log.warning(
-                    "event without readable times skipped",
-                    extra={"user": self.email, "item": item.id},
-                )
+            problem = unusable(item)
+            if problem:
+                log.warning("event not usable", extra={"user": self.email, "item": item.id})
+                item = replace(item, problem=problem)
+            yield item
 
     # -- reads (R-30) ---------------------------------------------------------------------
 

@@ -236,10 +236,18 @@ def parse_event(data: Any, calendar_id: str) -> Item:
     )
 
 
-def usable(item: Item) -> bool:
-    """Whether the core can plan with this item: a live item needs its times (the core relies
-    on a span for everything but cancelled tombstones)."""
-    return item.status is ItemStatus.CANCELLED or item.span is not None
+def unusable(item: Item) -> str:
+    """Why the core cannot plan with this item ("" when it can): a live item needs times that
+    convert to UTC (year 9999 with a negative offset does not: audit H3)."""
+    if item.status is ItemStatus.CANCELLED:
+        return ""
+    if item.span is None:
+        return "its start or end cannot be read"
+    try:
+        item.span.start_utc, item.span.end_utc  # noqa: B018 - the conversion is the check
+    except (OverflowError, ValueError):
+        return "its times are out of range"
+    return ""
 
 
 # --- request bodies -------------------------------------------------------------------------

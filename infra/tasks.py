@@ -25,10 +25,13 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Calsync-Secret"
 
 
-def task_id(email: str, bucket: int) -> str:
-    """`sync-<hash of the email>-<bucket>`: no address in task names (they show in the console)."""
+def task_id(email: str, bucket: int, reason: str = "push") -> str:
+    """`sync-<hash of the email>-<bucket>`: no address in task names (they show in the console).
+    A sweep's task has a name of its own: coalesced with a push it would lose the sweep's work
+    (retrying waiting items, audit L5)."""
     digest = hashlib.sha256(normalise_email(email).encode()).hexdigest()[:20]
-    return f"sync-{digest}-{bucket}"
+    kind = "sweep" if reason == "sweep" else "sync"
+    return f"{kind}-{digest}-{bucket}"
 
 
 def client_for(config: Config) -> tasks_v2.CloudTasksClient:
@@ -68,7 +71,7 @@ class CloudTasksSessionQueue:
             }
         else:  # local stack: a shared secret stands in for OIDC (R-34)
             request["headers"][SECRET_HEADER] = self._config.shared_secret
-        name = f"{self._config.tasks_queue_path}/tasks/{task_id(email, bucket)}"
+        name = f"{self._config.tasks_queue_path}/tasks/{task_id(email, bucket, reason)}"
         try:
             self._client.create_task(
                 parent=self._config.tasks_queue_path,

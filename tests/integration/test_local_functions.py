@@ -19,6 +19,8 @@ from tests.fixtures.tasks import QUEUE
 
 pytestmark = pytest.mark.integration
 SECRET = "local-secret"
+CH1 = "calsync-0d7e4a52-8b1c-4f0e-9a2d-5c6b7e8f9a01"  # ids as calsync issues them
+CH_UNKNOWN = "calsync-9f8e7d6c-5b4a-4321-8fed-cba987654321"
 
 
 def _serve(firestore_emulator, tasks_emulator, http_receiver, **extra):
@@ -65,7 +67,8 @@ def test_every_http_function_is_served(functions_url, firestore_client):
         assert callable(getattr(main, name)), name
     answer = requests.get(functions_url + "/status", timeout=10)
     assert answer.status_code == 200
-    assert answer.json() == {"service": "calsync", "firestore": "ok", "enabled_users": 1}
+    # M7: an unauthenticated caller learns that the service and Firestore answer, nothing more
+    assert answer.json() == {"service": "calsync", "firestore": "ok"}
 
 
 def test_unknown_function_is_404(functions_url):
@@ -90,13 +93,14 @@ def test_R34_webhook_accepts_only_the_stored_channel_and_token(
 ):
     store = FirestoreSettingsStore(firestore_client)
     store.enable_user("ann@example.com")
-    store.save_sync_state("ann@example.com", SyncState(channel_id="ch-1", channel_token="tok-1"))
+    store.save_sync_state("ann@example.com", SyncState(channel_id=CH1, channel_token="tok-1"))
     received = http_receiver.received
-    assert push(functions_url, "ch-1", "forged").status_code == 403
-    assert push(functions_url, "ch-unknown", "tok-1").status_code == 403
-    assert push(functions_url, "ch-1", "tok-1", state="sync").status_code == 200
+    assert push(functions_url, CH1, "forged").status_code == 403
+    assert push(functions_url, CH_UNKNOWN, "tok-1").status_code == 403
+    assert push(functions_url, "ch-1", "tok-1").status_code == 403  # not an id calsync issues
+    assert push(functions_url, CH1, "tok-1", state="sync").status_code == 200
     assert received.empty()  # refused pushes and the opening `sync` queue nothing
-    accepted = push(functions_url, "ch-1", "tok-1")
+    accepted = push(functions_url, CH1, "tok-1")
     assert accepted.status_code == 200 and accepted.json()["queued"] is True
     assert json.loads(http_receiver.next(timeout=15).body) == {
         "user": "ann@example.com",
@@ -107,9 +111,23 @@ def test_R34_webhook_accepts_only_the_stored_channel_and_token(
 def test_R34_webhook_refuses_a_disabled_users_channel(functions_url, firestore_client):
     store = FirestoreSettingsStore(firestore_client)
     store.enable_user("ann@example.com")
-    store.save_sync_state("ann@example.com", SyncState(channel_id="ch-1", channel_token="tok-1"))
+    store.save_sync_state("ann@example.com", SyncState(channel_id=CH1, channel_token="tok-1"))
     store.disable_user("ann@example.com")
-    assert push(functions_url, "ch-1", "tok-1").status_code == 403
+    assert push(functions_url, CH1, "tok-1").status_code == 403
+
+
+def test_L1_R34_webhook_edge_cases(functions_url, firestore_client):
+    """Audit L1: a non-ASCII token is a 403 (not a 500); a stored channel without a token never
+    accepts a push without one."""
+    store = FirestoreSettingsStore(firestore_client)
+    store.enable_user("ann@example.com")
+    store.save_sync_state("ann@example.com", SyncState(channel_id=CH1, channel_token="tok-1"))
+    headers = {"X-Goog-Channel-ID": CH1, "X-Goog-Channel-Token": "t\u00f6k".encode(),
+               "X-Goog-Resource-State": "exists"}  # fmt: skip
+    assert requests.post(functions_url + "/calendar_webhook", headers=headers,
+                         timeout=10).status_code == 403  # fmt: skip
+    store.save_sync_state("ann@example.com", SyncState(channel_id=CH1, channel_token=""))
+    assert push(functions_url, CH1, "").status_code == 403
 
 
 @pytest.mark.parametrize("name", ["sync_user", "sweep"])
@@ -169,7 +187,9 @@ def test_sync_user_refuses_a_bad_body_without_retry(functions_url):
         f"{functions_url}/sync_user", json={"user": "not an address"},
         headers={SECRET_HEADER: SECRET}, timeout=10,
     )  # fmt: skip
-    assert answer.status_code == 400  # 4xx: Cloud Tasks does not retry what cannot succeed
+    # Cloud Tasks retries every answer outside 2xx (audit H3): what a retry cannot mend is
+    # answered 200, and the error is in the body and the log.
+    assert answer.status_code == 200 and answer.json()["error"]
 
 
 def test_R28_sweep_queues_every_enabled_user(functions_url, firestore_client, http_receiver):
@@ -181,8 +201,10 @@ def test_R28_sweep_queues_every_enabled_user(functions_url, firestore_client, ht
             email, SyncState(channel_id=f"ch-{email}", channel_expiration_ms=2**62)
         )
     store.disable_user("cy@example.com")
+    store.save_sync_state("cy@example.com", SyncState())  # its channel was stopped already
     answer = requests.post(f"{functions_url}/sweep", headers={SECRET_HEADER: SECRET}, timeout=30)
     assert answer.status_code == 200
-    assert answer.json() == {"queued": 2, "renewed": 0, "failed": 0}
+    assert answer.json() == {"queued": 2, "renewed": 0, "failed": 0, "stopped": 0,
+                             "unreadable": 0}  # fmt: skip
     users = sorted(json.loads(http_receiver.next(timeout=15).body)["user"] for _ in range(2))
     assert users == ["ann@example.com", "bob@example.com"]

@@ -72,9 +72,12 @@ def test_sync_state_round_trips(store):
         calendar_sync_token="tok",
         group_sync_tokens={"team.sales@example.com": "t2"},
         window_end="2027-01-25",
-        deletes_confirmed=True,
         channel_id="c1",
         channel_expiration_ms=123,
+        held_deletes=(HeldDelete("cs1-a", "uid1", "00U000000000001AAA", "Call", ""),),
+        held_id="h1",
+        deletes_release="h1",
+        recent_deletes=("2026-12-01T10:00:00Z 3",),
     )
     store.save_sync_state("ann@example.com", state)
     assert store.get_user("ann@example.com").state == state

@@ -62,12 +62,18 @@ def test_R32_issues_lists_open_issues_by_user_and_code(org):
     assert cli(org, "issues", "--code", "ISE-013")[1].strip() == "no open issues"
 
 
-def test_R37_deletes_confirm_sets_the_flag_and_queues_a_session(org):
+def test_R37_deletes_confirm_releases_the_held_set_and_queues_a_session(org):
+    from core.users import HeldDelete
+
     org.enable(ALICE)
     queue = Queue()
     code, out = cli(org, "deletes", "confirm", ALICE, queue=queue)
+    assert code == 0 and "no deletes are held" in out and queue.queued == []
+    held = (HeldDelete("cs1-x", "u1", "00U000000000001AAA", "Call", "2026-12-03T10:00:00Z"),)
+    org.store.set_state_fields(ALICE, {"held_deletes": held, "held_id": "h1"})
+    code, out = cli(org, "deletes", "confirm", ALICE, queue=queue)
     assert code == 0
-    assert org.store.get_user(ALICE).state.deletes_confirmed is True
+    assert org.store.get_user(ALICE).state.deletes_release == "h1"
     assert queue.queued == [(ALICE, "deletes confirmed")]
     assert cli(org, "deletes", "confirm", "nobody@example.com")[0] == 2
 
