@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.version import VERSION
 from infra.wiring import settings_store
 
 
@@ -13,6 +14,7 @@ def status(request: Any) -> tuple[str, int, dict[str, str]]:
     users = store.list_users()
     body = {
         "service": "calsync",
+        "version": VERSION,
         "firestore": "ok",
         "enabled_users": sum(1 for u in users if u.enabled),
     }

@@ -1,5 +1,5 @@
 """The admin CLI's session commands on the emulators: sync (R-36 dry run), issues (R-32),
-deletes confirm (R-37); and watch channels opened by `users enable`, renewed by the sweep (R-27)."""
+and watch channels opened by `users enable`, renewed by the sweep (R-27)."""
 
 from __future__ import annotations
 
@@ -58,18 +58,8 @@ def test_R32_issues_lists_open_issues_by_user_and_code(org):
     code, out = cli(org, "issues", "--user", ALICE, "--json")
     assert code == 0
     [issue] = json.loads(out)
-    assert (issue["code"], issue["title"], issue["count"]) == ("CS-002", "Who is this", 1)
-    assert cli(org, "issues", "--code", "ISE-013")[1].strip() == "no open issues"
-
-
-def test_R37_deletes_confirm_sets_the_flag_and_queues_a_session(org):
-    org.enable(ALICE)
-    queue = Queue()
-    code, out = cli(org, "deletes", "confirm", ALICE, queue=queue)
-    assert code == 0
-    assert org.store.get_user(ALICE).state.deletes_confirmed is True
-    assert queue.queued == [(ALICE, "deletes confirmed")]
-    assert cli(org, "deletes", "confirm", "nobody@example.com")[0] == 2
+    assert (issue["code"], issue["item"], issue["count"]) == ("CS-002", "Who is this", 1)
+    assert cli(org, "issues", "--code", "ISE-013")[1].strip() == "no open issues with code ISE-013"
 
 
 def test_R27_users_enable_opens_a_watch_channel(org):
