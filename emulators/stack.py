@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from emulators.keys import write_local_keys
+from emulators.prerequisites import MissingTool, check_tools
 from emulators.launch import LaunchError, Server, free_port, process_identity, start, stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,27 +39,9 @@ QUEUE = "calsync-sync"
 DOMAINS = ("example.com",)
 
 
-class MissingTool(SystemExit):
-    """A prerequisite is not installed: the message says what to install."""
-
-    def __init__(self, message: str):
-        super().__init__(f"error: {message}")
-
-
 def check_prerequisites() -> None:
     """Fail at once, naming what to install, rather than wait for a port that never opens."""
-    if shutil.which("java") is None:
-        raise MissingTool(
-            "Java 17+ is not installed; the Firestore emulator needs it "
-            "(Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`)"
-        )
-    if shutil.which("gcloud") is None:
-        raise MissingTool(
-            "the Google Cloud CLI (gcloud) is not installed; install it "
-            "(https://cloud.google.com/sdk/docs/install) and its Firestore emulator "
-            "(`gcloud components install cloud-firestore-emulator`, or the Debian package "
-            "google-cloud-cli-firestore-emulator)"
-        )
+    check_tools()
     tasks = ROOT / ".venv-tasks" / "bin" / "gcloud-tasks-emulator"
     if not tasks.exists():
         raise MissingTool(f"{tasks} is missing: `make install` creates it")
