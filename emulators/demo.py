@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
-
 from emulators.org import event_rows, salesforce_admin
 from emulators.rep import calendar
 
@@ -212,13 +210,10 @@ def _external_invite(demo: Demo) -> dict[str, str]:
 
 def _sweep(env: Mapping[str, str]) -> dict[str, Any]:
     """What Cloud Scheduler does every few minutes (R-28)."""
-    from infra.tasks import SECRET_HEADER
+    from emulators.scheduler import post
+    from infra.schedule import JOBS
 
-    answer = requests.post(
-        env["CALSYNC_FUNCTIONS_URL"] + "/sweep",
-        headers={SECRET_HEADER: env["CALSYNC_SHARED_SECRET"]},
-        timeout=60,
-    )
+    answer = post(next(job for job in JOBS if job.function == "sweep"), env)
     answer.raise_for_status()
     return dict(answer.json())
 

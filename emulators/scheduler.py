@@ -35,15 +35,23 @@ def next_run(job: Job, after: datetime) -> datetime:
     return next(iter(CronSim(job.schedule, local))).astimezone(UTC)
 
 
-def call(job: Job, env: Mapping[str, str]) -> str:
-    """One run of the job: the POST Cloud Scheduler makes, and a line for the log."""
+def post(job: Job, env: Mapping[str, str]) -> requests.Response:
+    """The POST Cloud Scheduler makes for one run of the job (the shared secret for OIDC)."""
     from infra.tasks import SECRET_HEADER
 
-    url = f"{env['CALSYNC_FUNCTIONS_URL'].rstrip('/')}/{job.function}"
+    return requests.post(
+        f"{env['CALSYNC_FUNCTIONS_URL'].rstrip('/')}/{job.function}",
+        headers={SECRET_HEADER: env.get("CALSYNC_SHARED_SECRET", "")},
+        timeout=ATTEMPT_DEADLINE,
+    )
+
+
+def call(job: Job, env: Mapping[str, str]) -> str:
+    """One run of the job, as a line for the log."""
     try:
-        answer = requests.post(url, headers={SECRET_HEADER: env.get("CALSYNC_SHARED_SECRET", "")},
-                               timeout=ATTEMPT_DEADLINE)  # fmt: skip
+        answer = post(job, env)
     except requests.RequestException as exc:
+        url = f"{env['CALSYNC_FUNCTIONS_URL'].rstrip('/')}/{job.function}"
         return f"{job.name}: no answer from {url} ({type(exc).__name__})"
     return f"{job.name}: {answer.status_code} {answer.text.strip()[:200]}"
 

@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from emulators.keys import write_local_keys
-from emulators.prerequisites import MissingTool, check_tools
 from emulators.launch import LaunchError, Server, free_port, process_identity, start, stop_group
+from emulators.prerequisites import MissingTool, check_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("CALSYNC_STATE_DIR") or ROOT / ".calsync")

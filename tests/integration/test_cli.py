@@ -11,23 +11,10 @@ import pytest
 
 from core.users import HeldDelete
 from functions.cli import run
-from tests.fixtures.upsync import ALICE, BOB, NOBODY
+from tests.fixtures.upsync import ALICE, BOB, NOBODY, CliConfig, RecordingQueue
 
 pytestmark = pytest.mark.integration
 DAVE = "dave@example.com"  # on the org's domain, with no Salesforce User
-
-
-class Queue:
-    def __init__(self):
-        self.queued = []
-
-    def enqueue(self, email, now, reason="push"):
-        self.queued.append((email, reason))
-        return True
-
-
-class Cfg:
-    functions_url = "http://127.0.0.1:9/functions"
 
 
 @dataclass
@@ -37,12 +24,12 @@ class Answer:
     err: str
 
 
-def cli(org, *argv: str, answer: str = "", queue: Queue | None = None) -> Answer:
+def cli(org, *argv: str, answer: str = "", queue: RecordingQueue | None = None) -> Answer:
     out, err = io.StringIO(), io.StringIO()
     code = run(
         list(argv), lambda: org.store, out=out, err=err, stdin=io.StringIO(answer),
-        services_factory=lambda: org.services, queue_factory=lambda: queue or Queue(),
-        config_factory=Cfg,
+        services_factory=lambda: org.services, queue_factory=lambda: queue or RecordingQueue(),
+        config_factory=CliConfig,
     )  # fmt: skip
     assert "Traceback" not in out.getvalue() + err.getvalue()
     return Answer(code, out.getvalue(), err.getvalue())
@@ -75,6 +62,12 @@ def test_R27_enable_checks_then_watches_and_lists(org):
     ]
     live = [c["id"] for c in org.gcal.admin("GET", "channels")["channels"]]
     assert sorted(live) == sorted(org.store.get_user(e).state.channel_id for e in (ALICE, BOB))
+
+
+def test_enable_takes_a_15_character_id_and_stores_salesforces_18(org):
+    done = cli(org, "users", "enable", BOB, "--sf-user-id", org.ids["bob"][:15])
+    assert done.code == 0, done.err
+    assert org.store.get_user(BOB).sf_user_id == org.ids["bob"]
 
 
 def test_enable_twice_says_already_enabled_and_keeps_the_open_channel(org):
@@ -358,7 +351,7 @@ def test_R37_deletes_show_lists_title_start_and_sf_event(org):
 
 def test_R37_deletes_confirm_asks_and_releases_exactly_the_held_set(org):
     _hold(org)
-    queue = Queue()
+    queue = RecordingQueue()
     refused = cli(org, "deletes", "confirm", ALICE, answer="no\n", queue=queue)
     assert refused.code == 4
     assert "delete these 2 Salesforce Events of alice@example.com? [y/N]" in refused.err
@@ -378,7 +371,7 @@ def test_R37_deletes_confirm_asks_and_releases_exactly_the_held_set(org):
 
 def test_R37_deletes_confirm_says_nothing_is_held_and_writes_nothing(org):
     org.enable(ALICE)
-    queue = Queue()
+    queue = RecordingQueue()
     done = cli(org, "deletes", "confirm", ALICE, "--yes", queue=queue)
     assert done.code == 0 and "nothing is held" in done.out
     assert org.store.get_user(ALICE).state.deletes_release == "" and queue.queued == []
