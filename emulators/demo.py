@@ -148,7 +148,13 @@ def _scenario(demo: Demo) -> dict[str, float | None]:
         colorId="9",
     )
     measured["manual save, push to SF Event"] = _wait_for(lambda: events_now() > before)
-    demo.add(ALICE, "autosaved meeting [R-05]", "Acme QBR", day=2, attendees=(ALICE, JANE, JOE))
+    demo.add(
+        ALICE,
+        "autosaved, then renamed [R-05, R-15]",
+        "Acme QBR",
+        day=2,
+        attendees=(ALICE, JANE, JOE),
+    )
     demo.add(
         ALICE,
         "private: not autosaved [R-06]",
@@ -181,7 +187,7 @@ def _scenario(demo: Demo) -> dict[str, float | None]:
     _quiet(demo)
     demo.calendar(CAROL).delete(calendarId="primary", eventId=lunch).execute()
     moved = demo.items[1][1]
-    demo.patch(ALICE, moved, summary="Acme QBR (moved)", location="Acme HQ")
+    demo.patch(ALICE, moved, summary="Acme QBR at HQ", location="Acme HQ")
     _quiet(demo)
     return measured
 

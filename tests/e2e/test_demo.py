@@ -63,7 +63,7 @@ def test_demo_succeeds(demo_output):
     [
         pytest.param("alice", "saved by giving it colour 9 [R-01]", "saved", "alice",
                      "Jane / Acme", "saved", "-", id="R-01"),
-        pytest.param("alice", "autosaved meeting [R-05]", "saved", "alice", "Jane, Joe / Acme",
+        pytest.param("alice", "autosaved, then renamed [R-05, R-15]", "saved", "alice", "Jane, Joe / Acme",
                      "saved", "-", id="R-05"),
         pytest.param("alice", "private: not autosaved [R-06]", "not saved", "-", "-", "-", "-",
                      id="R-06"),
