@@ -394,3 +394,25 @@ def test_R36_sync_json_has_the_report_and_the_plan(org):
     assert cli(org, "sync", NOBODY).code == 2
     cli(org, "users", "disable", ALICE)
     assert "is disabled" in cli(org, "sync", ALICE).err
+
+
+def test_sync_with_writes_that_will_be_retried_exits_1_with_a_message(org):
+    org.enable(ALICE)
+    org.insert(ALICE, "Acme kickoff", attendees=(ALICE, "jane@acme.com"), colorId="9")
+    org.sf_org.admin(
+        "POST", "faults", json={"kind": "503", "count": 1, "methods": ["PATCH", "POST"]}
+    )
+    done = cli(org, "sync", ALICE)
+    assert done.code == 1
+    assert "will be retried; try again in a minute" in done.err
+    assert cli(org, "sync", ALICE).code == 0
+    assert len(org.events()) == 1
+
+
+def test_sync_whose_writes_salesforce_refused_exits_1_and_points_at_issues(org):
+    org.store.enable_user(ALICE, sf_user_id="005000000000001AAA")  # no such User: refused
+    org.insert(ALICE, "Acme kickoff", attendees=(ALICE, "jane@acme.com"), colorId="9")
+    done = cli(org, "sync", ALICE)
+    assert done.code == 1
+    assert "1 failed" in done.out
+    assert f"`python main.py issues --user {ALICE}` says why" in done.err
