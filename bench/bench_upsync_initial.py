@@ -274,7 +274,7 @@ def measure(env: dict[str, str]) -> dict[str, Any]:
 
 def main() -> int:
     started = time.monotonic()
-    with stack.running(whole_stack=True) as (env, _servers):
+    with stack.running(whole_stack=True, state=stack.STATE_DIR / "bench") as (env, _servers):
         measured = measure(env)
     result = {
         **measured,

@@ -1,4 +1,4 @@
-"""Org and user settings: the catalogue of every setting, its default (SPEC §7) and its validation.
+"""Org and user settings: the catalogue of every setting, its default (docs/rules.md, Settings) and its validation.
 
 Settings are read from two Firestore documents (the org's, and a user's overrides) on every
 session. A value with an unknown name or the wrong type is reported as a `SettingProblem` and

@@ -163,11 +163,10 @@ def base_env() -> dict[str, str]:
 
 
 @contextmanager
-def running(
-    whole_stack: bool, state: Path = STATE_DIR
-) -> Iterator[tuple[dict[str, str], list[Server]]]:
+def running(whole_stack: bool, state: Path) -> Iterator[tuple[dict[str, str], list[Server]]]:
     """Start the stack (or just Firestore + Cloud Tasks); always stop what was started. Keys,
-    certificates and logs go under `state`."""
+    certificates and logs go under `state`: never `make up`'s own (STATE_DIR), which a running
+    stack relies on."""
     check_prerequisites()
     env = base_env()
     servers: list[Server] = []

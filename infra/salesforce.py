@@ -227,7 +227,7 @@ class SalesforceAdapter:
         Leads of these addresses, three queries per URL-sized chunk of addresses.
 
         Precedence when an address matches several records: User over Contact over Lead (a
-        Salesforce User is internal, SPEC §1; a Contact is a qualified person with an Account;
+        Salesforce User is internal, docs/rules.md, terms; a Contact is a qualified person with an Account;
         a Lead is the weakest match). Among records of one kind, the oldest wins.
         """
         wanted = sorted({_norm_email(e) for e in emails if e and e.strip()})

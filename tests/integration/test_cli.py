@@ -279,7 +279,7 @@ def test_unset_that_would_make_colours_clash_is_refused(org):
 
 
 def test_invalid_stored_setting_is_reported_not_fatal(org):
-    """A bad value written straight into Firestore is reported; the default stays (SPEC §7)."""
+    """A bad value written straight into Firestore is reported; the default stays (docs/rules.md, Settings)."""
     org.store.set_org_settings({"window_past_days": "fourteen"})
     done = cli(org, "settings", "show", "window_past_days")
     assert done.code == 0

@@ -10,6 +10,7 @@ import requests
 
 import main
 from core.users import SyncState
+from core.version import VERSION
 from emulators.launch import free_port, start
 from emulators.stack import LOG_DIR, PROJECT
 from infra.firestore_store import FirestoreSettingsStore
@@ -47,7 +48,12 @@ def test_every_http_function_is_served(functions_url, firestore_client):
         assert callable(getattr(main, name)), name
     answer = requests.get(functions_url + "/status", timeout=10)
     assert answer.status_code == 200
-    assert answer.json() == {"service": "calsync", "firestore": "ok", "enabled_users": 1}
+    assert answer.json() == {
+        "service": "calsync",
+        "version": VERSION,
+        "firestore": "ok",
+        "enabled_users": 1,
+    }
 
 
 def test_unknown_function_is_404(functions_url):
