@@ -1,5 +1,6 @@
 """Throwaway RSA keys and self-signed certificates for the local stack and the tests: the
-Workspace service account (domain-wide delegation) and the Salesforce connected app (JWT bearer).
+Workspace service account (domain-wide delegation), the Salesforce connected app (JWT bearer) and
+the issuer that stands in for Google's ID-token signing keys (emulators/google_identity).
 
 The emulators trust the certificates; calsync signs with the keys, exactly as in production.
 """
@@ -55,22 +56,27 @@ def service_account_info(
 
 
 def write_local_keys(directory: Path) -> dict[str, Path]:
-    """Write both key pairs into `directory` (mode 0700); return the files' paths by role."""
+    """Write the key pairs into `directory` (mode 0700); return the files' paths by role."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     google_key, google_cert = keypair("calsync@calsync-local.iam.gserviceaccount.com")
     sf_key, sf_cert = keypair("calsync-local-connected-app")
+    issuer_key, issuer_cert = keypair("calsync-local-google-issuer")
     paths = {
         "google_sa": directory / "google-sa.json",
         "google_cert": directory / "google-sa-cert.pem",
         "sf_key": directory / "sf-app-key.pem",
         "sf_cert": directory / "sf-app-cert.pem",
+        "issuer_key": directory / "google-issuer-key.pem",
+        "issuer_cert": directory / "google-issuer-cert.pem",
     }
     info = service_account_info("calsync@calsync-local.iam.gserviceaccount.com", google_key)
     paths["google_sa"].write_text(json.dumps(info))
     paths["google_cert"].write_bytes(google_cert)
     paths["sf_key"].write_text(sf_key)
     paths["sf_cert"].write_bytes(sf_cert)
+    paths["issuer_key"].write_text(issuer_key)
+    paths["issuer_cert"].write_bytes(issuer_cert)
     for path in paths.values():
         path.chmod(0o600)
     return paths

@@ -86,6 +86,9 @@ def _start_firestore_and_tasks(servers: list[Server], env: dict[str, str], state
 
 
 SF_CONSUMER_KEY = "calsync-local"
+# The identities Google would hold in the project (terraform/iam.tf): Cloud Tasks and Cloud
+# Scheduler sign their calls as the invoker account.
+INVOKER_SA = f"calsync-invoker@{PROJECT}.iam.gserviceaccount.com"
 SF_USERNAME = "integration@calsync.example"  # the Salesforce emulator's integration user
 
 
@@ -124,6 +127,19 @@ def _start_api_emulators(servers: list[Server], env: dict[str, str], state: Path
     env["CALSYNC_SF_CONSUMER_KEY"] = SF_CONSUMER_KEY
     env["CALSYNC_SF_USERNAME"] = SF_USERNAME
     env["CALSYNC_SF_PRIVATE_KEY_SECRET"] = f"file:{keys['sf_key']}"
+    port = free_port()
+    servers.append(
+        start(
+            "google-identity",
+            [PYTHON, "-m", "emulators.google_identity", "--port", str(port),
+             "--issuer-key", str(keys["issuer_key"]), "--issuer-cert", str(keys["issuer_cert"]),
+             "--service-account", INVOKER_SA],
+            state / "logs" / "google-identity.log",
+            cwd=ROOT,
+        )
+    )  # fmt: skip
+    env["CALSYNC_GOOGLE_CERTS_URL"] = f"http://127.0.0.1:{port}/oauth2/v1/certs"
+    env["CALSYNC_IDENTITY_URL"] = f"http://127.0.0.1:{port}"  # local tools mint tokens here
 
 
 def _start_functions(servers: list[Server], env: dict[str, str], state: Path) -> None:

@@ -16,7 +16,7 @@ log = logging.getLogger("calsync.sweep")
 
 def sweep(request: Any) -> Answer:
     config = wiring.config()
-    if not from_google_infra(request, config):
+    if not from_google_infra(request, config, "sweep", wiring.verifier()):
         return answer(403, error="not from Cloud Scheduler")
     now = datetime.now(UTC)
     store = wiring.settings_store()

@@ -20,7 +20,7 @@ log = logging.getLogger("calsync.sync_user")
 
 
 def sync_user(request: Any) -> Answer:
-    if not from_google_infra(request, wiring.config()):
+    if not from_google_infra(request, wiring.config(), "sync_user", wiring.verifier()):
         return answer(403, error="not from Cloud Tasks")
     body = request.get_json(silent=True) or {}
     try:

@@ -41,6 +41,9 @@ class Config:
     tasks_service_account: str  # OIDC identity of Cloud Tasks and Scheduler calls
     functions_url: str  # base URL of the HTTP functions (task targets, webhook address)
     shared_secret: str  # local stack only: stands in for OIDC on task and scheduler endpoints
+    google_certs_url: (
+        str  # where Google's ID-token certificates are (the identity emulator locally)
+    )
 
     @property
     def local(self) -> bool:
@@ -68,6 +71,14 @@ class Config:
             raise ConfigError(
                 f"CALSYNC_CALENDAR_URL must end with /calendar/v3/ (got {calendar_url!r})"
             )
+        emulated = bool(get("FIRESTORE_EMULATOR_HOST"))
+        certs_url = get("CALSYNC_GOOGLE_CERTS_URL")
+        if certs_url and not emulated:
+            raise ConfigError(
+                "CALSYNC_GOOGLE_CERTS_URL is honoured on a local stack only (with "
+                "FIRESTORE_EMULATOR_HOST): in production, ID tokens are checked against Google's "
+                "own certificates"
+            )
         return cls(
             project=project,
             firestore_database=get("CALSYNC_FIRESTORE_DATABASE", "(default)"),
@@ -90,6 +101,7 @@ class Config:
             tasks_service_account=get("CALSYNC_TASKS_SERVICE_ACCOUNT"),
             functions_url=get("CALSYNC_FUNCTIONS_URL").rstrip("/"),
             shared_secret=get("CALSYNC_SHARED_SECRET"),
+            google_certs_url=certs_url or "https://www.googleapis.com/oauth2/v1/certs",
         )
 
 

@@ -14,6 +14,13 @@ def config() -> Config:
 
 
 @cache
+def verifier():  # -> infra.identity.Verifier; its certificates cache lives as long as the instance
+    from infra.identity import Verifier
+
+    return Verifier(config().google_certs_url)
+
+
+@cache
 def settings_store() -> FirestoreSettingsStore:
     return FirestoreSettingsStore(client_for(config()))
 

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.salesforce",
     "tests.fixtures.upsync",
     "tests.fixtures.receiver",
+    "tests.fixtures.identity",
 ]

@@ -35,6 +35,7 @@ EMULATOR_ONLY = {
     "CALSYNC_SF_CA_CERT",
     "CALSYNC_SF_SESSION_ID",
     "CALSYNC_SHARED_SECRET",
+    "CALSYNC_GOOGLE_CERTS_URL",
 }
 # Fallback names: Terraform sets the primary one.
 ALIASES = {"GCLOUD_PROJECT": "GOOGLE_CLOUD_PROJECT"}

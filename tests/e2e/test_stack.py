@@ -27,7 +27,15 @@ KEYS = {
     "CALSYNC_FUNCTIONS_URL",
     "GOOGLE_CLOUD_PROJECT",
 }
-PROCESSES = {"firestore", "cloud-tasks", "google-calendar", "salesforce", "functions", "scheduler"}
+PROCESSES = {
+    "firestore",
+    "cloud-tasks",
+    "google-calendar",
+    "salesforce",
+    "google-identity",
+    "functions",
+    "scheduler",
+}
 
 
 def alive(pid: int) -> bool:

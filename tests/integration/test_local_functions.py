@@ -15,14 +15,14 @@ from emulators.launch import free_port, start
 from emulators.stack import LOG_DIR, PROJECT
 from infra.firestore_store import FirestoreSettingsStore
 from infra.tasks import SECRET_HEADER
+from tests.fixtures.identity import INVOKER
 from tests.fixtures.tasks import QUEUE
 
 pytestmark = pytest.mark.integration
 SECRET = "local-secret"
 
 
-@pytest.fixture
-def functions_url(firestore_client, firestore_emulator, tasks_emulator, http_receiver):
+def _serve(firestore_emulator, tasks_emulator, http_receiver, **extra):
     port = free_port()
     env = {
         "FIRESTORE_EMULATOR_HOST": firestore_emulator,
@@ -30,14 +30,32 @@ def functions_url(firestore_client, firestore_emulator, tasks_emulator, http_rec
         "CALSYNC_TASKS_EMULATOR_HOST": tasks_emulator,
         "CALSYNC_TASKS_QUEUE": QUEUE.rsplit("/", 1)[-1],
         "CALSYNC_FUNCTIONS_URL": http_receiver.url,
-        "CALSYNC_SHARED_SECRET": SECRET,
+        **extra,
     }
-    server = start(
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CALSYNC_")}
+    return port, start(
         "functions",
         [sys.executable, "-m", "functions.local_server", "--port", str(port)],
         LOG_DIR / f"functions-test-{port}.log",
-        env={**os.environ, **env},
+        env={**base, **env},
     )
+
+
+@pytest.fixture
+def functions_url(firestore_client, firestore_emulator, tasks_emulator, http_receiver):
+    port, server = _serve(firestore_emulator, tasks_emulator, http_receiver,
+                          CALSYNC_SHARED_SECRET=SECRET)  # fmt: skip
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def oidc_functions_url(firestore_client, firestore_emulator, tasks_emulator, http_receiver,
+                       identity):  # fmt: skip
+    """Functions that expect Cloud Tasks' OIDC token, as in production (no shared secret)."""
+    port, server = _serve(firestore_emulator, tasks_emulator, http_receiver,
+                          CALSYNC_TASKS_SERVICE_ACCOUNT=INVOKER,
+                          CALSYNC_GOOGLE_CERTS_URL=identity.certs_url)  # fmt: skip
     yield f"http://127.0.0.1:{port}"
     server.stop()
 
@@ -108,6 +126,48 @@ def test_R34_task_and_scheduler_endpoints_need_the_secret(functions_url, name):
         f"{functions_url}/{name}", json={}, headers={SECRET_HEADER: "nope"}, timeout=10
     )
     assert wrong.status_code == 403
+
+
+@pytest.mark.parametrize("name", ["sync_user", "sweep"])
+def test_M7_R34_task_endpoints_verify_the_oidc_token(oidc_functions_url, http_receiver, identity,
+                                                     name):  # fmt: skip
+    """Audit M7: the token is checked in code: audience = this function's URL, email = the
+    invoker account; a forged, foreign or missing token gets 403 and runs nothing."""
+    url = f"{oidc_functions_url}/{name}"
+    audience = f"{http_receiver.url}/{name}"  # CALSYNC_FUNCTIONS_URL + the function's name
+    body = {"user": "not an address"}  # accepted calls answer 400 for it, refused ones 403
+
+    def call(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.post(url, json=body, headers=headers, timeout=10).status_code
+
+    assert call("") == 403
+    assert call(identity.service_token(audience + "x")) == 403
+    assert (
+        call(identity.mint(aud=audience, email="mallory@example.com", email_verified=True)) == 403
+    )
+    assert call(identity.service_token(audience)) in (200, 400)
+    secret_only = requests.post(url, json=body, headers={SECRET_HEADER: SECRET}, timeout=10)
+    assert secret_only.status_code == 403
+
+
+def test_M7_R34_neither_oidc_nor_secret_refuses_everything(
+    firestore_client, firestore_emulator, tasks_emulator, http_receiver
+):
+    port, server = _serve(firestore_emulator, tasks_emulator, http_receiver)
+    try:
+        for name in ("sync_user", "sweep"):
+            answer = requests.post(f"http://127.0.0.1:{port}/{name}", json={}, timeout=10)
+            assert answer.status_code == 403
+    finally:
+        server.stop()
+
+
+def test_R34_a_non_ascii_secret_is_refused_not_a_crash(functions_url):
+    """Audit L1: a header that hmac cannot compare as str answers 403, not 500."""
+    answer = requests.post(f"{functions_url}/sweep", headers={SECRET_HEADER: "s\u00e9cret".encode()},
+                           timeout=10)  # fmt: skip
+    assert answer.status_code == 403
 
 
 def test_sync_user_refuses_a_bad_body_without_retry(functions_url):
