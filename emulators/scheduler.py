@@ -5,8 +5,9 @@ secret standing in for the OIDC token (R-34). `make up` runs it.
     python -m emulators.scheduler            # run every job on its schedule, until stopped
     python -m emulators.scheduler run sweep  # run one job now (like `gcloud scheduler jobs run`)
 
-It reads CALSYNC_FUNCTIONS_URL and CALSYNC_SHARED_SECRET from the environment, or from the
-local stack's .calsync/local.env. Like Cloud Scheduler with retry_count 0, a failed call is not
+It reads CALSYNC_FUNCTIONS_URL and CALSYNC_SHARED_SECRET (or, when the stack has an invoker
+account, CALSYNC_TASKS_SERVICE_ACCOUNT and the identity emulator's CALSYNC_IDENTITY_URL) from the
+environment, or from the local stack's .calsync/local.env. Like Cloud Scheduler with retry_count 0, a failed call is not
 retried: the next run makes good for it.
 """
 
@@ -35,15 +36,39 @@ def next_run(job: Job, after: datetime) -> datetime:
     return next(iter(CronSim(job.schedule, local))).astimezone(UTC)
 
 
+def scheduler_agent(project: str) -> str:
+    """Cloud Scheduler's service agent, which signs the jobs' calls as the invoker account."""
+    return f"service-{project}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
+
+
+def _id_token(env: Mapping[str, str], account: str, audience: str) -> str:
+    """An OIDC token for `audience` as `account`, asked of IAM (the local identity emulator) the
+    way Cloud Scheduler's agent asks for it; the agent needs Token Creator on the account."""
+    agent = scheduler_agent(env.get("GOOGLE_CLOUD_PROJECT", ""))
+    answer = requests.post(
+        f"{env['CALSYNC_IDENTITY_URL'].rstrip('/')}/v1/projects/-/serviceAccounts/"
+        f"{account}:generateIdToken",
+        json={"audience": audience, "includeEmail": True},
+        headers={"Authorization": f"Bearer dev:{agent}"},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return str(answer.json()["token"])
+
+
 def post(job: Job, env: Mapping[str, str]) -> requests.Response:
-    """The POST Cloud Scheduler makes for one run of the job (the shared secret for OIDC)."""
+    """The POST Cloud Scheduler makes for one run of the job: with an OIDC token for the
+    function's URL when the stack has an invoker account (as terraform/scheduler.tf sets
+    oidc_token), else with the local shared secret that stands in for it (R-34)."""
     from infra.tasks import SECRET_HEADER
 
-    return requests.post(
-        f"{env['CALSYNC_FUNCTIONS_URL'].rstrip('/')}/{job.function}",
-        headers={SECRET_HEADER: env.get("CALSYNC_SHARED_SECRET", "")},
-        timeout=ATTEMPT_DEADLINE,
-    )
+    url = f"{env['CALSYNC_FUNCTIONS_URL'].rstrip('/')}/{job.function}"
+    account = env.get("CALSYNC_TASKS_SERVICE_ACCOUNT", "")
+    if account:
+        headers = {"Authorization": f"Bearer {_id_token(env, account, url)}"}
+    else:
+        headers = {SECRET_HEADER: env.get("CALSYNC_SHARED_SECRET", "")}
+    return requests.post(url, headers=headers, timeout=ATTEMPT_DEADLINE)
 
 
 def call(job: Job, env: Mapping[str, str]) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 from emulators.keys import write_local_keys
 from emulators.launch import LaunchError, Server, free_port, process_identity, start, stop_group
 from emulators.prerequisites import MissingTool, check_tools
+from emulators.scheduler import scheduler_agent
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("CALSYNC_STATE_DIR") or ROOT / ".calsync")
@@ -133,7 +134,9 @@ def _start_api_emulators(servers: list[Server], env: dict[str, str], state: Path
             "google-identity",
             [PYTHON, "-m", "emulators.google_identity", "--port", str(port),
              "--issuer-key", str(keys["issuer_key"]), "--issuer-cert", str(keys["issuer_cert"]),
-             "--service-account", INVOKER_SA],
+             "--service-account", INVOKER_SA,
+             # Cloud Scheduler's agent signs the jobs' calls as the invoker (emulators/scheduler.py)
+             "--grant", f"{scheduler_agent(PROJECT)}={INVOKER_SA}"],
             state / "logs" / "google-identity.log",
             cwd=ROOT,
         )

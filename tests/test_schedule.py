@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 import main
-from emulators.scheduler import call, next_run, serve
+from emulators.scheduler import call, next_run, scheduler_agent, serve
 from infra.schedule import JOBS, Job
 from infra.tasks import SECRET_HEADER
+from tests.fixtures.identity import INVOKER
 from tests.test_terraform import resources, unquote, variables
 
 
@@ -63,3 +66,23 @@ def test_a_job_whose_function_does_not_answer_is_logged_not_retried():
         JOBS[0], {"CALSYNC_FUNCTIONS_URL": "http://127.0.0.1:9", "CALSYNC_SHARED_SECRET": ""}
     )
     assert line.startswith("sweep: no answer from http://127.0.0.1:9/sweep")
+
+
+@pytest.mark.integration
+def test_R34_with_an_invoker_account_the_job_carries_an_oidc_token_for_the_function(
+    http_receiver, identity
+):
+    """As terraform/scheduler.tf's oidc_token: Cloud Scheduler's agent asks IAM for an ID token
+    of the invoker account, audience the function's URL; the production verifier accepts it."""
+    project = "calsync-test"
+    identity.http.post(f"{identity.url}/_admin/grants", timeout=10, json={
+        "caller": scheduler_agent(project), "service_account": INVOKER}).raise_for_status()  # fmt: skip
+    env = {"CALSYNC_FUNCTIONS_URL": http_receiver.url, "CALSYNC_SHARED_SECRET": "s3cret",
+           "CALSYNC_TASKS_SERVICE_ACCOUNT": INVOKER, "CALSYNC_IDENTITY_URL": identity.url,
+           "GOOGLE_CLOUD_PROJECT": project}  # fmt: skip
+    assert call(JOBS[0], env).startswith("sweep: 200")
+    got = http_receiver.next()
+    assert SECRET_HEADER not in got.headers
+    token = got.headers["Authorization"].removeprefix("Bearer ")
+    claims = identity.verifier().verify(token, f"{http_receiver.url}/sweep", emails=[INVOKER])
+    assert claims["email"] == INVOKER
