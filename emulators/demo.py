@@ -175,7 +175,7 @@ def _scenario(demo: Demo) -> dict[str, float | None]:
     demo.patch(BOB, review, colorId="9")  # Bob saves before the organiser: he waits
     _quiet(demo)
     demo.patch(ALICE, review, colorId="9")  # now the organiser saves it
-    declined = demo.add(ALICE, "organised by Alice, saved", "Acme pricing", day=7,
+    declined = demo.add(ALICE, "saved by its organiser [R-10]", "Acme pricing", day=7,
                         attendees=(ALICE, CAROL, JANE), colorId="9")  # fmt: skip
     demo.items.append((CAROL, declined, "declined, then tagged [R-08]"))
     demo.respond(CAROL, declined, "declined")
@@ -261,7 +261,7 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
             "issue", "SF Event")  # fmt: skip
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for row in [head, tuple("-" * w for w in widths), *rows]:
-        print("   " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        print(("   " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))).rstrip())
 
 
 def load_org() -> str:
