@@ -416,3 +416,13 @@ def test_sync_whose_writes_salesforce_refused_exits_1_and_points_at_issues(org):
     assert done.code == 1
     assert "1 failed" in done.out
     assert f"`python main.py issues --user {ALICE}` says why" in done.err
+
+
+def test_sync_of_an_address_google_does_not_host_is_one_line_not_a_traceback(org):
+    """F2 of the newcomer trial: a user enabled (before `users enable` checked) on a domain the
+    Calendar does not host."""
+    org.store.enable_user("dave@other.org")
+    done = cli(org, "sync", "dave@other.org", "--dry-run")
+    assert done.code == 1
+    assert done.err.splitlines()[-1].startswith("error: Google")
+    assert "dave@other.org" in done.err.splitlines()[-1]
