@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TASKS_VENV := .venv-tasks
 
-.PHONY: install test lint demo up down bench docs clean
+.PHONY: install test lint demo up down bench docs clean prerequisites
 
 install: $(VENV)/.installed $(TASKS_VENV)/.installed
 
@@ -26,15 +26,21 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# Java and the Cloud CLI, checked with the system Python before anything is installed.
+prerequisites:
+	@$(PYTHON) emulators/prerequisites.py
+
 # Lint, then the whole suite with the Firestore and Cloud Tasks emulators up; exits with pytest's status.
-test: install lint
+test: prerequisites install lint
 	$(PY) -m emulators.stack test $(PYTEST_ARGS)
 
-demo: install
+# The demo runs on a stack of its own: a running `make up` is not touched.
+demo: prerequisites install
 	$(PY) -m emulators.stack demo
 
-up: install
-	$(PY) -m emulators.stack up
+# `make up SEED=demo` loads the demo's org and reps into the new stack.
+up: prerequisites install
+	$(PY) -m emulators.stack up $(if $(SEED),--seed $(SEED))
 
 down:
 	@if [ -x $(PY) ]; then $(PY) -m emulators.stack down; else echo "the local stack is not up"; fi

@@ -71,7 +71,7 @@ CATALOGUE: tuple[IssueType, ...] = (
               Audience.USER, "R-19"),
     IssueType("CS-009", "Deletions held for the admin's confirmation",
               "This session would delete more SF Events than `max_deletes_per_session`, or more than half of the user's saved items.",
-              Severity.PENDING, "Check the user's calendar, then run `python main.py deletes confirm EMAIL`.",
+              Severity.PENDING, "See what would be deleted with `python main.py deletes show EMAIL`, then `deletes confirm EMAIL`.",
               Audience.ADMIN, "R-37"),
     IssueType("CS-010", "Salesforce refused the record",
               "Salesforce answered with a validation error (required field, limit, permission).",

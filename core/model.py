@@ -149,7 +149,7 @@ class Span:
 
 @dataclass(frozen=True)
 class ItemKey:
-    """The mapping key (SPEC §1): the iCalUID, plus `originalStartTime` for one instance."""
+    """The mapping key (docs/rules.md, terms): the iCalUID, plus `originalStartTime` for one instance."""
 
     ical_uid: str
     instance: str = (
@@ -249,7 +249,7 @@ class Item:
 
     @property
     def is_meeting(self) -> bool:
-        """SPEC §1: a meeting has attendees besides the user; an appointment has none."""
+        """docs/rules.md, terms: a meeting has attendees besides the user; an appointment has none."""
         return bool(self.others())
 
     def self_attendee(self) -> Attendee | None:
@@ -282,7 +282,7 @@ class ResolvedPerson:
 
 @dataclass(frozen=True)
 class People:
-    """The initial search's answers for one session (SPEC §1), and the org's enabled users.
+    """The initial search's answers for one session (docs/rules.md, terms), and the org's enabled users.
 
     `resolved` maps lower-case emails to their record; `enabled_users` maps the emails of calsync's
     enabled users to their SF User ids; `accounts_by_domain` answers R-07's "Account whose website
@@ -312,7 +312,7 @@ class Role(Enum):
 
 @dataclass(frozen=True)
 class Mapping:
-    """What links one item copy of one user to its SF Event (SPEC §1).
+    """What links one item copy of one user to its SF Event (docs/rules.md, terms).
 
     `google_fp` and `sf_fp` hold, per synced field, a short hash of the value last written or
     read on each side: a side whose value still hashes the same did not change (R-26: this is how

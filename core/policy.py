@@ -77,7 +77,7 @@ def _domain(email: str) -> str:
 
 
 def is_internal(email: str, ctx: Context) -> bool:
-    """SPEC §1: on one of the org's domains, or the address of a Salesforce User."""
+    """docs/rules.md, terms: on one of the org's domains, or the address of a Salesforce User."""
     person = ctx.people.get(email)
     return _domain(email) in ctx.settings.internal_domains or (
         person is not None and person.kind is PersonKind.USER

@@ -87,6 +87,18 @@ class SettingsStore(Protocol):
         """Store the matched Salesforce User id, leaving `enabled` as it is (audit L5)."""
         ...
 
+    def remove_user(self, email: str) -> None:
+        """Forget a user's document (settings, state); KeyError if the user is unknown."""
+        ...
+
+    def unset_org_settings(self, names: Iterable[str]) -> None:
+        """Remove these keys from the org settings document (their defaults apply again)."""
+        ...
+
+    def unset_user_settings(self, email: str, names: Iterable[str]) -> None:
+        """Remove these overrides of a user; KeyError if the user is unknown."""
+        ...
+
     def set_user_settings(self, email: str, values: MappingABC[str, Any]) -> None:
         """Merge overrides into an existing user's settings; KeyError if the user is unknown."""
         ...

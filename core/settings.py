@@ -1,4 +1,4 @@
-"""Org and user settings: the catalogue of every setting, its default (SPEC §7) and its validation.
+"""Org and user settings: the catalogue of every setting, its default (docs/rules.md, Settings) and its validation.
 
 Settings are read from two Firestore documents (the org's, and a user's overrides) on every
 session. A value with an unknown name or the wrong type is reported as a `SettingProblem` and
@@ -7,6 +7,7 @@ ignored, so the last valid value (the org's, else the default) stays in force an
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -243,11 +244,37 @@ class SettingProblem:
         return f"{self.source}: setting {self.name!r} ignored: {self.message}"
 
 
+def unknown_setting(name: str) -> str:
+    """The message for a setting name that is not in the catalogue, with the closest names."""
+    close = difflib.get_close_matches(name, BY_NAME, n=2, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"unknown setting {name!r}; {hint}(`settings show` lists every setting)"
+
+
+# Colours that must differ: each one means something else on the same copy (R-01, R-02, R-18).
+_DISTINCT_COLOURS = ("save_color", "unsync_color", "error_color")
+_COLOUR_MEANING = {"save_color": "save", "unsync_color": "unsync", "error_color": "mark errors"}
+
+
+def conflicts(settings: Settings) -> list[str]:
+    """Settings that contradict each other: today the three label colours must all differ."""
+    found = []
+    for i, first in enumerate(_DISTINCT_COLOURS):
+        for second in _DISTINCT_COLOURS[i + 1 :]:
+            colour = getattr(settings, first)
+            if colour == getattr(settings, second):
+                found.append(
+                    f"{first} and {second} would both be colour {colour!r}: one colour cannot "
+                    f"both {_COLOUR_MEANING[first]} and {_COLOUR_MEANING[second]}"
+                )
+    return found
+
+
 def validate(name: str, value: Any, *, for_user: bool = False) -> Any:
     """Check one setting; return its normalised value or raise SettingError naming it."""
     spec = BY_NAME.get(name)
     if spec is None:
-        raise SettingError(f"unknown setting {name!r}; known settings: {', '.join(BY_NAME)}")
+        raise SettingError(unknown_setting(name))
     if for_user and spec.scope is Scope.ORG:
         raise SettingError(f"setting {name!r} is org-wide and cannot be set per user")
     try:

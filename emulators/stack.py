@@ -1,10 +1,10 @@
 """The local stack: Firestore and Cloud Tasks emulators, our Calendar and Salesforce emulators, and
 one functions-framework process serving every HTTP function of main.py.
 
-    python -m emulators.stack up      # start in the background, write .calsync/local.env
-    python -m emulators.stack down    # stop what `up` started
+    python -m emulators.stack up [--seed demo]   # start in the background, write .calsync/local.env
+    python -m emulators.stack down    # stop what `up` started (only processes it can tell are its own)
     python -m emulators.stack test [PYTEST ARGS]   # Firestore + Cloud Tasks, pytest, stop
-    python -m emulators.stack demo    # whole stack, the demo scenario, stop
+    python -m emulators.stack demo    # a stack of its own (temporary state), the demo scenario, stop
 
 `make up`, `make down`, `make test` and `make demo` call these.
 """
@@ -23,7 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from emulators.keys import write_local_keys
-from emulators.launch import LaunchError, Server, free_port, start, stop_group
+from emulators.launch import LaunchError, Server, free_port, process_identity, start, stop_group
+from emulators.prerequisites import MissingTool, check_tools
+from emulators.scheduler import scheduler_agent
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("CALSYNC_STATE_DIR") or ROOT / ".calsync")
@@ -38,27 +40,9 @@ QUEUE = "calsync-sync"
 DOMAINS = ("example.com",)
 
 
-class MissingTool(SystemExit):
-    """A prerequisite is not installed: the message says what to install."""
-
-    def __init__(self, message: str):
-        super().__init__(f"error: {message}")
-
-
 def check_prerequisites() -> None:
     """Fail at once, naming what to install, rather than wait for a port that never opens."""
-    if shutil.which("java") is None:
-        raise MissingTool(
-            "Java 17+ is not installed; the Firestore emulator needs it "
-            "(Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`)"
-        )
-    if shutil.which("gcloud") is None:
-        raise MissingTool(
-            "the Google Cloud CLI (gcloud) is not installed; install it "
-            "(https://cloud.google.com/sdk/docs/install) and its Firestore emulator "
-            "(`gcloud components install cloud-firestore-emulator`, or the Debian package "
-            "google-cloud-cli-firestore-emulator)"
-        )
+    check_tools()
     tasks = ROOT / ".venv-tasks" / "bin" / "gcloud-tasks-emulator"
     if not tasks.exists():
         raise MissingTool(f"{tasks} is missing: `make install` creates it")
@@ -150,7 +134,9 @@ def _start_api_emulators(servers: list[Server], env: dict[str, str], state: Path
             "google-identity",
             [PYTHON, "-m", "emulators.google_identity", "--port", str(port),
              "--issuer-key", str(keys["issuer_key"]), "--issuer-cert", str(keys["issuer_cert"]),
-             "--service-account", INVOKER_SA],
+             "--service-account", INVOKER_SA,
+             # Cloud Scheduler's agent signs the jobs' calls as the invoker (emulators/scheduler.py)
+             "--grant", f"{scheduler_agent(PROJECT)}={INVOKER_SA}"],
             state / "logs" / "google-identity.log",
             cwd=ROOT,
         )
@@ -173,6 +159,19 @@ def _start_functions(servers: list[Server], env: dict[str, str], state: Path) ->
     )
 
 
+def _start_scheduler(servers: list[Server], env: dict[str, str], state: Path) -> None:
+    """The local stand-in for Cloud Scheduler: calls each job's function on its schedule."""
+    servers.append(
+        start(
+            "scheduler",
+            [PYTHON, "-m", "emulators.scheduler"],
+            state / "logs" / "scheduler.log",
+            env=env,
+            cwd=ROOT,
+        )
+    )
+
+
 def base_env() -> dict[str, str]:
     return {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -183,11 +182,10 @@ def base_env() -> dict[str, str]:
 
 
 @contextmanager
-def running(
-    whole_stack: bool, state: Path = STATE_DIR
-) -> Iterator[tuple[dict[str, str], list[Server]]]:
+def running(whole_stack: bool, state: Path) -> Iterator[tuple[dict[str, str], list[Server]]]:
     """Start the stack (or just Firestore + Cloud Tasks); always stop what was started. Keys,
-    certificates and logs go under `state`."""
+    certificates and logs go under `state`: never `make up`'s own (STATE_DIR), which a running
+    stack relies on."""
     check_prerequisites()
     env = base_env()
     servers: list[Server] = []
@@ -203,17 +201,52 @@ def running(
 
 
 def write_env_file(env: dict[str, str]) -> None:
-    STATE_DIR.mkdir(exist_ok=True)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
     lines = [f"{key}={value}" for key, value in sorted(env.items())]
     ENV_FILE.write_text(
         "# written by `make up`; removed by `make down`\n" + "\n".join(lines) + "\n"
     )
 
 
-def up() -> int:
-    if PIDS_FILE.exists():
-        print("the local stack is already up (`make down` stops it)")
-        return 0
+def _recorded() -> dict[str, dict[str, object]]:
+    """stack.json: each process `up` started, its pid and what identifies it (its start time)."""
+    try:
+        data = json.loads(PIDS_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {
+        name: entry if isinstance(entry, dict) else {"pid": entry, "identity": None}
+        for name, entry in data.items()
+    }
+
+
+def _ours(entry: dict[str, object]) -> bool:
+    """The recorded process still runs and is the one `up` started (not a reused pid)."""
+    identity = entry.get("identity")
+    return bool(identity) and process_identity(int(str(entry["pid"]))) == identity
+
+
+def _stop_recorded(record: dict[str, dict[str, object]]) -> None:
+    for name, entry in reversed(list(record.items())):
+        if _ours(entry):
+            stop_group(int(str(entry["pid"])))
+            print(f"  stopped {name}")
+        else:
+            print(f"  {name} (pid {entry['pid']}) was not running; nothing to stop")
+    PIDS_FILE.unlink(missing_ok=True)
+    ENV_FILE.unlink(missing_ok=True)
+
+
+def up(seed: str = "") -> int:
+    record = _recorded()
+    if record:
+        stopped = [name for name, entry in record.items() if not _ours(entry)]
+        if not stopped:
+            print("the local stack is already up (`make down` stops it)")
+            return 0
+        print(f"the local stack in {STATE_DIR} had stopped ({', '.join(stopped)} not running); "
+              "starting it afresh (the emulators keep data in memory: it is gone)")  # fmt: skip
+        _stop_recorded(record)
     check_prerequisites()
     env = base_env()
     servers: list[Server] = []
@@ -221,38 +254,65 @@ def up() -> int:
         _start_firestore_and_tasks(servers, env, STATE_DIR)
         _start_api_emulators(servers, env, STATE_DIR)
         _start_functions(servers, env, STATE_DIR)
+        _start_scheduler(servers, env, STATE_DIR)
     except LaunchError as exc:
         for server in reversed(servers):
             server.stop()
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    PIDS_FILE.write_text(json.dumps({s.name: s.process.pid for s in servers}, indent=2))
+    record = {
+        s.name: {"pid": s.process.pid, "identity": process_identity(s.process.pid)} for s in servers
+    }
+    PIDS_FILE.write_text(json.dumps(record, indent=2))
     write_env_file(env)
     for server in servers:
         print(f"  {server.name:<16} pid {server.process.pid:<7} log {server.log_path}")
     print(f"local stack up; endpoints in {ENV_FILE}")
+    if seed:
+        from emulators import demo
+
+        os.environ.update(env)
+        print(demo.load_org())
+    print(next_steps(bool(seed)))
     return 0
 
 
+def next_steps(seeded: bool) -> str:
+    """What `make up` says to do next (the README's "Try it yourself" goes on from here)."""
+    if not seeded:
+        return (
+            "the stack is empty. next:\n"
+            "  make down && make up SEED=demo   # a small org with three reps, ready to try\n"
+            '  or follow README.md, "Try it yourself", to load your own'
+        )
+    return (
+        "next, act as the rep alice and save a meeting by giving it colour 9:\n"
+        '  .venv/bin/python -m emulators.rep alice@example.com add "Acme call" '
+        "--with jane@acme.com --color 9\n"
+        "  .venv/bin/python -m emulators.org events      # the Salesforce Event, a second later\n"
+        "  .venv/bin/python main.py issues               # what failed or waits, and what to do\n"
+        "  make down                                     # stop the stack\n"
+        'the whole walkthrough: README.md, "Try it yourself"'
+    )
+
+
 def down() -> int:
-    if not PIDS_FILE.exists():
+    record = _recorded()
+    if not record:
         print("the local stack is not up")
+        PIDS_FILE.unlink(missing_ok=True)
         ENV_FILE.unlink(missing_ok=True)
         return 0
-    pids: dict[str, int] = json.loads(PIDS_FILE.read_text())
-    for name, pid in reversed(list(pids.items())):
-        stop_group(pid)
-        print(f"  stopped {name}")
-    PIDS_FILE.unlink()
-    ENV_FILE.unlink(missing_ok=True)
+    _stop_recorded(record)
     print("local stack down")
     return 0
 
 
 def test(pytest_args: list[str]) -> int:
     """Run pytest with Firestore and Cloud Tasks up; the fixtures start the API emulators."""
+    state = STATE_DIR / "test"  # its logs beside a running stack's, never over them
     try:
-        with running(whole_stack=False) as (env, _):
+        with running(whole_stack=False, state=state) as (env, _):
             # Interrupts reach pytest (our own process group); we only stop the emulators after.
             child = subprocess.Popen(
                 [PYTHON, "-m", "pytest", *pytest_args], env={**os.environ, **env}, cwd=ROOT
@@ -270,9 +330,12 @@ def test(pytest_args: list[str]) -> int:
 def demo() -> int:
     from emulators import demo as scenario
 
+    # A state directory of its own: keys, certificates and logs of a running `make up` stay
+    # untouched (F3 of the newcomer trial).
+    state = STATE_DIR / "demo"
     try:
-        with running(whole_stack=True) as (env, _):
-            return scenario.run({**os.environ, **env})
+        with running(whole_stack=True, state=state) as (env, _):
+            return scenario.run({**os.environ, **env, "CALSYNC_STATE_DIR": str(state)})
     except LaunchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -284,7 +347,11 @@ def main(argv: list[str]) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     if command == "up":
-        return up()
+        seed = rest[1] if rest[:1] == ["--seed"] and len(rest) > 1 else ""
+        if rest and (not seed or seed != "demo" or len(rest) != 2):
+            print("usage: python -m emulators.stack up [--seed demo]", file=sys.stderr)
+            return 2
+        return up(seed)
     if command == "down":
         return down()
     if command == "test":

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.version import VERSION
 from infra.wiring import settings_store
 
 
 def status(request: Any) -> tuple[str, int, dict[str, str]]:
     settings_store().org_status()  # a Firestore read: the answer says Firestore works
-    body = {"service": "calsync", "firestore": "ok"}
+    body = {"service": "calsync", "version": VERSION, "firestore": "ok"}
     return json.dumps(body), 200, {"Content-Type": "application/json"}

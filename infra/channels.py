@@ -35,11 +35,21 @@ def _fields(channel_id: str, token: str, resource_id: str, expiration_ms: int) -
     return dict(zip(FIELDS, (channel_id, token, resource_id, expiration_ms), strict=True))
 
 
+def stored_channel(user: User) -> Channel | None:
+    """The watch channel stored for the user, if any."""
+    s = user.state
+    if not s.channel_id:
+        return None
+    return Channel(s.channel_id, s.channel_token, s.channel_resource_id, s.channel_expiration_ms)
+
+
 def open_channel(
     store: SettingsStore, calendar: Calendar, user: User, functions_url: str
 ) -> Channel:
     """A new channel for the user's primary calendar; the previous one (if any) is stopped after
-    the new one is stored, so no change falls between the two."""
+    the new one is stored, so no change falls between the two. Only the channel's fields of the
+    state are written (field paths), so a session saving its sync token at the same time keeps
+    it (audit M1)."""
     old = user.state
     channel_id, token = f"calsync-{uuid.uuid4()}", secrets.token_urlsafe(32)
     # Stored before the watch call: Google's opening `sync` message may arrive before it returns.

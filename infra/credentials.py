@@ -12,6 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jwt
 import requests
@@ -22,6 +23,7 @@ from infra.config import Config, ConfigError
 
 CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.events",)
 SF_JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+SF_TIMEOUT = 60.0  # seconds for one Salesforce call (connect and read)
 
 
 def read_secret(name: str) -> str:
@@ -115,9 +117,19 @@ def salesforce_login(config: Config, http: requests.Session) -> SalesforceSessio
     )
 
 
+class _PatientSession(requests.Session):
+    """A requests session whose calls give up after SF_TIMEOUT seconds unless told otherwise:
+    simple-salesforce sets no timeout, and a call that never ends would hold a session (or the
+    admin's command) until the function's own deadline."""
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", SF_TIMEOUT)
+        return super().request(method, url, *args, **kwargs)
+
+
 def salesforce_http(config: Config) -> requests.Session:
     """A requests session that trusts the local emulator's certificate when one is configured."""
-    http = requests.Session()
+    http = _PatientSession()
     if config.sf_ca_cert:
         # REQUESTS_CA_BUNDLE in the environment would override `verify` on every request.
         http.trust_env = False

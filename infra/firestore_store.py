@@ -14,6 +14,7 @@ from typing import Any
 
 from google.api_core.exceptions import NotFound
 from google.cloud import firestore
+from google.cloud.firestore_v1.field_path import FieldPath
 
 from core.errors import LeaseLost
 from core.ports import Fence, UserProblem
@@ -235,6 +236,31 @@ class FirestoreSettingsStore:
             self._user(email).update({"sf_user_id": sf_user_id})
         except NotFound:
             raise KeyError(email) from None
+
+    def remove_user(self, email: str) -> None:
+        ref = self._user(email)
+        if not ref.get().exists:
+            raise KeyError(email)
+        ref.delete()
+
+    def unset_org_settings(self, names: Iterable[str]) -> None:
+        update = {FieldPath(name).to_api_repr(): firestore.DELETE_FIELD for name in names}
+        if update and self._org().get().exists:
+            self._org().update(update)
+
+    def unset_user_settings(self, email: str, names: Iterable[str]) -> None:
+        update = {
+            FieldPath("settings", name).to_api_repr(): firestore.DELETE_FIELD for name in names
+        }
+        try:
+            self._user(email).update(update or {"email": normalise_email(email)})
+        except NotFound:
+            raise KeyError(email) from None
+
+    def ping(self, timeout: float) -> None:
+        """One read with a deadline and no retries: raises at once when Firestore does not
+        answer (the admin command line checks this before it does anything)."""
+        self._org().get(retry=None, timeout=timeout)
 
     def set_user_settings(self, email: str, values: Mapping[str, Any]) -> None:
         ref = self._user(email)

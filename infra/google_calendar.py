@@ -427,6 +427,15 @@ class GoogleCalendar:
 
     # -- push (R-27) ----------------------------------------------------------------------
 
+    def probe(self) -> None:
+        """One small read of the user's primary calendar, so that an admin learns at once when
+        Google has no calendar for the address or refuses to act as the user (typed errors)."""
+        self._call(
+            lambda: self._events().list(
+                calendarId=self.email, maxResults=1, quotaUser=self.quota_user
+            )
+        )
+
     def watch(self, calendar_id: str, address: str, channel_id: str, token: str) -> Channel:
         """Open a push channel on `calendar_id`'s events; Google's returned expiration (ms)
         is the one to renew by (API-FACTS A5)."""

@@ -139,6 +139,17 @@ def plausible_email(email: str) -> bool:
     return bool(local) and "." in domain and not any(c.isspace() for c in email)
 
 
+@dataclass(frozen=True)
+class SalesforceUser:
+    """A Salesforce User as the admin command line checks it (`users enable --sf-user-id`)."""
+
+    id: str  # the 18-character form Salesforce answers with
+    username: str
+    name: str
+    email: str
+    active: bool
+
+
 class SalesforceAdapter:
     """The org's Salesforce as calsync's integration user (implements core.ports.Salesforce).
 
@@ -252,7 +263,7 @@ class SalesforceAdapter:
         Leads of these addresses, three queries per URL-sized chunk of addresses.
 
         Precedence when an address matches several records: User over Contact over Lead (a
-        Salesforce User is internal, SPEC §1; a Contact is a qualified person with an Account;
+        Salesforce User is internal, docs/rules.md, terms; a Contact is a qualified person with an Account;
         a Lead is the weakest match). Among records of one kind, the oldest wins.
         """
         wanted = sorted({_norm_email(e) for e in emails if e and plausible_email(_norm_email(e))})
@@ -283,6 +294,22 @@ class SalesforceAdapter:
         """Active SF User ids of these addresses (lower-case keys)."""
         wanted = sorted({_norm_email(e) for e in emails if e and plausible_email(_norm_email(e))})
         return {p.email: p.sf_id for p in self._people(PersonKind.USER, wanted)}
+
+    def find_user(self, sf_id: str) -> SalesforceUser | None:
+        """The User with this 15- or 18-character Id, active or not (None: no such User)."""
+        rows = self._query(
+            format_soql("SELECT Id, Username, Name, Email, IsActive FROM User WHERE Id = {}", sf_id)
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return SalesforceUser(
+            id=row["Id"],
+            username=row.get("Username") or "",
+            name=row.get("Name") or "",
+            email=_norm_email(row.get("Email") or ""),
+            active=bool(row.get("IsActive")),
+        )
 
     def accounts_by_domain(self, domains: Iterable[str]) -> dict[str, str]:
         """R-07: the Account whose Website is on each domain (www. and scheme ignored), else the

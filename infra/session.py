@@ -97,6 +97,13 @@ class Report:
         """The keys of the items whose writes failed."""
         return [o.unit.key for o in self.executed.failed] if self.executed else []
 
+    @property
+    def failures(self) -> dict[str, str]:
+        """Item key → why its write failed (the issue's message)."""
+        if not self.executed:
+            return {}
+        return {o.unit.key: o.opened[0].message for o in self.executed.failed if o.opened}
+
     def summary(self) -> str:
         if self.plan is None:
             return f"{self.user}: nothing read"

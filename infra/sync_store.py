@@ -147,6 +147,19 @@ class FirestoreIssueStore:
         rows = [doc.to_dict() or {} for doc in query.stream()]
         return sorted(rows, key=lambda r: (r["user_email"], r["code"], r.get("key", "")))
 
+    def close_for_user(self, email: str, now: datetime) -> int:
+        """Close every open issue of a user (`users remove`); returns how many were open."""
+        query = self._col.where(filter=FieldFilter("user_email", "==", email)).where(
+            filter=FieldFilter("open", "==", True)
+        )
+        refs = [doc.reference for doc in query.stream()]
+        for chunk in _chunks(refs, BATCH):
+            batch = self._db.batch()
+            for ref in chunk:
+                batch.set(ref, {"open": False, "closed": now}, merge=True)
+            batch.commit()
+        return len(refs)
+
     def record(self, opened: Sequence[Issue], closed: Sequence[Issue], now: datetime,
                fence: Fence | None = None) -> None:  # fmt: skip
         """Open (or count again) and close issues; first seen is kept, last seen and count move."""

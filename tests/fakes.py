@@ -192,6 +192,19 @@ class InMemorySettingsStore:
         address = normalise_email(email)
         self._users[address] = replace(self._users[address], sf_user_id=sf_user_id)
 
+    def remove_user(self, email: str) -> None:
+        del self._users[normalise_email(email)]
+
+    def unset_org_settings(self, names: Iterable[str]) -> None:
+        for name in names:
+            self._org.pop(name, None)
+
+    def unset_user_settings(self, email: str, names: Iterable[str]) -> None:
+        address = normalise_email(email)
+        user = self._users[address]
+        kept = {k: v for k, v in user.settings.items() if k not in set(names)}
+        self._users[address] = replace(user, settings=kept)
+
     def set_user_settings(self, email: str, values: Mapping[str, Any]) -> None:
         address = normalise_email(email)
         user = self._users[address]

@@ -10,6 +10,7 @@ import requests
 
 import main
 from core.users import SyncState
+from core.version import VERSION
 from emulators.launch import free_port, start
 from emulators.stack import LOG_DIR, PROJECT
 from infra.firestore_store import FirestoreSettingsStore
@@ -68,7 +69,7 @@ def test_every_http_function_is_served(functions_url, firestore_client):
     answer = requests.get(functions_url + "/status", timeout=10)
     assert answer.status_code == 200
     # M7: an unauthenticated caller learns that the service and Firestore answer, nothing more
-    assert answer.json() == {"service": "calsync", "firestore": "ok"}
+    assert answer.json() == {"service": "calsync", "version": VERSION, "firestore": "ok"}
 
 
 def test_unknown_function_is_404(functions_url):

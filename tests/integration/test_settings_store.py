@@ -127,3 +127,26 @@ def test_state_fields_refuse_unknown_names_and_users(store):
         store.set_state_fields("ann@example.com", {"no_such_field": 1})
     with pytest.raises(KeyError):
         store.set_state_fields("nobody@example.com", {"window_end": "2027-01-01"})
+
+
+def test_remove_forgets_the_user(store):
+    store.enable_user("ann@example.com")
+    store.set_user_settings("ann@example.com", {"autosave_meetings": True})
+    store.remove_user("ann@example.com")
+    assert store.get_user("ann@example.com") is None and store.list_users() == []
+    with pytest.raises(KeyError):
+        store.remove_user("ann@example.com")
+
+
+def test_unset_removes_org_values_and_user_overrides_only(store):
+    store.set_org_settings({"window_past_days": 30, "save_color": "7"})
+    store.unset_org_settings(["window_past_days", "never_set"])
+    assert store.org_settings() == {"save_color": "7"}
+    store.enable_user("ann@example.com")
+    store.set_user_settings(
+        "ann@example.com", {"autosave_meetings": True, "safe_description": False}
+    )
+    store.unset_user_settings("ann@example.com", ["autosave_meetings"])
+    assert store.get_user("ann@example.com").settings == {"safe_description": False}
+    with pytest.raises(KeyError):
+        store.unset_user_settings("nobody@example.com", ["autosave_meetings"])
