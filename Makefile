@@ -4,10 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 TASKS_VENV := .venv-tasks
+IAC_VENV := .venv-iac
+SCHEMAS := .tools/terraform-schemas
 
 .PHONY: install test lint demo up down bench docs clean
 
-install: $(VENV)/.installed $(TASKS_VENV)/.installed
+install: $(VENV)/.installed $(TASKS_VENV)/.installed $(IAC_VENV)/.installed $(SCHEMAS)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,10 +23,24 @@ $(TASKS_VENV)/.installed: requirements-tasks.txt
 	$(TASKS_VENV)/bin/python -m pip install --quiet -r requirements-tasks.txt
 	@touch $@
 
-lint: $(VENV)/.installed
+# checkov pins older libraries and brings its own `hcl2` module: the Terraform scanners get a venv
+# of their own. Like every venv here it stays out of the function source (terraform/functions.tf).
+$(IAC_VENV)/.installed: requirements-iac.txt
+	@test -x $(IAC_VENV)/bin/python || $(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/python -m pip install --quiet -r requirements-iac.txt
+	@touch $@
+
+# The provider schemas that stand in for `terraform validate`: cdktf's packages, from npm.
+$(SCHEMAS)/.installed: tools/terraform_providers.json tools/terraform_schema.py $(VENV)/.installed
+	$(PY) -m tools.terraform_schema fetch $(SCHEMAS)
+	@touch $@
+
+# ruff, mypy, and the Terraform checks: fmt, provider schemas, checkov, trivy (tools/lint_terraform.py).
+lint: $(VENV)/.installed $(IAC_VENV)/.installed $(SCHEMAS)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m tools.lint_terraform terraform
 
 # Lint, then the whole suite with the Firestore and Cloud Tasks emulators up; exits with pytest's status.
 test: install lint
@@ -47,4 +63,4 @@ docs: $(VENV)/.installed
 	$(PY) -m docs.generate
 
 clean: down
-	rm -rf $(VENV) $(TASKS_VENV) .calsync .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(TASKS_VENV) $(IAC_VENV) .tools .calsync .pytest_cache .ruff_cache .mypy_cache
