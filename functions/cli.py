@@ -24,6 +24,7 @@ from core.settings import (
     validate,
 )
 from core.users import normalise_email
+from functions import doctor
 
 EXIT_USAGE = 2
 
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     deletes_cmd = deletes.add_subparsers(dest="action", required=True, metavar="ACTION")
     confirm = deletes_cmd.add_parser("confirm", help="let the held deletes of a user go ahead")
     confirm.add_argument("email")
+    doctor.add_parser(commands)
     return parser
 
 
@@ -117,7 +119,10 @@ def _users_enable(ctx: Context, args: argparse.Namespace, out: TextIO) -> None:
             ctx.store, ctx.services().calendar_for(user.email), user, ctx.functions_url
         )
     except Exception as exc:  # the user stays enabled; the sweep retries the channel
-        raise CliError(f"{user.email} is enabled, but the watch channel failed: {exc}") from exc
+        raise CliError(
+            f"{user.email} is enabled, but the watch channel failed: {exc} "
+            "(`python main.py doctor` tells which deployment step to check)"
+        ) from exc
     print(f"  watching their calendar (channel {channel.id})", file=out)
 
 
@@ -254,7 +259,7 @@ def _email(text: str) -> str:
         raise CliError(str(exc)) from None
 
 
-HANDLERS: dict[tuple[str, str], Callable[[Context, argparse.Namespace, TextIO], None]] = {
+HANDLERS: dict[tuple[str, str], Callable[[Context, argparse.Namespace, TextIO], int | None]] = {
     ("users", "enable"): _users_enable,
     ("users", "disable"): _users_disable,
     ("users", "list"): _users_list,
@@ -263,6 +268,7 @@ HANDLERS: dict[tuple[str, str], Callable[[Context, argparse.Namespace, TextIO], 
     ("sync", ""): _sync,
     ("issues", ""): _issues,
     ("deletes", "confirm"): _deletes_confirm,
+    ("doctor", ""): doctor.run_doctor,  # returns its exit code
 }
 assert set(BY_NAME)  # the catalogue is importable before any command runs
 
@@ -280,8 +286,8 @@ def run(
     args = _parser().parse_args(list(argv))
     ctx = Context(store_factory, services_factory, queue_factory, config_factory)
     try:
-        HANDLERS[(args.command, getattr(args, "action", "") or "")](ctx, args, out)
+        code = HANDLERS[(args.command, getattr(args, "action", "") or "")](ctx, args, out)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return 0
+    return int(code or 0)

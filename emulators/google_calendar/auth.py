@@ -78,10 +78,24 @@ def load_public_keys(paths: list[str]) -> list[Any]:
     return keys
 
 
+UNAUTHORIZED_CLIENT = (
+    "Client is unauthorized to retrieve access tokens using this method, or client not "
+    "authorized for any of the scopes requested."
+)
+
+
 class Authenticator:
-    def __init__(self, public_keys: list[Any], allow_dev_tokens: bool = True) -> None:
+    def __init__(
+        self,
+        public_keys: list[Any],
+        allow_dev_tokens: bool = True,
+        delegation: dict[str, frozenset[str]] | None = None,
+    ) -> None:
         self.public_keys = public_keys
         self.allow_dev_tokens = allow_dev_tokens
+        # The Admin console's domain-wide delegation entries: service account -> authorised
+        # scopes. None: every assertion may act for anyone (no entries are being emulated).
+        self.delegation = delegation
         self.tokens: dict[str, tuple[Caller, float]] = {}
         self.lock = threading.Lock()
 
@@ -120,6 +134,14 @@ class Authenticator:
         scopes = frozenset(str(claims.get("scope", "")).split())
         if not scopes:
             return 400, {"error": "invalid_scope", "error_description": "No scope requested."}
+        if claims.get("sub") and self.delegation is not None:
+            # Acting for a user needs a delegation entry for the account covering every scope.
+            allowed = self.delegation.get(str(claims["iss"]).lower(), frozenset())
+            if not scopes <= allowed:
+                return 401, {
+                    "error": "unauthorized_client",
+                    "error_description": UNAUTHORIZED_CLIENT,
+                }
         token = new_opaque("ya29.emu-")
         with self.lock:
             self.tokens[token] = (Caller(email, scopes), time.time() + TOKEN_LIFETIME)
