@@ -195,7 +195,7 @@ def _start_identity(
     env["CALSYNC_GOOGLE_CERTS_URL"] = f"{base}/oauth2/v1/certs"
     env["CALSYNC_IDENTITY_URL"] = base  # local tools mint tokens here
     if mode == "keyless":
-        env["CALSYNC_IAM_URL"] = base
+        env["CALSYNC_GOOGLE_AUTH_URL"] = base
         env["CALSYNC_RUNTIME_SERVICE_ACCOUNT"] = RUNTIME_SA
         # google-auth finds the metadata server through these, as on Cloud Run it finds Google's.
         env["GCE_METADATA_HOST"] = f"127.0.0.1:{port}"

@@ -24,7 +24,7 @@ class ConfigError(ValueError):
 # local (FIRESTORE_EMULATOR_HOST set), so that a stray one in production fails loudly.
 LOCAL_ONLY = {
     "CALSYNC_GOOGLE_CERTS_URL": "ID tokens are checked against Google's own certificates",
-    "CALSYNC_IAM_URL": "domain-wide delegation is signed by Google's IAM Credentials API",
+    "CALSYNC_GOOGLE_AUTH_URL": "IAM Credentials and Google's OAuth server are Google's own",
     "CALSYNC_SF_SESSION_ID": "calsync logs in to Salesforce with the JWT bearer flow, never with "
     "a fixed session",
     "CALSYNC_SF_CA_CERT": "Salesforce's certificate is checked against the system's CAs",
@@ -56,7 +56,9 @@ class Config:
         str  # where Google's ID-token certificates are (the identity emulator locally)
     )
     runtime_service_account: str = ""  # the account that signs domain-wide delegation (keyless)
-    iam_url: str = ""  # local stack only: the IAM Credentials stand-in (infra/google_http.py)
+    # local stack only: the identity emulator, standing in for IAM Credentials and Google's OAuth
+    # server in calsync's credential calls (infra/google_http.py)
+    google_auth_url: str = ""
 
     @property
     def local(self) -> bool:
@@ -116,7 +118,7 @@ class Config:
             shared_secret=get("CALSYNC_SHARED_SECRET"),
             google_certs_url=certs_url or "https://www.googleapis.com/oauth2/v1/certs",
             runtime_service_account=get("CALSYNC_RUNTIME_SERVICE_ACCOUNT").lower(),
-            iam_url=get("CALSYNC_IAM_URL").rstrip("/"),
+            google_auth_url=get("CALSYNC_GOOGLE_AUTH_URL").rstrip("/"),
         )
 
 

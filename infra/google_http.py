@@ -1,13 +1,15 @@
 """The HTTP transport google-auth uses for calsync's own credential calls (IAM signBlob, token
-refreshes): google-auth's requests transport, which on a local stack delivers IAM Credentials
-calls to the identity emulator.
+refreshes): google-auth's requests transport, which on a local stack delivers the calls meant for
+IAM Credentials and Google's OAuth server to the identity emulator.
 
-google-auth 2.63.0 builds the IAM URL itself: `https://iamcredentials.{universe}/v1/projects/-/
-serviceAccounts/{SA}:signBlob`, the universe being the credentials' universe domain
-(googleapis.com; impersonated credentials refuse domain-wide delegation in any other universe).
-No option moves it, so calsync moves the request instead: the URL google-auth built is rewritten
-at the transport, only when CALSYNC_IAM_URL is set, which infra/config.py allows on a local stack
-only. In production the transport is google-auth's, unchanged (docs/emulators/google_identity.md).
+google-auth 2.63.0 builds these URLs itself. IAM's is `https://iamcredentials.{universe}/v1/
+projects/-/serviceAccounts/{SA}:signBlob`, the universe being the credentials' universe domain
+(googleapis.com; impersonated credentials refuse domain-wide delegation in any other universe),
+and a user login's refresh always goes to https://oauth2.googleapis.com/token, whatever its file
+says. No option moves either, so calsync moves the request instead: the URL google-auth built is
+rewritten at the transport, only when CALSYNC_GOOGLE_AUTH_URL is set, which infra/config.py
+allows on a local stack only. In production the transport is google-auth's, unchanged
+(docs/emulators/google_identity.md).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import requests
 
 from infra.config import Config
 
-IAM_CREDENTIALS = "https://iamcredentials.googleapis.com"
+# Google's hosts that the identity emulator stands in for.
+ROUTED_HOSTS = ("https://iamcredentials.googleapis.com", "https://oauth2.googleapis.com")
 
 
 class RoutedRequest(google.auth.transport.requests.Request):
-    """google-auth's transport, with Google API hosts mapped to local stand-ins."""
+    """google-auth's transport, with some Google hosts mapped to a local stand-in."""
 
     def __init__(self, routes: dict[str, str]):
         session = requests.Session()
@@ -40,6 +43,6 @@ class RoutedRequest(google.auth.transport.requests.Request):
 
 
 def google_request(config: Config) -> google.auth.transport.requests.Request:
-    if config.iam_url:
-        return RoutedRequest({IAM_CREDENTIALS: config.iam_url})
+    if config.google_auth_url:
+        return RoutedRequest({host: config.google_auth_url for host in ROUTED_HOSTS})
     return google.auth.transport.requests.Request()
