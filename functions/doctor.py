@@ -93,8 +93,26 @@ def _delegation(ctx: Any, args: argparse.Namespace) -> Outcome:
     from infra.google_calendar import GoogleCalendar
 
     calendar = GoogleCalendar(ctx.config_factory(), email)
-    calendar._service.events().list(calendarId="primary", maxResults=1).execute()
+    try:
+        calendar._service.events().list(calendarId="primary", maxResults=1).execute()
+    except Exception as exc:
+        return Outcome(False, _brief(exc), delegation_hint(str(exc)))
     return Outcome(True, f"read {email}'s calendar as {email}")
+
+
+def delegation_hint(message: str) -> str:
+    """Which step a failed delegation points at, from Google's own words."""
+    if "iam.serviceAccounts.signBlob" in message or "iam.serviceAccounts.signJwt" in message:
+        return (f"{DEPLOY} step 7: your login may not sign as the runtime account: be in "
+                "cli_admins and sign in with `terraform output cli_login` (in a function: the "
+                "runtime account lacks Token Creator on itself; `terraform apply` grants it)")  # fmt: skip
+    if "unauthorized_client" in message:
+        return (f"{DEPLOY} step 4: the Admin console has no delegation entry for the client ID "
+                "`terraform output dwd_client_id` with exactly the scopes listed there (a new "
+                "entry can take a while to apply)")  # fmt: skip
+    if "accessNotConfigured" in message or "SERVICE_DISABLED" in message:
+        return f"{DEPLOY} step 3: the Calendar API is not enabled yet (`terraform apply`)"
+    return HINTS["domain-wide delegation"]
 
 
 def _salesforce(ctx: Any, args: argparse.Namespace) -> Outcome:
@@ -115,9 +133,11 @@ def _queue(ctx: Any, args: argparse.Namespace) -> Outcome:
     client = client_for(config)
     path = config.tasks_queue_path
     try:
-        answer = client.test_iam_permissions(resource=path, permissions=["cloudtasks.tasks.create"])
+        answer = client.test_iam_permissions(
+            resource=path, permissions=["cloudtasks.tasks.create"], timeout=10, retry=None
+        )
     except gexc.MethodNotImplemented:  # the local emulator has no IAM: the queue must exist
-        client.get_queue(name=path)
+        client.get_queue(name=path, timeout=10, retry=None)
         return Outcome(True, f"{path} exists (the emulator checks no permissions)")
     if "cloudtasks.tasks.create" not in answer.permissions:
         return Outcome(False, f"may not add tasks to {path}",

@@ -278,3 +278,50 @@ def test_the_metadata_server_answers_only_with_the_metadata_flavor_header(stand)
     )  # fmt: skip
     claims = jwt.decode(identity.text, options={"verify_signature": False})
     assert claims["email"] == RUNTIME and claims["aud"] == "https://x.example/sync_user"
+
+
+def test_doctor_names_the_deploy_step_of_each_failed_check(stand, monkeypatch):
+    """An admin whose login holds no grant on the runtime account, against a deployment with no
+    Salesforce app nor queue: every failure is reported with the deploy.md step to revisit."""
+    import argparse
+    import io
+
+    from functions.cli import Context
+    from functions.doctor import run_doctor
+    from infra.config import Config
+    from tests.fakes import InMemorySettingsStore
+
+    login = adc_file(stand, "eve-doctor.json", user_login(stand, STRANGER))
+    for name, value in login.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(stand.folder / "gcloud"))
+    config = Config.from_env({
+        "GOOGLE_CLOUD_PROJECT": "calsync-test", "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",
+        "CALSYNC_CALENDAR_URL": f"{stand.calendar}/calendar/v3/",
+        "CALSYNC_CALENDAR_TOKEN_URI": f"{stand.calendar}/token",
+        "CALSYNC_GOOGLE_AUTH_URL": stand.identity, "CALSYNC_RUNTIME_SERVICE_ACCOUNT": RUNTIME,
+        "CALSYNC_TASKS_EMULATOR_HOST": f"127.0.0.1:{free_port()}",
+    })  # fmt: skip
+    store = InMemorySettingsStore()
+    store.enable_user(ALICE)
+    ctx = Context(lambda: store, config_factory=lambda: config)
+    out = io.StringIO()
+    assert run_doctor(ctx, argparse.Namespace(user=""), out) == 1, out.getvalue()
+    lines = out.getvalue().splitlines()
+    delegation = next(i for i, line in enumerate(lines) if "domain-wide delegation" in line)
+    assert lines[delegation].lstrip().startswith("FAIL")
+    assert "iam.serviceAccounts.signBlob" in lines[delegation]
+    assert (
+        "docs/deploy.md step 7" in lines[delegation + 1] and "cli_admins" in lines[delegation + 1]
+    )
+    assert any(line.lstrip().startswith("ok") and "Firestore" in line for line in lines)
+    assert any("Salesforce login" in line and "FAIL" in line for line in lines)
+    assert lines[-1].endswith("check(s) failed")
+
+
+def test_doctor_points_a_refused_delegation_entry_at_the_admin_console_step():
+    from functions.doctor import delegation_hint
+
+    refused = "unauthorized_client: Client is unauthorized to retrieve access tokens"
+    assert "step 4" in delegation_hint(refused) and "dwd_client_id" in delegation_hint(refused)
+    assert "step 3" in delegation_hint("accessNotConfigured: Calendar API has not been used")
