@@ -7,9 +7,12 @@ TASKS_VENV := .venv-tasks
 IAC_VENV := .venv-iac
 SCHEMAS := .tools/terraform-schemas
 
-.PHONY: install test lint demo up down bench docs clean
+.PHONY: install cli test lint demo up down bench docs clean
 
 install: $(VENV)/.installed $(TASKS_VENV)/.installed $(IAC_VENV)/.installed $(SCHEMAS)/.installed
+
+# Only what the admin command line needs (docs/deploy.md, step 7): no emulators, no Terraform tools.
+cli: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

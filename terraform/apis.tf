@@ -15,6 +15,8 @@ locals {
     "firestore.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com", # signBlob for keyless domain-wide delegation
+    "logging.googleapis.com",        # the functions' logs
+    "monitoring.googleapis.com",     # the error alert (monitoring.tf)
     "run.googleapis.com",            # functions (2nd gen) run on Cloud Run
     "secretmanager.googleapis.com",
     "storage.googleapis.com", # the source archive

@@ -3,6 +3,11 @@ output "function_urls" {
   value       = { for name, fn in google_cloudfunctions2_function.fn : name => fn.url }
 }
 
+output "function_services" {
+  description = "Cloud Run service of each function: what Cloud Logging calls resource.labels.service_name."
+  value       = { for name, fn in google_cloudfunctions2_function.fn : name => fn.service_config[0].service }
+}
+
 output "webhook_url" {
   description = "Address calsync gives Google Calendar watch channels."
   value       = try(google_cloudfunctions2_function.fn["calendar_webhook"].url, null)

@@ -222,3 +222,14 @@ variable "public_access" {
     error_message = "public_access must be \"no_invoker_check\" or \"all_users\"."
   }
 }
+
+variable "alert_email" {
+  description = "Where to send an e-mail when a calsync function logs an error (at most one an hour). Null (the default) creates no alert."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be an e-mail address, or null."
+  }
+}
