@@ -33,8 +33,17 @@ $(IAC_VENV)/.installed: requirements-iac.txt
 	$(IAC_VENV)/bin/python -m pip install --quiet -r requirements-iac.txt
 	@touch $@
 
-# The provider schemas that stand in for `terraform validate`: cdktf's packages, from npm.
+# The provider schemas that stand in for `terraform validate`: cdktf's packages, from npm. npm is
+# installed with apt where it is missing on a Debian machine run as root (CI); elsewhere the
+# message says what to install.
 $(SCHEMAS)/.installed: tools/terraform_providers.json tools/terraform_schema.py $(VENV)/.installed
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing npm with apt-get"; apt-get update -qq && apt-get install -y -qq npm; \
+	  else \
+	    echo "error: npm is not installed; the Terraform schema check needs it (Debian/Ubuntu: apt-get install npm)"; exit 1; \
+	  fi; \
+	fi
 	$(PY) -m tools.terraform_schema fetch $(SCHEMAS)
 	@touch $@
 

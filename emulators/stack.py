@@ -147,7 +147,8 @@ def _start_api_emulators(
         start(
             "google-calendar",
             [PYTHON, "-m", "emulators.google_calendar", "--port", str(port), *domains,
-             "--service-account-cert", str(keys["google_cert"]), "--delegation", delegation],
+             "--service-account-cert", f"{RUNTIME_SA}={keys['google_cert']}",
+             "--delegation", delegation],
             state / "logs" / "google-calendar.log",
             cwd=ROOT,
         )

@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         "--service-account-cert",
         action="append",
         default=[],
-        metavar="PEM",
-        help="only accept token assertions signed by this certificate or public key (repeatable)",
+        metavar="[SA=]PEM",
+        help="only accept token assertions signed by this certificate or public key; SA=PEM "
+        "accepts it for that service account's assertions only (repeatable)",
     )
     parser.add_argument(
         "--delegation",

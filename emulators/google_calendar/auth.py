@@ -63,16 +63,23 @@ class Caller:
 
 
 def load_public_keys(paths: list[str]) -> list[Any]:
-    """Public keys from PEM files holding X.509 certificates or bare public keys."""
-    keys = []
-    for path in paths:
+    """Public keys from PEM files holding X.509 certificates or bare public keys. An entry
+    `EMAIL=PATH` binds its keys to that service account: they verify only assertions it issued,
+    as Google checks an assertion against the keys of its `iss` (returned as (email, key))."""
+    keys: list[Any] = []
+    for entry in paths:
+        owner, sep, path = entry.partition("=")
+        if not sep:
+            owner, path = "", entry
+        found = []
         text = Path(path).read_bytes()
         for block in text.split(b"-----BEGIN ")[1:]:
             pem = b"-----BEGIN " + block
             if pem.startswith(b"-----BEGIN CERTIFICATE"):
-                keys.append(x509.load_pem_x509_certificate(pem).public_key())
+                found.append(x509.load_pem_x509_certificate(pem).public_key())
             elif b"PUBLIC KEY" in pem.split(b"\n", 1)[0]:
-                keys.append(serialization.load_pem_public_key(pem))
+                found.append(serialization.load_pem_public_key(pem))
+        keys += [(owner.lower(), key) if owner else key for key in found]
     if paths and not keys:
         raise ValueError(f"no certificate or public key found in {paths}")
     return keys
@@ -174,7 +181,14 @@ class Authenticator:
 
     def _verified(self, assertion: str) -> dict[str, Any]:
         last: jwt.PyJWTError | None = None
-        for key in self.public_keys:
+        issuer = str(jwt.decode(assertion, options={"verify_signature": False}).get("iss", ""))
+        for entry in self.public_keys:
+            if isinstance(entry, tuple):  # bound to one account: only that account's assertions
+                owner, key = entry
+                if owner != issuer.lower():
+                    continue
+            else:
+                key = entry
             try:
                 return jwt.decode(
                     assertion,

@@ -71,7 +71,7 @@ def stand(tmp_path_factory: pytest.TempPathFactory):
     calendar = start(
         "google-calendar",
         [sys.executable, "-m", "emulators.google_calendar", "--port", str(calendar_port),
-         "--domain", "example.com", "--service-account-cert", str(folder / "runtime-cert.pem"),
+         "--domain", "example.com", "--service-account-cert", f"{RUNTIME}={folder / 'runtime-cert.pem'}",
          "--delegation", f"{RUNTIME}={EVENTS_SCOPE}"],
         folder / "calendar.log", cwd=REPO,
     )  # fmt: skip
@@ -200,6 +200,11 @@ def test_the_delegation_entry_authorises_exactly_its_scopes(stand):
     other_key, _ = keypair("someone-else")
     forged = exchange(stand, assertion(stand, EVENTS_SCOPE, key=other_key))
     assert forged.status_code == 400 and forged.json()["error"] == "invalid_grant"
+    # The runtime account's key does not sign for another account.
+    other = exchange(
+        stand, assertion(stand, EVENTS_SCOPE, iss="other@calsync-test.iam.gserviceaccount.com")
+    )
+    assert other.status_code == 400 and other.json()["error"] == "invalid_grant"
 
 
 def test_calsync_asks_for_no_scope_beyond_the_delegation_entry():
