@@ -161,7 +161,8 @@ def _webhook(ctx: Any, args: argparse.Namespace) -> Outcome:
 
 
 HINTS = {
-    "configuration": f"{DEPLOY} step 7: load the deployment's environment",
+    "configuration": f"{DEPLOY} step 7: load the deployment's environment with "
+    '`eval "$(terraform -chdir=terraform output -raw admin_env)"`',
     "Google identity": f"{DEPLOY} step 7: `gcloud auth application-default login "
     "--impersonate-service-account=RUNTIME` (`terraform output cli_login`)",
     "Firestore": f"{DEPLOY} steps 3 and 7: the database exists after `terraform apply`; your "
@@ -187,9 +188,13 @@ CHECKS = [
 
 
 def run_doctor(ctx: Any, args: argparse.Namespace, out: TextIO) -> int:
-    """Run every check; 0 when all passed, 1 otherwise (each failure names its deploy.md step)."""
-    failed = 0
+    """Run every check; 0 when all passed, 1 otherwise (each failure names its deploy.md step).
+    Without a usable configuration the other checks are skipped: they would all fail alike."""
+    failed, configured = 0, True
     for check in CHECKS:
+        if not configured:
+            print(f"  skip  {check.name:<24} needs the configuration", file=out)
+            continue
         try:
             outcome = check.run(ctx, args)
         except Skip as exc:
@@ -200,6 +205,7 @@ def run_doctor(ctx: Any, args: argparse.Namespace, out: TextIO) -> int:
         print(f"  {'ok  ' if outcome.ok else 'FAIL'}  {check.name:<24} {outcome.detail}", file=out)
         if not outcome.ok:
             failed += 1
+            configured = check.name != "configuration"
             print(f"        -> {outcome.hint or HINTS[check.name]}", file=out)
     print("all checks passed" if not failed else f"{failed} check(s) failed", file=out)
     return 1 if failed else 0
