@@ -4,10 +4,15 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 TASKS_VENV := .venv-tasks
+IAC_VENV := .venv-iac
+SCHEMAS := .tools/terraform-schemas
 
-.PHONY: install test lint demo up down bench docs clean prerequisites
+.PHONY: install cli test lint demo up down bench docs clean prerequisites
 
-install: $(VENV)/.installed $(TASKS_VENV)/.installed
+install: $(VENV)/.installed $(TASKS_VENV)/.installed $(IAC_VENV)/.installed $(SCHEMAS)/.installed
+
+# Only what the admin command line needs (docs/deploy.md, step 7): no emulators, no Terraform tools.
+cli: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,10 +26,33 @@ $(TASKS_VENV)/.installed: requirements-tasks.txt
 	$(TASKS_VENV)/bin/python -m pip install --quiet -r requirements-tasks.txt
 	@touch $@
 
-lint: $(VENV)/.installed
+# checkov pins older libraries and brings its own `hcl2` module: the Terraform scanners get a venv
+# of their own. Like every venv here it stays out of the function source (terraform/functions.tf).
+$(IAC_VENV)/.installed: requirements-iac.txt
+	@test -x $(IAC_VENV)/bin/python || $(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/python -m pip install --quiet -r requirements-iac.txt
+	@touch $@
+
+# The provider schemas that stand in for `terraform validate`: cdktf's packages, from npm. npm is
+# installed with apt where it is missing on a Debian machine run as root (CI); elsewhere the
+# message says what to install.
+$(SCHEMAS)/.installed: tools/terraform_providers.json tools/terraform_schema.py $(VENV)/.installed
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing npm with apt-get"; apt-get update -qq && apt-get install -y -qq npm; \
+	  else \
+	    echo "error: npm is not installed; the Terraform schema check needs it (Debian/Ubuntu: apt-get install npm)"; exit 1; \
+	  fi; \
+	fi
+	$(PY) -m tools.terraform_schema fetch $(SCHEMAS)
+	@touch $@
+
+# ruff, mypy, and the Terraform checks: fmt, provider schemas, checkov, trivy (tools/lint_terraform.py).
+lint: $(VENV)/.installed $(IAC_VENV)/.installed $(SCHEMAS)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m tools.lint_terraform terraform
 
 # Java and the Cloud CLI, checked with the system Python before anything is installed.
 prerequisites:
@@ -53,4 +81,4 @@ docs: $(VENV)/.installed
 	$(PY) -m docs.generate
 
 clean: down
-	rm -rf $(VENV) $(TASKS_VENV) .calsync .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(TASKS_VENV) $(IAC_VENV) .tools .calsync .pytest_cache .ruff_cache .mypy_cache

@@ -87,30 +87,62 @@ def _start_firestore_and_tasks(servers: list[Server], env: dict[str, str], state
 
 
 SF_CONSUMER_KEY = "calsync-local"
-# The identities Google would hold in the project (terraform/iam.tf): Cloud Tasks and Cloud
-# Scheduler sign their calls as the invoker account.
+# The identities Google would hold in the project (terraform/iam.tf): the functions run as the
+# runtime account, Cloud Tasks and Cloud Scheduler sign their calls as the invoker account.
+RUNTIME_SA = f"calsync-runtime@{PROJECT}.iam.gserviceaccount.com"
 INVOKER_SA = f"calsync-invoker@{PROJECT}.iam.gserviceaccount.com"
 SF_USERNAME = "integration@calsync.example"  # the Salesforce emulator's integration user
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+# How the local stack signs domain-wide delegation: "keyless" (the default, as in Google Cloud:
+# the metadata server's identity signs through IAM signBlob, no key file) or "key" (a JSON key,
+# as with dwd_key_in_secret_manager = true). `CALSYNC_LOCAL_DWD=key make up` picks the second.
+DWD_MODES = ("keyless", "key")
 
 
-def _start_api_emulators(servers: list[Server], env: dict[str, str], state: Path) -> None:
-    """Our two emulators, each trusting a throwaway key that calsync then signs with (the
-    production paths: domain-wide delegation and the Salesforce JWT-bearer login)."""
-    keys = write_local_keys(state / "keys")
+def dwd_mode() -> str:
+    mode = os.environ.get("CALSYNC_LOCAL_DWD", "keyless").strip() or "keyless"
+    if mode not in DWD_MODES:
+        raise SystemExit(f"error: CALSYNC_LOCAL_DWD must be one of {', '.join(DWD_MODES)}")
+    return mode
+
+
+def delegation_scopes(doc: Path = DEPLOY_DOC) -> list[str]:
+    """The scopes docs/deploy.md tells the Workspace admin to authorise: the local Calendar
+    emulator authorises exactly these, as an admin who followed the page would have."""
+    text = doc.read_text()
+    start, end = "<!-- delegation-scopes:start -->", "<!-- delegation-scopes:end -->"
+    block = text[text.index(start) + len(start) : text.index(end)]
+    return [
+        s for s in block.replace("`", " ").replace(",", " ").split() if s.startswith("https://")
+    ]
+
+
+def _start_api_emulators(
+    servers: list[Server], env: dict[str, str], state: Path, mode: str = "keyless"
+) -> None:
+    """Our emulators, each trusting a throwaway key that calsync then signs with (the production
+    paths: domain-wide delegation, keyless or keyed, and the Salesforce JWT-bearer login)."""
+    keys = write_local_keys(state / "keys", RUNTIME_SA)
+    _start_identity(servers, env, state, keys, mode)
     port = free_port()
     domains = [arg for d in DOMAINS for arg in ("--domain", d)]
+    delegation = f"{RUNTIME_SA}={','.join(delegation_scopes())}"
     servers.append(
         start(
             "google-calendar",
             [PYTHON, "-m", "emulators.google_calendar", "--port", str(port), *domains,
-             "--service-account-cert", str(keys["google_cert"])],
+             "--service-account-cert", f"{RUNTIME_SA}={keys['google_cert']}",
+             "--delegation", delegation],
             state / "logs" / "google-calendar.log",
             cwd=ROOT,
         )
     )  # fmt: skip
     env["CALSYNC_CALENDAR_URL"] = f"http://127.0.0.1:{port}/calendar/v3/"
     env["CALSYNC_CALENDAR_TOKEN_URI"] = f"http://127.0.0.1:{port}/token"
-    env["CALSYNC_GOOGLE_SA_KEY_SECRET"] = f"file:{keys['google_sa']}"
+    if mode == "key":
+        env["CALSYNC_GOOGLE_SA_KEY_SECRET"] = f"file:{keys['google_sa']}"
+    else:
+        keys["google_sa"].unlink()  # keyless: no key file exists, as in production
     port = free_port()
     tls_dir = state / "tls"
     servers.append(
@@ -128,21 +160,39 @@ def _start_api_emulators(servers: list[Server], env: dict[str, str], state: Path
     env["CALSYNC_SF_CONSUMER_KEY"] = SF_CONSUMER_KEY
     env["CALSYNC_SF_USERNAME"] = SF_USERNAME
     env["CALSYNC_SF_PRIVATE_KEY_SECRET"] = f"file:{keys['sf_key']}"
+
+
+def _start_identity(
+    servers: list[Server], env: dict[str, str], state: Path, keys: dict[str, Path], mode: str
+) -> None:
+    """Google's identity side: ID-token certificates and IAM for everyone; in keyless mode also
+    the metadata server, whose identity (the runtime account) signs delegation with the key that
+    Google would hold for it, having Token Creator on itself as terraform/iam.tf grants."""
     port = free_port()
-    servers.append(
-        start(
-            "google-identity",
-            [PYTHON, "-m", "emulators.google_identity", "--port", str(port),
-             "--issuer-key", str(keys["issuer_key"]), "--issuer-cert", str(keys["issuer_cert"]),
-             "--service-account", INVOKER_SA,
-             # Cloud Scheduler's agent signs the jobs' calls as the invoker (emulators/scheduler.py)
-             "--grant", f"{scheduler_agent(PROJECT)}={INVOKER_SA}"],
-            state / "logs" / "google-identity.log",
-            cwd=ROOT,
-        )
-    )  # fmt: skip
-    env["CALSYNC_GOOGLE_CERTS_URL"] = f"http://127.0.0.1:{port}/oauth2/v1/certs"
-    env["CALSYNC_IDENTITY_URL"] = f"http://127.0.0.1:{port}"  # local tools mint tokens here
+    argv = [PYTHON, "-m", "emulators.google_identity", "--port", str(port),
+            "--issuer-key", str(keys["issuer_key"]), "--issuer-cert", str(keys["issuer_cert"]),
+            "--service-account", INVOKER_SA, "--project", env["GOOGLE_CLOUD_PROJECT"],
+            # Cloud Scheduler's agent signs the jobs' calls as the invoker (emulators/scheduler.py)
+            "--grant", f"{scheduler_agent(PROJECT)}={INVOKER_SA}"]  # fmt: skip
+    if mode == "keyless":
+        argv += ["--service-account-key", f"{RUNTIME_SA}={keys['google_key']}",
+                 "--grant", f"{RUNTIME_SA}={RUNTIME_SA}", "--instance-account", RUNTIME_SA]  # fmt: skip
+    servers.append(start("google-identity", argv, state / "logs" / "google-identity.log", cwd=ROOT))
+    base = f"http://127.0.0.1:{port}"
+    env["CALSYNC_GOOGLE_CERTS_URL"] = f"{base}/oauth2/v1/certs"
+    env["CALSYNC_IDENTITY_URL"] = base  # local tools mint tokens here
+    if mode == "keyless":
+        env["CALSYNC_GOOGLE_AUTH_URL"] = base
+        env["CALSYNC_RUNTIME_SERVICE_ACCOUNT"] = RUNTIME_SA
+        # google-auth finds the metadata server through these, as on Cloud Run it finds Google's.
+        env["GCE_METADATA_HOST"] = f"127.0.0.1:{port}"
+        env["GCE_METADATA_IP"] = f"127.0.0.1:{port}"
+        # No developer's own Google login may stand in for the instance identity: an empty Cloud
+        # CLI configuration, and no key file named by GOOGLE_APPLICATION_CREDENTIALS.
+        empty = state / "gcloud-config"
+        empty.mkdir(parents=True, exist_ok=True)
+        env["CLOUDSDK_CONFIG"] = str(empty)
+        env["GOOGLE_APPLICATION_CREDENTIALS"] = ""
 
 
 def _start_functions(servers: list[Server], env: dict[str, str], state: Path) -> None:
@@ -192,7 +242,7 @@ def running(whole_stack: bool, state: Path) -> Iterator[tuple[dict[str, str], li
     try:
         _start_firestore_and_tasks(servers, env, state)
         if whole_stack:
-            _start_api_emulators(servers, env, state)
+            _start_api_emulators(servers, env, state, dwd_mode())
             _start_functions(servers, env, state)
         yield env, servers
     finally:
@@ -248,11 +298,12 @@ def up(seed: str = "") -> int:
               "starting it afresh (the emulators keep data in memory: it is gone)")  # fmt: skip
         _stop_recorded(record)
     check_prerequisites()
+    mode = dwd_mode()
     env = base_env()
     servers: list[Server] = []
     try:
         _start_firestore_and_tasks(servers, env, STATE_DIR)
-        _start_api_emulators(servers, env, STATE_DIR)
+        _start_api_emulators(servers, env, STATE_DIR, mode)
         _start_functions(servers, env, STATE_DIR)
         _start_scheduler(servers, env, STATE_DIR)
     except LaunchError as exc:
@@ -267,7 +318,7 @@ def up(seed: str = "") -> int:
     write_env_file(env)
     for server in servers:
         print(f"  {server.name:<16} pid {server.process.pid:<7} log {server.log_path}")
-    print(f"local stack up; endpoints in {ENV_FILE}")
+    print(f"local stack up ({mode} domain-wide delegation); endpoints in {ENV_FILE}")
     if seed:
         from emulators import demo
 

@@ -20,6 +20,17 @@ class ConfigError(ValueError):
     """The environment lacks or garbles a value; the message names the variable."""
 
 
+# Variables that point calsync at local stand-ins or weaken a check: refused unless the stack is
+# local (FIRESTORE_EMULATOR_HOST set), so that a stray one in production fails loudly (R-34).
+LOCAL_ONLY = {
+    "CALSYNC_GOOGLE_CERTS_URL": "ID tokens are checked against Google's own certificates",
+    "CALSYNC_GOOGLE_AUTH_URL": "IAM Credentials and Google's OAuth server are Google's own",
+    "CALSYNC_SF_SESSION_ID": "calsync logs in to Salesforce with the JWT bearer flow, never with "
+    "a fixed session",
+    "CALSYNC_SF_CA_CERT": "Salesforce's certificate is checked against the system's CAs",
+}
+
+
 @dataclass(frozen=True)
 class Config:
     project: str
@@ -44,6 +55,10 @@ class Config:
     google_certs_url: (
         str  # where Google's ID-token certificates are (the identity emulator locally)
     )
+    runtime_service_account: str = ""  # the account that signs domain-wide delegation (keyless)
+    # local stack only: the identity emulator, standing in for IAM Credentials and Google's OAuth
+    # server in calsync's credential calls (infra/google_http.py)
+    google_auth_url: str = ""
 
     @property
     def local(self) -> bool:
@@ -71,14 +86,14 @@ class Config:
             raise ConfigError(
                 f"CALSYNC_CALENDAR_URL must end with /calendar/v3/ (got {calendar_url!r})"
             )
-        emulated = bool(get("FIRESTORE_EMULATOR_HOST"))
+        if not get("FIRESTORE_EMULATOR_HOST"):
+            for name, why in LOCAL_ONLY.items():
+                if get(name):
+                    raise ConfigError(
+                        f"{name} is honoured on a local stack only (with FIRESTORE_EMULATOR_HOST): "
+                        f"in production, {why}"
+                    )
         certs_url = get("CALSYNC_GOOGLE_CERTS_URL")
-        if certs_url and not emulated:
-            raise ConfigError(
-                "CALSYNC_GOOGLE_CERTS_URL is honoured on a local stack only (with "
-                "FIRESTORE_EMULATOR_HOST): in production, ID tokens are checked against Google's "
-                "own certificates"
-            )
         return cls(
             project=project,
             firestore_database=get("CALSYNC_FIRESTORE_DATABASE", "(default)"),
@@ -102,6 +117,8 @@ class Config:
             functions_url=get("CALSYNC_FUNCTIONS_URL").rstrip("/"),
             shared_secret=get("CALSYNC_SHARED_SECRET"),
             google_certs_url=certs_url or "https://www.googleapis.com/oauth2/v1/certs",
+            runtime_service_account=get("CALSYNC_RUNTIME_SERVICE_ACCOUNT").lower(),
+            google_auth_url=get("CALSYNC_GOOGLE_AUTH_URL").rstrip("/"),
         )
 
 

@@ -16,12 +16,14 @@ from typing import Any
 
 import jwt
 import requests
-from google.auth.transport.requests import AuthorizedSession, Request
+from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import service_account
 
 from infra.config import Config, ConfigError
 
+# What domain-wide delegation must authorise, exactly (docs/deploy.md, step 4 lists the same).
 CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.events",)
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 SF_JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SF_TIMEOUT = 60.0  # seconds for one Salesforce call (connect and read)
 
@@ -34,7 +36,7 @@ def read_secret(name: str) -> str:
         return Path(name[len("file:") :]).read_text()
     import google.auth
 
-    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
     version = name if "/versions/" in name else f"{name}/versions/latest"
     answer = AuthorizedSession(credentials).get(
         f"https://secretmanager.googleapis.com/v1/{version}:access", timeout=10
@@ -50,27 +52,47 @@ def google_credentials(config: Config, email: str) -> service_account.Credential
         info["token_uri"] = config.calendar_token_uri  # the key file's own URI is Google's
         base = service_account.Credentials.from_service_account_info(info, scopes=CALENDAR_SCOPES)
         return base.with_subject(email)
-    return _keyless_credentials(config, email)
+    return keyless_credentials(config, email)
 
 
-def _keyless_credentials(config: Config, email: str) -> service_account.Credentials:
-    """No key anywhere: the function's own service account signs the delegation JWT through IAM
-    (it needs roles/iam.serviceAccountTokenCreator on itself; see docs/deploy.md)."""
+def keyless_credentials(config: Config, email: str) -> service_account.Credentials:
+    """No key anywhere: the runtime service account signs the delegation JWT through IAM
+    Credentials signBlob, with whatever Google identity this process has (API-FACTS-2 §3.1).
+
+    In a function that identity is the runtime account itself, from the metadata server (it holds
+    Token Creator on itself). On an admin's machine it is the admin's application-default login,
+    usually impersonating the runtime account (docs/deploy.md, step 7); the account to sign as
+    comes from CALSYNC_RUNTIME_SERVICE_ACCOUNT, because a user's credentials name none.
+    """
     import google.auth
     from google.auth import iam
 
-    source, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    request = Request()
-    source.refresh(request)
-    sa_email = getattr(source, "service_account_email", "")
-    if not sa_email:
-        raise ConfigError(
-            "keyless delegation needs a service-account identity; set CALSYNC_GOOGLE_SA_KEY_SECRET"
-        )
-    signer = iam.Signer(request, source, sa_email)
+    from infra.google_http import google_request
+
+    source, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
+    request = google_request(config)
+    signer_email = config.runtime_service_account or _own_service_account(source, request)
+    signer = iam.Signer(request, source, signer_email)
     return service_account.Credentials(
-        signer, sa_email, config.calendar_token_uri, scopes=CALENDAR_SCOPES, subject=email
+        signer, signer_email, config.calendar_token_uri, scopes=CALENDAR_SCOPES, subject=email
     )
+
+
+def _own_service_account(source: Any, request: Any) -> str:
+    """The service account behind `source`: a metadata-server identity names it only after a
+    refresh (it reads "default" before), impersonated credentials name their target."""
+    email = str(getattr(source, "service_account_email", "") or "")
+    if email in {"", "default"}:
+        source.refresh(request)
+        email = str(getattr(source, "service_account_email", "") or "")
+    if email in {"", "default"}:
+        raise ConfigError(
+            "keyless delegation signs as the runtime service account, and these Google "
+            "credentials name none: set CALSYNC_RUNTIME_SERVICE_ACCOUNT (`terraform output "
+            "admin_env` sets it) and sign in with `terraform output cli_login` "
+            "(docs/deploy.md, step 7)"
+        )
+    return email
 
 
 @dataclass(frozen=True)

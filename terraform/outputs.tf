@@ -3,8 +3,13 @@ output "function_urls" {
   value       = { for name, fn in google_cloudfunctions2_function.fn : name => fn.url }
 }
 
+output "function_services" {
+  description = "Cloud Run service of each function: what Cloud Logging calls resource.labels.service_name."
+  value       = { for name, fn in google_cloudfunctions2_function.fn : name => fn.service_config[0].service }
+}
+
 output "webhook_url" {
-  description = "Address calsync gives Google Calendar watch channels (null until calendar_webhook is deployed)."
+  description = "Address calsync gives Google Calendar watch channels."
   value       = try(google_cloudfunctions2_function.fn["calendar_webhook"].url, null)
 }
 
@@ -39,6 +44,11 @@ output "secrets_to_fill" {
     [google_secret_manager_secret.sf_private_key.secret_id],
     [for s in google_secret_manager_secret.dwd_key : s.secret_id],
   )
+}
+
+output "cli_login" {
+  description = "The command that signs the admin command line in as the runtime account (docs/deploy.md, step 7); your account must be in cli_admins."
+  value       = "gcloud auth application-default login --impersonate-service-account=${google_service_account.runtime.email}"
 }
 
 output "admin_env" {

@@ -11,7 +11,7 @@ resource "google_secret_manager_secret" "sf_private_key" {
     auto {}
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.apis_enabled]
 }
 
 # Only with dwd_key_in_secret_manager = true: keyless delegation needs no key at all.
@@ -24,7 +24,7 @@ resource "google_secret_manager_secret" "dwd_key" {
     auto {}
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.apis_enabled]
 }
 
 locals {

@@ -34,5 +34,5 @@ resource "google_cloud_tasks_queue" "sync" {
     sampling_ratio = 1.0
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.service_accounts_created]
 }

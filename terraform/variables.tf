@@ -196,7 +196,40 @@ variable "tasks_max_backoff" {
 }
 
 variable "admin_invokers" {
-  description = "IAM members (e.g. group:calsync-admins@example.com) allowed to call the admin-only functions such as status. Project owners can call them anyway."
+  description = "IAM members (e.g. group:calsync-admins@example.com) allowed to call the admin-only functions such as status over HTTP. Project owners can call them anyway."
   type        = list(string)
   default     = []
+}
+
+variable "cli_admins" {
+  description = "IAM members (user:... or group:...) who run the admin command line (python main.py ...) against this deployment. They get Service Account Token Creator on the runtime account and run the CLI as it (docs/deploy.md, \"Your own account\"), which lets them do what the functions do, including reading every enabled user's calendar: keep the list short."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.cli_admins : can(regex("^(user|group|serviceAccount):[^@\\s]+@[^@\\s]+$", m))])
+    error_message = "cli_admins entries must be IAM members such as user:ada@example.com or group:calsync-admins@example.com."
+  }
+}
+
+variable "public_access" {
+  description = "How the public functions (the push webhook, later the add-on) are opened to Google's calls, which carry no Google identity. \"no_invoker_check\" (recommended): Cloud Run's invoker IAM check is disabled on those services only, which works under Domain Restricted Sharing; needs the Cloud CLI (gcloud) signed in where you apply. \"all_users\": an allUsers run.invoker grant, refused by organisations with Domain Restricted Sharing."
+  type        = string
+  default     = "no_invoker_check"
+
+  validation {
+    condition     = contains(["no_invoker_check", "all_users"], var.public_access)
+    error_message = "public_access must be \"no_invoker_check\" or \"all_users\"."
+  }
+}
+
+variable "alert_email" {
+  description = "Where to send an e-mail when a calsync function logs an error (at most one an hour). Null (the default) creates no alert."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be an e-mail address, or null."
+  }
 }

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TextIO
 
 from core.ports import SettingsStore
 from core.version import VERSION
-from functions.cli import deletes, issues, settings, sync, users
+from functions.cli import deletes, doctor, issues, settings, sync, users
 from functions.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -29,7 +29,7 @@ from functions.cli.target import Target
 
 # The command groups, in the order `--help` lists them. A new group is a module with a
 # `register(commands)` function, added here.
-GROUPS = (users, settings, sync, issues, deletes)
+GROUPS = (users, settings, sync, issues, deletes, doctor)
 
 EPILOG = """\
 With .calsync/local.env present (written by `make up`) the commands talk to the local stack;

@@ -50,6 +50,9 @@ def stack_env(state: Path) -> dict[str, str]:
     """The caller's environment without the emulators this test session started."""
     env = {k: v for k, v in os.environ.items() if k not in KEYS}
     env["CALSYNC_STATE_DIR"] = str(state)
+    mode = (state / "dwd-mode").read_text() if (state / "dwd-mode").exists() else ""
+    if mode:
+        env["CALSYNC_LOCAL_DWD"] = mode
     return env
 
 
@@ -77,7 +80,11 @@ def state(tmp_path: Path) -> Iterator[Path]:
     stack(tmp_path, "down")
 
 
-def test_up_then_down_leaves_nothing_behind(state):
+@pytest.mark.parametrize("mode", ["keyless", "key"])
+def test_up_then_down_leaves_nothing_behind(state, mode):
+    """Both ways of domain-wide delegation run the whole stack; `doctor` then passes every check
+    against it, delegation for a real user included (R-34)."""
+    (state / "dwd-mode").write_text(mode)
     started = stack(state, "up")
     assert started.returncode == 0, started.stderr
     assert "the stack is empty. next:" in started.stdout
@@ -86,6 +93,20 @@ def test_up_then_down_leaves_nothing_behind(state):
     status = requests.get(endpoints["CALSYNC_FUNCTIONS_URL"] + "/status", timeout=10).json()
     assert status["service"] == "calsync" and "enabled_users" not in status  # M7
     assert status["version"]
+    if mode == "keyless":  # no key file anywhere; the metadata server's identity signs
+        assert "CALSYNC_GOOGLE_SA_KEY_SECRET" not in endpoints
+        assert endpoints["GCE_METADATA_HOST"] and endpoints["CALSYNC_RUNTIME_SERVICE_ACCOUNT"]
+        assert not (state / "keys" / "google-sa.json").exists()
+    else:
+        assert endpoints["CALSYNC_GOOGLE_SA_KEY_SECRET"].startswith("file:")
+        assert "GCE_METADATA_HOST" not in endpoints
+    admin(state, "settings", "set", "internal_domains", '["example.com"]')
+    enabled = admin(state, "users", "enable", "alice@example.com")
+    assert enabled.returncode == 0, enabled.stderr
+    assert "watching their calendar" in enabled.stdout
+    doctor = admin(state, "doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "read alice@example.com's calendar" in doctor.stdout and "FAIL" not in doctor.stdout
     pids = {name: int(entry["pid"]) for name, entry in recorded(state).items()}
     assert set(pids) == PROCESSES
     assert "already up" in stack(state, "up").stdout

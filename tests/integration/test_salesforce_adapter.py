@@ -564,6 +564,7 @@ def test_from_config_logs_in_on_the_local_stack(org, monkeypatch):
     config = Config.from_env(
         {
             "GOOGLE_CLOUD_PROJECT": "calsync-test",
+            "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",  # a local stack: the emulator's session
             "CALSYNC_SF_INSTANCE_URL": org.url,
             "CALSYNC_SF_CA_CERT": str(org.cert),
             "CALSYNC_SF_SESSION_ID": "dev",
