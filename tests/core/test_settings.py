@@ -115,3 +115,14 @@ def test_deletion_guard_floor_setting():
     assert validate("deletion_guard_min_deletes", 1) == 1
     with pytest.raises(SettingError, match="deletion_guard_min_deletes"):
         validate("deletion_guard_min_deletes", 0)
+
+
+def test_R32_admins_are_addresses_set_org_wide():
+    """R-32: the dashboard's admins are an org setting: a list of addresses, normalised; a
+    user may not give themselves the right."""
+    assert validate("admins", [" Root@Example.COM "]) == ("root@example.com",)
+    for bad in ("root@example.com", ["not an address"], ["@example.com"]):
+        with pytest.raises(SettingError, match="'admins'"):
+            validate("admins", bad)
+    with pytest.raises(SettingError, match="org-wide"):
+        validate("admins", ["root@example.com"], for_user=True)
