@@ -44,6 +44,11 @@ class Config:
     google_certs_url: (
         str  # where Google's ID-token certificates are (the identity emulator locally)
     )
+    signing_key_secret: str = ""  # the key of the sidebar's choices and the dashboard's sessions
+    addon_service_account: str = ""  # the add-on's service agent (its system ID tokens' email)
+    addon_client_id: str = ""  # the add-on's OAuth client id (its user ID tokens' audience)
+    dashboard_client_id: str = ""  # the OAuth client of the dashboard's Google sign-in
+    identity_url: str = ""  # local stack only: the identity emulator (its sign-in page)
 
     @property
     def local(self) -> bool:
@@ -73,12 +78,15 @@ class Config:
             )
         emulated = bool(get("FIRESTORE_EMULATOR_HOST"))
         certs_url = get("CALSYNC_GOOGLE_CERTS_URL")
-        if certs_url and not emulated:
-            raise ConfigError(
-                "CALSYNC_GOOGLE_CERTS_URL is honoured on a local stack only (with "
-                "FIRESTORE_EMULATOR_HOST): in production, ID tokens are checked against Google's "
-                "own certificates"
-            )
+        identity_url = get("CALSYNC_IDENTITY_URL").rstrip("/")
+        for name, value in (("CALSYNC_GOOGLE_CERTS_URL", certs_url),
+                            ("CALSYNC_IDENTITY_URL", identity_url)):  # fmt: skip
+            if value and not emulated:
+                raise ConfigError(
+                    f"{name} is honoured on a local stack only (with FIRESTORE_EMULATOR_HOST): "
+                    "in production, ID tokens are checked against Google's own certificates "
+                    "and admins sign in with Google"
+                )
         return cls(
             project=project,
             firestore_database=get("CALSYNC_FIRESTORE_DATABASE", "(default)"),
@@ -102,6 +110,11 @@ class Config:
             functions_url=get("CALSYNC_FUNCTIONS_URL").rstrip("/"),
             shared_secret=get("CALSYNC_SHARED_SECRET"),
             google_certs_url=certs_url or "https://www.googleapis.com/oauth2/v1/certs",
+            signing_key_secret=get("CALSYNC_SIGNING_KEY_SECRET"),
+            addon_service_account=get("CALSYNC_ADDON_SERVICE_ACCOUNT").lower(),
+            addon_client_id=get("CALSYNC_ADDON_CLIENT_ID"),
+            dashboard_client_id=get("CALSYNC_DASHBOARD_CLIENT_ID"),
+            identity_url=identity_url,
         )
 
 

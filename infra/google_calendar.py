@@ -31,6 +31,7 @@ from core.fields import GooglePatch
 from core.labels import LabelPatch
 from core.model import Item
 from core.ports import CalendarChanges, Channel, WriteResult
+from infra.choices import ChoiceSigner
 from infra.config import Config
 from infra.credentials import google_credentials
 from infra.google_events import EventParseError, label_body, parse_event, patch_body, usable
@@ -150,6 +151,8 @@ class GoogleCalendar:
     """
 
     def __init__(self, config: Config, email: str, *, backoff: Backoff | None = None) -> None:
+        from infra.wiring import choice_signer  # the process's signer (one secret read)
+
         service = build(
             "calendar",
             "v3",
@@ -158,18 +161,22 @@ class GoogleCalendar:
             cache_discovery=False,
             client_options={"api_endpoint": config.calendar_url},
         )
-        self._setup(service, batch_uri_for(config.calendar_url), email, backoff)
+        self._setup(service, batch_uri_for(config.calendar_url), email, backoff,
+                    choice_signer(config))  # fmt: skip
 
     @classmethod
     def from_service(
-        cls, service: Any, batch_uri: str, email: str, *, backoff: Backoff | None = None
-    ) -> GoogleCalendar:
+        cls, service: Any, batch_uri: str, email: str, *, backoff: Backoff | None = None,
+        choices: ChoiceSigner | None = None,
+    ) -> GoogleCalendar:  # fmt: skip
         """An adapter around a ready google-api-python-client service (tests, tools)."""
         adapter = cls.__new__(cls)
-        adapter._setup(service, batch_uri, email, backoff)
+        adapter._setup(service, batch_uri, email, backoff, choices)
         return adapter
 
-    def _setup(self, service: Any, batch_uri: str, email: str, backoff: Backoff | None) -> None:
+    def _setup(self, service: Any, batch_uri: str, email: str, backoff: Backoff | None,
+               choices: ChoiceSigner | None) -> None:  # fmt: skip
+        self._choices = choices  # None: every sidebar choice is dropped (R-33, audit L3)
         self._service = service
         # Building the events resource costs about 1.6 ms (discovery parsing): build it once.
         self._events_resource = service.events()
@@ -265,7 +272,7 @@ class GoogleCalendar:
     def _parse_all(self, raw: Sequence[Any], calendar_id: str) -> Iterator[Item]:
         for data in raw:
             try:
-                item = parse_event(data, calendar_id)
+                item = parse_event(data, calendar_id, self._choices)
             except EventParseError as exc:
                 log.warning("event skipped: %s", exc, extra={"user": self.email})
                 continue

@@ -20,6 +20,17 @@ def verifier():  # -> infra.identity.Verifier; its certificates cache lives as l
     return Verifier(config().google_certs_url)
 
 
+@lru_cache(maxsize=4)
+def choice_signer(cfg: Config | None = None):  # -> infra.choices.ChoiceSigner | None
+    """The key that signs the sidebar's choices and the dashboard's sessions, read once per
+    process; None when it is not configured (then no sidebar choice is trusted)."""
+    from infra.choices import ChoiceSigner
+    from infra.credentials import read_secret
+
+    name = (cfg or config()).signing_key_secret
+    return ChoiceSigner.from_text(read_secret(name)) if name else None
+
+
 @cache
 def settings_store() -> FirestoreSettingsStore:
     return FirestoreSettingsStore(client_for(config()))
