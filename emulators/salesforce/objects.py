@@ -35,8 +35,12 @@ class SObject:
     name_field: str | None = None
 
     @property
-    def key_prefix(self) -> str:
-        return KEY_PREFIXES[self.name]
+    def key_prefix(self) -> str | None:
+        return KEY_PREFIXES.get(self.name)  # None for read-only views (UserRecordAccess)
+
+    @property
+    def read_only(self) -> bool:
+        return self.name in READ_ONLY
 
     def lookup(self, name: str) -> Field | None:
         """Field by API name, case-insensitively (SOQL and JSON bodies both ignore case)."""
@@ -89,6 +93,8 @@ def _owner() -> Field:
 
 
 PEOPLE = ("Contact", "Lead")
+# Objects the API only answers queries on (computed per query, never stored).
+READ_ONLY = frozenset({"UserRecordAccess"})
 WHATS = ("Account", "Opportunity")
 
 _EVENT_FIELDS = [
@@ -330,6 +336,24 @@ _OBJECTS: list[SObject] = [
     ),
 ]
 
+_OBJECTS.append(
+    SObject(
+        "UserRecordAccess",
+        {
+            f.name: f
+            for f in [
+                _ref("UserId", ("User",), None, create=False, update=False),
+                Field("RecordId", "picklist", 40, create=False, update=False),
+                *(_ro(name, "boolean", nillable=False) for name in (
+                    "HasReadAccess", "HasEditAccess", "HasDeleteAccess", "HasTransferAccess",
+                    "HasAllAccess")),
+                _ro("MaxAccessLevel", "picklist", length=40,
+                    picklist=("None", "Read", "Edit", "Delete", "Transfer", "All")),
+            ]
+        },
+    )
+)  # fmt: skip
+
 _ID = Field("Id", "id", 18, create=False, update=False, nillable=False)
 
 
@@ -387,9 +411,9 @@ def describe_summary(sobject: SObject, base: str) -> dict[str, object]:
         "name": sobject.name,
         "label": sobject.name,
         "keyPrefix": sobject.key_prefix,
-        "createable": True,
-        "updateable": True,
-        "deletable": True,
+        "createable": not sobject.read_only,
+        "updateable": not sobject.read_only,
+        "deletable": not sobject.read_only,
         "queryable": True,
         "retrieveable": True,
         "searchable": False,

@@ -14,6 +14,7 @@ from .errors import ApiError, bad_request, entity_is_deleted, not_found
 from .fields import coerce_body, to_json
 from .ids import IdFactory
 from .objects import SObject, build_schema, find_type
+from .sharing import Sharing
 from .store import UNIQUE_INDEXED, Record, Store
 from .timeutil import Clock
 
@@ -44,12 +45,14 @@ class Org:
         self.store = Store([])
         self.admin_user_id = ""
         self.running_user = ""
+        self.sharing = Sharing()
         self.reset()
 
     def reset(self) -> None:
         self.schema = build_schema(self.external_id_field)
         self.store = Store(list(self.schema))
         self.running_user = ""
+        self.sharing = Sharing()
         admin = self.create(
             "User",
             {
@@ -110,8 +113,15 @@ class Org:
         return rec if rec and not rec["IsDeleted"] else None
 
     # -- DML -------------------------------------------------------------------------------
-    def create(self, name: str, body: Any) -> str:
+    def writable(self, name: str, verb: str) -> SObject:
         sobject = self.sobject(name)
+        if sobject.read_only:
+            raise bad_request("INVALID_TYPE_FOR_OPERATION",
+                              f"entity type {sobject.name} does not support {verb}")  # fmt: skip
+        return sobject
+
+    def create(self, name: str, body: Any) -> str:
+        sobject = self.writable(name, "insert")
         given = coerce_body(sobject, body, creating=True)
         now = self.clock.now()
         user = self.running_user or None
@@ -148,7 +158,7 @@ class Org:
         return rec["Id"]
 
     def update(self, name: str, record_id: str, body: Any) -> Record:
-        sobject = self.sobject(name)
+        sobject = self.writable(name, "update")
         old = self.live(sobject.name, record_id)
         given = coerce_body(sobject, body, creating=False)
         rec = {**old, **given}
@@ -169,7 +179,7 @@ class Org:
         return new
 
     def delete(self, name: str, record_id: str) -> None:
-        sobject = self.sobject(name)
+        sobject = self.writable(name, "delete")
         old = self.live(sobject.name, record_id)
         self.remove(sobject.name, old)
 
