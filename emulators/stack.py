@@ -106,6 +106,12 @@ SF_CONSUMER_KEY = "calsync-local"
 # The identities Google would hold in the project (terraform/iam.tf): Cloud Tasks and Cloud
 # Scheduler sign their calls as the invoker account.
 INVOKER_SA = f"calsync-invoker@{PROJECT}.iam.gserviceaccount.com"
+# The Workspace add-on's service agent (`service-<PROJECT_NUMBER>@gcp-sa-gsuiteaddons...`) and
+# OAuth client, and the dashboard's sign-in client, as `gcloud workspace-add-ons
+# get-authorization` and the console would name them for a project numbered 000000000000.
+ADDON_AGENT = "service-000000000000@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
+ADDON_CLIENT_ID = "000000000000-calsync-addon.apps.googleusercontent.com"
+DASHBOARD_CLIENT_ID = "000000000000-calsync-dashboard.apps.googleusercontent.com"
 SF_USERNAME = "integration@calsync.example"  # the Salesforce emulator's integration user
 
 
@@ -150,13 +156,18 @@ def _start_api_emulators(servers: list[Server], env: dict[str, str], state: Path
             "google-identity",
             [PYTHON, "-m", "emulators.google_identity", "--port", str(port),
              "--issuer-key", str(keys["issuer_key"]), "--issuer-cert", str(keys["issuer_cert"]),
-             "--service-account", INVOKER_SA],
+             "--service-account", INVOKER_SA, "--addon-agent", ADDON_AGENT,
+             "--addon-client-id", ADDON_CLIENT_ID],
             state / "logs" / "google-identity.log",
             cwd=ROOT,
         )
     )  # fmt: skip
     env["CALSYNC_GOOGLE_CERTS_URL"] = f"http://127.0.0.1:{port}/oauth2/v1/certs"
     env["CALSYNC_IDENTITY_URL"] = f"http://127.0.0.1:{port}"  # local tools mint tokens here
+    env["CALSYNC_ADDON_SERVICE_ACCOUNT"] = ADDON_AGENT
+    env["CALSYNC_ADDON_CLIENT_ID"] = ADDON_CLIENT_ID
+    env["CALSYNC_DASHBOARD_CLIENT_ID"] = DASHBOARD_CLIENT_ID
+    env["CALSYNC_SIGNING_KEY_SECRET"] = f"file:{keys['signing_key']}"
 
 
 def _start_functions(servers: list[Server], env: dict[str, str], state: Path) -> None:

@@ -1,4 +1,4 @@
-"""`python -m emulators.google_identity --port PORT --issuer-key K --issuer-cert C [--service-account SA] [--grant CALLER=SA]`."""
+"""`python -m emulators.google_identity --port PORT --issuer-key K --issuer-cert C [--service-account SA] [--grant CALLER=SA] [--addon-agent SA --addon-client-id ID]`."""
 
 from __future__ import annotations
 
@@ -34,12 +34,28 @@ def main(argv: list[str] | None = None) -> int:
         metavar="CALLER=SA",
         help="CALLER may mint ID tokens as SA (Token Creator; repeatable)",
     )
+    parser.add_argument(
+        "--addon-agent",
+        default="",
+        metavar="EMAIL",
+        help="the add-on service agent that signs add-on requests' system tokens",
+    )
+    parser.add_argument(
+        "--addon-client-id",
+        default="",
+        metavar="ID",
+        help="the add-on's OAuth client id (the user tokens' audience)",
+    )
     args = parser.parse_args(argv)
     grants = [tuple(g.split("=", 1)) for g in args.grant]
     if any(len(g) != 2 for g in grants):
         parser.error("--grant takes CALLER=SERVICE_ACCOUNT")
     identity = Identity(
-        Issuer.from_files(args.issuer_key, args.issuer_cert), args.service_account, grants
+        Issuer.from_files(args.issuer_key, args.issuer_cert),
+        args.service_account,
+        grants,
+        args.addon_agent,
+        args.addon_client_id,
     )  # type: ignore[arg-type]
     server = build(args.host, args.port, identity)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -1,8 +1,19 @@
-"""The HTTP side: the certificates, IAM Credentials `generateIdToken`, and admin minting.
+"""The HTTP side: the certificates, IAM Credentials `generateIdToken`, the add-on framework's
+tokens, a "Sign in with Google" page, and admin minting.
 
     GET  /oauth2/v1/certs                      key id → PEM certificate (what verifiers fetch)
     POST /v1/projects/-/serviceAccounts/{SA}:generateIdToken   {"audience", "includeEmail"}
+    POST /_admin/addon_tokens                  {"endpoint", "user"} → the two tokens a Google
+                                               Workspace add-on request carries (R-33)
+    GET  /signin?client_id&login_uri&state     a local sign-in page: type an address, and it
+    POST /signin                               posts `credential` (an ID token for client_id)
+                                               and `g_csrf_token` to login_uri, as Google
+                                               Identity Services' redirect mode does (R-32)
     POST /_admin/id_token                      {claims} → {"token"} (local stack and tests only)
+
+Add-on tokens are minted the way Google mints them: the system ID token as the project's add-on
+service agent (`--addon-agent`), `aud` the exact endpoint URL with its query; the user ID token
+for the add-on's OAuth client (`--addon-client-id`) with the user's `email` and `hd`.
 
 generateIdToken is refused as IAM refuses it: 401 without a bearer token, 404 for a service
 account the emulator does not know, 403 when the caller holds no Token Creator grant on it.
@@ -17,20 +28,25 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .tokens import Issuer, service_account_token
+from . import signin
+from .tokens import Issuer, service_account_token, user_claims
 
 _GENERATE = re.compile(r"^/v1/projects/-/serviceAccounts/([^/:]+):generateIdToken$")
 
 
 class Identity:
-    """The emulator's state: the issuer, the known service accounts and who may sign as them."""
+    """The emulator's state: the issuer, the known service accounts and who may sign as them,
+    and the add-on's service agent and OAuth client."""
 
-    def __init__(self, issuer: Issuer, service_accounts: list[str], grants: list[tuple[str, str]]):
+    def __init__(self, issuer: Issuer, service_accounts: list[str], grants: list[tuple[str, str]],
+                 addon_agent: str = "", addon_client_id: str = ""):  # fmt: skip
         self.issuer = issuer
         self.service_accounts = {s.lower() for s in service_accounts}
         self.grants = {(c.lower(), s.lower()) for c, s in grants}
+        self.addon_agent = addon_agent.lower()
+        self.addon_client_id = addon_client_id
         self.lock = threading.Lock()
         self.minted = 0
 
@@ -42,6 +58,12 @@ class Identity:
             return 200, self.issuer.certs()
         if method == "POST" and (m := _GENERATE.match(route)):
             return self._generate(unquote(m.group(1)).lower(), headers, _json(body))
+        if method == "POST" and route == "/_admin/addon_tokens":
+            return self._addon_tokens(_json(body))
+        if route == "/signin" and method == "GET":
+            return 200, signin.page(dict(parse_qsl(urlsplit(path).query)))
+        if route == "/signin" and method == "POST":
+            return self._signin(dict(parse_qsl(body.decode("utf-8", "replace"))))
         if method == "POST" and route == "/_admin/id_token":
             claims = _json(body)
             if not isinstance(claims, dict) or "aud" not in claims:
@@ -75,6 +97,25 @@ class Identity:
             return _error(400, "INVALID_ARGUMENT", "Audience is required.")
         return 200, {"token": self._count(service_account_token(self.issuer, account, audience))}
 
+    def _addon_tokens(self, doc: Any) -> tuple[int, Any]:
+        if not self.addon_agent or not self.addon_client_id:
+            return _error(400, "FAILED_PRECONDITION",
+                          "start the emulator with --addon-agent and --addon-client-id")  # fmt: skip
+        if not isinstance(doc, dict) or not doc.get("endpoint") or "@" not in str(doc.get("user")):
+            return _error(400, "INVALID_ARGUMENT", 'give {"endpoint": URL, "user": EMAIL}')
+        user = str(doc["user"]).lower()
+        system = service_account_token(self.issuer, self.addon_agent, str(doc["endpoint"]))
+        person = self.issuer.mint(user_claims(user, self.addon_client_id))
+        self._count(system)
+        return 200, {"systemIdToken": system, "userIdToken": self._count(person)}
+
+    def _signin(self, form: dict[str, str]) -> tuple[int, Any]:
+        problem = signin.problem(form)
+        if problem:
+            return 400, signin.page(form, problem)
+        token = self._count(self.issuer.mint(user_claims(form["email"], form["client_id"])))
+        return 200, signin.post_back(form["login_uri"], token, form.get("state", ""))
+
     def _count(self, token: str) -> str:
         with self.lock:
             self.minted += 1
@@ -102,9 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, document = self.identity.handle(self.command, self.path, headers, body)
-        data = json.dumps(document).encode()
+        page = isinstance(document, signin.Html)
+        data = document.encode() if page else json.dumps(document).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        kind = "text/html" if page else "application/json"
+        self.send_header("Content-Type", f"{kind}; charset=UTF-8")
         if self.path.startswith("/oauth2/v1/certs"):
             self.send_header("Cache-Control", "public, max-age=300")
         self.send_header("Content-Length", str(len(data)))
