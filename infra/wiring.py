@@ -77,3 +77,23 @@ def session_queue():
 
     cfg = config()
     return CloudTasksSessionQueue(cfg, tasks_client_for(cfg))
+
+
+def sidebar_services():  # -> infra.sidebar.SidebarServices
+    """What the add-on's cards and actions run on (R-33)."""
+    from infra.sidebar import SidebarServices
+    from infra.sync_store import FirestoreIssueStore, FirestoreMappingStore
+
+    cfg = config()
+    db = client_for(cfg)
+    return SidebarServices(
+        store=settings_store(),
+        mappings=FirestoreMappingStore(db),
+        issues=FirestoreIssueStore(db),
+        calendar_for=_calendar_for,
+        salesforce=_salesforce,
+        queue=session_queue,
+        signer=choice_signer(cfg),
+        functions_url=cfg.functions_url,
+        sf_instance_url=cfg.sf_instance_url,
+    )
