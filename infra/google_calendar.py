@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -29,7 +29,7 @@ from googleapiclient.http import BatchHttpRequest, HttpRequest
 from core.errors import CalsyncError, GoogleRefused, classify_google
 from core.fields import GooglePatch
 from core.labels import LabelPatch
-from core.model import Item
+from core.model import Item, ItemKey
 from core.ports import CalendarChanges, Channel, WriteResult
 from infra.choices import ChoiceSigner
 from infra.config import Config
@@ -56,6 +56,16 @@ def batch_uri_for(calendar_url: str) -> str:
     if not calendar_url.endswith(suffix):
         raise ValueError(f"calendar_url must end with {suffix} (got {calendar_url!r})")
     return calendar_url[: -len(suffix)] + "/batch/calendar/v3"
+
+
+def _instance_start(text: str) -> datetime | None:
+    """An ItemKey's instance text (`20260504T090000Z` or `20260504`) as a UTC moment."""
+    for pattern in ("%Y%m%dT%H%M%SZ", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -350,6 +360,17 @@ class GoogleCalendar:
             elif not _is_gone(op.failure):
                 raise op.failure.error()
         return list(self._parse_all(found, calendar_id))
+
+    def find(self, calendar_id: str, key: ItemKey) -> Item | None:
+        """The copy with this mapping key (iCalUID, and the original start of an instance), or
+        None: how the dashboard finds an item that its issue names only by key."""
+        params: dict[str, Any] = dict(calendarId=calendar_id, iCalUID=key.ical_uid)
+        moment = _instance_start(key.instance)
+        if moment is not None:  # one instance: expand around its original start only
+            params.update(singleEvents=True, timeMin=_rfc3339(moment - timedelta(days=1)),
+                          timeMax=_rfc3339(moment + timedelta(days=2)))  # fmt: skip
+        raw, _ = self._pages(self._events().list, params)
+        return next((i for i in self._parse_all(raw, calendar_id) if i.key == key), None)
 
     def instances(
         self, calendar_id: str, series_id: str, time_min: datetime, time_max: datetime

@@ -201,8 +201,7 @@ class Sidebar:
                            "Removing from Salesforce… Refresh in a few seconds.")  # fmt: skip
 
     def _retry(self, e: _Event, req: AddonRequest) -> tuple[_Event, str]:
-        """Make the next session plan the item again: its "seen" digest no longer matches."""
-        mark = {P_SEEN: f"retry {self.now.isoformat()}"}
+        mark = dict(retry_patch(e.target, self.now).set_props)
         return self._write(e, mark, mark, (), e.target.color_id,
                            "Trying again… Refresh in a few seconds.")  # fmt: skip
 
@@ -327,6 +326,13 @@ class Sidebar:
             widgets.append(Text("Every saved item is in step with Salesforce."))
         widgets.append(Text("Open an event to see its status, or to save it to Salesforce."))
         return Card("calsync", user.email, (Section(tuple(widgets)),), "home")
+
+
+def retry_patch(item: Item, now: datetime) -> LabelPatch:
+    """The patch that makes the next session plan `item` again (Retry): its "seen by calsync"
+    digest no longer matches, so the copy is a change, not calsync's own echo."""
+    return LabelPatch(item.calendar_id, item.id, False, item.color_id,
+                      ((P_SEEN, f"retry {now.isoformat()}"),), ())  # fmt: skip
 
 
 _ICONS = {

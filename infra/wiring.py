@@ -97,3 +97,23 @@ def sidebar_services():  # -> infra.sidebar.SidebarServices
         functions_url=cfg.functions_url,
         sf_instance_url=cfg.sf_instance_url,
     )
+
+
+def dashboard_services():  # -> infra.dashboard_page.DashboardServices
+    """What the admin dashboard reads and acts on (R-32)."""
+    from infra.admin_auth import AdminAuth
+    from infra.dashboard_page import DashboardServices
+
+    cfg = config()
+    signer = choice_signer(cfg)
+    auth = AdminAuth(signer, verifier(), cfg.dashboard_client_id) if signer else None
+    return DashboardServices(
+        store=settings_store(),
+        db=client_for(cfg),
+        auth=auth,
+        queue=session_queue,
+        calendar_for=_calendar_for,
+        functions_url=cfg.functions_url,
+        identity_url=cfg.identity_url,
+        client_id=cfg.dashboard_client_id,
+    )
