@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TASKS_VENV := .venv-tasks
 
-.PHONY: install test lint demo up down bench docs clean
+.PHONY: install test lint demo up down bench docs clean browser
 
 install: $(VENV)/.installed $(TASKS_VENV)/.installed
 
@@ -26,12 +26,26 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-# Lint, then the whole suite with the Firestore and Cloud Tasks emulators up; exits with pytest's status.
-test: install lint
-	$(PY) -m emulators.stack test $(PYTEST_ARGS)
+# The browser tests drive Debian's Chromium through Playwright (never Playwright's own browser
+# download): installed with apt when missing, as root; otherwise say what to install.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Chromium for the browser tests (apt-get install chromium)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "error: the browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install chromium' (Debian/Ubuntu), or give its path with CHROMIUM=..." >&2; \
+		exit 1; \
+	fi
 
+# Lint, then the whole suite with the Firestore and Cloud Tasks emulators up; exits with pytest's status.
+test: install lint browser
+	CALSYNC_CHROMIUM=$(CHROMIUM) $(PY) -m emulators.stack test $(PYTEST_ARGS)
+
+# HOLD=1 keeps the stack up after the demo (to look at the dashboard it prints) until Ctrl-C.
 demo: install
-	$(PY) -m emulators.stack demo
+	$(PY) -m emulators.stack demo $(if $(HOLD),--hold,)
 
 up: install
 	$(PY) -m emulators.stack up

@@ -4,7 +4,8 @@ one functions-framework process serving every HTTP function of main.py.
     python -m emulators.stack up      # start in the background, write .calsync/local.env
     python -m emulators.stack down    # stop what `up` started
     python -m emulators.stack test [PYTEST ARGS]   # Firestore + Cloud Tasks, pytest, stop
-    python -m emulators.stack demo    # whole stack, the demo scenario, stop
+    python -m emulators.stack demo [--hold]   # whole stack, the demo scenario, stop (--hold:
+                                              # stay up until Ctrl-C)
 
 `make up`, `make down`, `make test` and `make demo` call these.
 """
@@ -278,12 +279,21 @@ def test(pytest_args: list[str]) -> int:
         return 1
 
 
-def demo() -> int:
+def demo(hold: bool = False) -> int:
+    """Play the demo; with `hold`, keep the stack up afterwards until Ctrl-C (to look at the
+    dashboard the demo prints)."""
     from emulators import demo as scenario
 
     try:
         with running(whole_stack=True) as (env, _):
-            return scenario.run({**os.environ, **env})
+            code = scenario.run({**os.environ, **env})
+            if hold:
+                print("\nthe local stack stays up; press Ctrl-C to stop it", flush=True)
+                try:
+                    signal.pause()
+                except KeyboardInterrupt:
+                    pass
+            return code
     except LaunchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -300,7 +310,7 @@ def main(argv: list[str]) -> int:
         return down()
     if command == "test":
         return test(rest)
-    return demo()
+    return demo(hold="--hold" in rest)
 
 
 if __name__ == "__main__":

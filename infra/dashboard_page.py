@@ -10,6 +10,7 @@ valid admin session gets a 401 (or 403) and the sign-in page, with no data in it
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from core.issues import BY_CODE, CATALOGUE
 from core.ports import Channel, SessionQueue
@@ -48,6 +50,9 @@ DONE = {  # the only messages a redirect may ask the page to show
 }
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+# The catalogue's texts are markdown-ish: `setting` becomes <code>setting</code> (after escaping).
+_env.filters["ticks"] = lambda text: Markup(
+    re.sub(r"`([^`<>]+)`", r"<code>\1</code>", str(escape(text))))  # fmt: skip
 
 
 @dataclass

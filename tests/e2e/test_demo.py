@@ -80,3 +80,9 @@ def test_R18_cancelled_item_lost_its_sf_event(demo_output):
         row(demo_output.stdout, "carol", "R-18 saved, then cancelled")[0]
         == "cancelled, SF Event deleted"
     )
+
+
+def test_R32_demo_prints_the_dashboard_and_how_to_sign_in(demo_output):
+    out = demo_output.stdout
+    assert re.search(r"sync-issues dashboard \(R-32\): http://127\.0\.0\.1:\d+/dashboard", out)
+    assert 'choose "Sign in with Google (local stack)" and type admin@example.com' in out
