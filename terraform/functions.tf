@@ -5,12 +5,13 @@ locals {
   # here in the same change that adds the function to HTTP_FUNCTIONS.
   #
   # access: "public"  - anyone may call at the IAM layer; the code checks a token itself. Only the
-  #                     push webhook and the add-on (Google's calls to them carry no Google identity).
+  #                     push webhook (a channel token), the add-on (Google's system and user ID
+  #                     tokens, whose audience Cloud Run's IAM check does not accept) and the
+  #                     dashboard (an admin's Google sign-in, which a browser cannot put in front
+  #                     of IAM).
   #         "service" - only the invoker account via OIDC (Cloud Tasks, Cloud Scheduler).
   #         "admin"   - only project owners and var.admin_invokers.
   #
-  # Planned entries, with the settings they should get:
-  #   addon            = { access = "public",  memory = "256M", timeout_seconds = 30,  max_instances = 10 }
   # sync_user's timeout matches Cloud Tasks' default dispatch deadline (10 min); sweep has the
   # scheduler job (scheduler.tf).
   functions = {
@@ -18,6 +19,8 @@ locals {
     calendar_webhook = { access = "public", memory = "256M", timeout_seconds = 30, max_instances = 20 }
     sync_user        = { access = "service", memory = "512M", timeout_seconds = 600, max_instances = 20 }
     sweep            = { access = "service", memory = "512M", timeout_seconds = 300, max_instances = 1 }
+    addon            = { access = "public", memory = "256M", timeout_seconds = 30, max_instances = 10 }
+    dashboard        = { access = "public", memory = "256M", timeout_seconds = 60, max_instances = 2 }
   }
 
   # https://REGION-PROJECT.cloudfunctions.net/NAME is each function's URL; the code appends
@@ -44,6 +47,13 @@ locals {
     CALSYNC_TASKS_QUEUE           = google_cloud_tasks_queue.sync.name
     CALSYNC_TASKS_SERVICE_ACCOUNT = google_service_account.invoker.email
     CALSYNC_FUNCTIONS_URL         = local.functions_url
+    # The sidebar (R-33) and the dashboard (R-32): the key that signs the sidebar's choices and
+    # the dashboard's sessions, the add-on's identities (`gcloud workspace-add-ons
+    # get-authorization`) and the dashboard's sign-in client (docs/deploy.md).
+    CALSYNC_SIGNING_KEY_SECRET    = local.signing_key_secret_version
+    CALSYNC_ADDON_SERVICE_ACCOUNT = var.addon_service_account
+    CALSYNC_ADDON_CLIENT_ID       = var.addon_oauth_client_id
+    CALSYNC_DASHBOARD_CLIENT_ID   = var.dashboard_oauth_client_id
   }
 }
 

@@ -22,9 +22,11 @@ import main
 ROOT = Path(__file__).resolve().parent.parent
 TERRAFORM = ROOT / "terraform"
 
-# Who may call which function (R-34). Google's push notifications and the add-on carry no Google
-# identity: those two are public at the IAM layer and check their own tokens. The rest never are.
-PUBLIC = {"calendar_webhook", "addon"}
+# Who may call which function (R-34). Google's push notifications, the add-on and an admin's
+# browser carry no identity Cloud Run's IAM accepts: those three are public at the IAM layer and
+# check their own tokens in code (channel token; the add-on's two ID tokens; an admin's Google
+# sign-in against `admins`, R-32). The rest never are.
+PUBLIC = {"calendar_webhook", "addon", "dashboard"}
 SERVICE = {"sync_user", "sweep"}  # Cloud Tasks / Cloud Scheduler, via OIDC as the invoker account
 ACCESS_LEVELS = {"public", "service", "admin"}
 
@@ -36,6 +38,7 @@ EMULATOR_ONLY = {
     "CALSYNC_SF_SESSION_ID",
     "CALSYNC_SHARED_SECRET",
     "CALSYNC_GOOGLE_CERTS_URL",
+    "CALSYNC_IDENTITY_URL",
 }
 # Fallback names: Terraform sets the primary one.
 ALIASES = {"GCLOUD_PROJECT": "GOOGLE_CLOUD_PROJECT"}
@@ -236,7 +239,8 @@ def test_terraform_never_writes_a_secret_value():
     kinds = {rtype for rtype, _, _ in all_resources()}
     assert "google_secret_manager_secret_version" not in kinds
     assert "google_service_account_key" not in kinds
-    assert set(resources("google_secret_manager_secret")) == {"sf_private_key", "dwd_key"}
+    assert set(resources("google_secret_manager_secret")) == {"sf_private_key", "dwd_key",
+                                                              "signing_key"}  # fmt: skip
 
 
 def test_secret_access_is_granted_per_secret_only():
@@ -275,7 +279,7 @@ def test_no_secret_like_string_variable_has_a_default():
 # --- who may call what ------------------------------------------------------------------------
 
 
-def test_public_functions_are_exactly_the_webhook_and_the_addon():
+def test_public_functions_are_exactly_the_webhook_the_addon_and_the_dashboard():
     for name, settings in functions_map().items():
         assert settings["access"] in ACCESS_LEVELS, name
         assert (settings["access"] == "public") == (name in PUBLIC), name
@@ -450,3 +454,24 @@ def test_terraform_fmt_check_passes():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_R33_addon_descriptor_calls_the_addon_function():
+    """R-33: the deployment descriptor names the addon function for both triggers, asks for the
+    current event's metadata and attendees only, and sends the system ID token."""
+    import json
+
+    text = (ROOT / "addon" / "deployment.json").read_text()
+    descriptor = json.loads(text.replace("${addon_url}", "https://x/addon").replace(
+        "${logo_url}", "https://x/logo.png").replace("${salesforce_url}", "https://sf"))  # fmt: skip
+    add_ons = descriptor["addOns"]
+    assert add_ons["common"]["homepageTrigger"]["runFunction"] == "https://x/addon"
+    assert add_ons["calendar"]["eventOpenTrigger"]["runFunction"] == "https://x/addon"
+    assert add_ons["calendar"]["currentEventAccess"] == "READ"
+    assert add_ons["httpOptions"]["authorizationHeader"] == "SYSTEM_ID_TOKEN"
+    assert "https://www.googleapis.com/auth/calendar.addons.execute" in descriptor["oauthScopes"]
+    # Terraform renders it with this deployment's URLs: every placeholder is one it passes.
+    outputs_tf = (TERRAFORM / "outputs.tf").read_text()
+    assert "../addon/deployment.json" in outputs_tf
+    for placeholder in set(re.findall(r"\$\{(\w+)\}", text)):
+        assert re.search(rf"^\s*{placeholder}\s*=", outputs_tf, re.M), placeholder
