@@ -77,6 +77,7 @@ data "archive_file" "source" {
     ".ruff_cache/**",
     ".hypothesis/**",
     "**/__pycache__/**",
+    "addon/**", # the add-on's descriptor: Terraform renders it, gcloud deploys it
     "bench/**",
     "docs/**",
     "emulators/**",

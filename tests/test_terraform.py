@@ -475,3 +475,10 @@ def test_R33_addon_descriptor_calls_the_addon_function():
     assert "../addon/deployment.json" in outputs_tf
     for placeholder in set(re.findall(r"\$\{(\w+)\}", text)):
         assert re.search(rf"^\s*{placeholder}\s*=", outputs_tf, re.M), placeholder
+
+
+def test_R32_dashboard_templates_are_shipped():
+    """The dashboard renders server-side from infra/templates: they must reach the function."""
+    shipped = shipped_files()
+    assert {"infra/templates/dashboard.html", "infra/templates/signin.html"} <= shipped
+    assert "addon/deployment.json" not in shipped
