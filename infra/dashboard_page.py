@@ -39,6 +39,7 @@ from infra.firestore_store import FirestoreSettingsStore
 from infra.sidebar import retry_patch
 
 log = logging.getLogger("calsync.dashboard")
+COOKIE_PATH = "/dashboard"  # the session goes to this function only, not to its neighbours
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DONE = {  # the only messages a redirect may ask the page to show
     "confirmed": "Held deletes released: they go ahead in the user's next session, queued now.",
@@ -133,7 +134,7 @@ class Dashboard:
         response = Response("", 303, headers={"Location": self.url})
         response.set_cookie(COOKIE, session.cookie, max_age=int((session.expires - self.now)
                             .total_seconds()), httponly=True, secure=self.secure,
-                            samesite="Lax", path="/")  # fmt: skip
+                            samesite="Lax", path=COOKIE_PATH)  # fmt: skip
         response.delete_cookie(GIS_CSRF, path="/")
         return response
 
@@ -168,7 +169,7 @@ class Dashboard:
         action = form.get("do", "")
         if action == "logout":
             response = Response("", 303, headers={"Location": self.url})
-            response.delete_cookie(COOKIE, path="/")
+            response.delete_cookie(COOKIE, path=COOKIE_PATH)
             return response
         back = Filters.from_args(dict(parse_qsl(form.get("back", "")))).query()
         try:
