@@ -7,7 +7,7 @@ TASKS_VENV := .venv-tasks
 IAC_VENV := .venv-iac
 SCHEMAS := .tools/terraform-schemas
 
-.PHONY: install cli test lint demo up down bench docs clean prerequisites
+.PHONY: install cli test lint demo up down bench docs clean prerequisites browser
 
 install: $(VENV)/.installed $(TASKS_VENV)/.installed $(IAC_VENV)/.installed $(SCHEMAS)/.installed
 
@@ -58,13 +58,27 @@ lint: $(VENV)/.installed $(IAC_VENV)/.installed $(SCHEMAS)/.installed
 prerequisites:
 	@$(PYTHON) emulators/prerequisites.py
 
-# Lint, then the whole suite with the Firestore and Cloud Tasks emulators up; exits with pytest's status.
-test: prerequisites install lint
-	$(PY) -m emulators.stack test $(PYTEST_ARGS)
+# The browser tests drive Debian's Chromium through Playwright (never Playwright's own browser
+# download): installed with apt when missing, as root; otherwise say what to install.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Chromium for the browser tests (apt-get install chromium)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "error: the browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install chromium' (Debian/Ubuntu), or give its path with CHROMIUM=..." >&2; \
+		exit 1; \
+	fi
 
-# The demo runs on a stack of its own: a running `make up` is not touched.
+# Lint, then the whole suite with the Firestore and Cloud Tasks emulators up; exits with pytest's status.
+test: prerequisites install lint browser
+	CALSYNC_CHROMIUM=$(CHROMIUM) $(PY) -m emulators.stack test $(PYTEST_ARGS)
+
+# The demo runs on a stack of its own: a running `make up` is not touched. HOLD=1 keeps it up
+# after the demo (to look at the dashboard it prints) until Ctrl-C.
 demo: prerequisites install
-	$(PY) -m emulators.stack demo
+	$(PY) -m emulators.stack demo $(if $(HOLD),--hold,)
 
 # `make up SEED=demo` loads the demo's org and reps into the new stack.
 up: prerequisites install

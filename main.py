@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 
 try:
+    from functions.addon import addon
+    from functions.dashboard import dashboard
     from functions.status import status
     from functions.sweep import sweep
     from functions.sync_user import sync_user
@@ -26,9 +28,10 @@ except ImportError as _missing:  # `python main.py` outside the project's virtua
     sys.exit(3)  # README, "Exit codes": not configured
 
 # The HTTP functions that Terraform deploys and the local stack serves (tests check both agree).
-HTTP_FUNCTIONS = ("status", "calendar_webhook", "sync_user", "sweep")
+HTTP_FUNCTIONS = ("status", "calendar_webhook", "sync_user", "sweep", "addon", "dashboard")
 
-__all__ = ["HTTP_FUNCTIONS", "calendar_webhook", "status", "sweep", "sync_user"]
+__all__ = ["HTTP_FUNCTIONS", "addon", "calendar_webhook", "dashboard", "status", "sweep",
+           "sync_user"]  # fmt: skip
 
 if __name__ != "__main__":  # as Cloud Functions: JSON lines on stdout for Cloud Logging
     _configure_logging()

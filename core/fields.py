@@ -162,6 +162,16 @@ class Relations:
     notes: tuple[str, ...] = ()
 
 
+# Salesforce record id prefixes of the records an Event links to (R-13, R-33).
+ID_PREFIXES = {"003": PersonKind.CONTACT, "00Q": PersonKind.LEAD}
+WHAT_PREFIXES = {"001": "Account", "006": "Opportunity"}
+
+
+def person_kind(sf_id: str) -> PersonKind:
+    """A Contact or Lead id's kind, by its key prefix (anything else counts as a Contact)."""
+    return ID_PREFIXES.get(sf_id[:3], PersonKind.CONTACT)
+
+
 def _external_people(item: Item, user: SessionUser, people: People) -> list[ResolvedPerson]:
     """Resolved Contacts and Leads: the organiser first, then attendees in their order."""
     emails = []
@@ -203,7 +213,9 @@ def relations(item: Item, owner_sf_id: str, user: SessionUser, people: People,
     by_id = {p.sf_id: p for p in found}
     primary = by_id.get(chosen) if chosen else (found[0] if found else None)
     if chosen and primary is None:
-        primary = ResolvedPerson("", PersonKind.CONTACT, chosen)  # the sidebar's pick stands
+        # R-33: the sidebar's pick stands (the Google adapter keeps only picks the add-on
+        # signed after checking the rep may link the record, audit L3).
+        primary = ResolvedPerson("", person_kind(chosen), chosen)
     if primary is None:
         who_ids: tuple[str, ...] = ()
     elif primary.kind is PersonKind.LEAD:
@@ -220,6 +232,9 @@ def relations(item: Item, owner_sf_id: str, user: SessionUser, people: People,
             notes.append(f"linked to the first {MAX_CONTACTS} of {len(contacts)} contacts")
         who_ids = tuple(contacts[:MAX_CONTACTS])
     what_id = props.get(labels.P_WHAT, "") or (primary.account_id if primary else "")
+    if what_id and primary is not None and primary.kind is PersonKind.LEAD:
+        notes.append("Related To not linked (Salesforce relates a lead to nothing)")
+        what_id = ""
     extra: tuple[str, ...] = ()
     if settings.multiple_related_records:
         accounts = [p.account_id for p in found if p.account_id and p.account_id != what_id]
@@ -391,8 +406,8 @@ def event_fields(item: Item, span: Span, owner_sf_id: str, user: SessionUser, pe
 # ---------------------------------------------------------------------------------------------
 # R-15, R-22, R-26: the synced fields, their fingerprints, and the merge of both sides.
 
-SUBJECT, WHEN, LOCATION, PRIVATE, SHOW_AS, DESCRIPTION = (
-    "subject", "when", "location", "private", "show_as", "description")  # fmt: skip
+SUBJECT, WHEN, LOCATION, PRIVATE, SHOW_AS, DESCRIPTION, LINKS = (
+    "subject", "when", "location", "private", "show_as", "description", "links")  # fmt: skip
 
 
 def _when_text(all_day: bool, start: datetime | None, end: datetime | None,
@@ -406,8 +421,19 @@ def _when_text(all_day: bool, start: datetime | None, end: datetime | None,
 
 def synced_fields(settings: Settings) -> tuple[str, ...]:
     """R-15/R-22: the fields kept in step; the description only without Safe Description (R-14)."""
-    base = (SUBJECT, WHEN, LOCATION, PRIVATE, SHOW_AS)
+    base = (SUBJECT, WHEN, LOCATION, PRIVATE, SHOW_AS, LINKS)
     return base if settings.safe_description else base + (DESCRIPTION,)
+
+
+def choice_text(item: Item) -> str:
+    """R-33: the sidebar's Name and Related To choice on this copy, as one value.
+
+    It is a Google-side field only: Salesforce's side of it is always "" (calsync does not read
+    WhoId/WhatId back), so a new choice is a Google change and goes up (a re-link), and an item
+    without a choice never differs from Salesforce."""
+    props = item.props
+    who, what = props.get(labels.P_WHO, ""), props.get(labels.P_WHAT, "")
+    return f"who={who};what={what}" if who or what else ""
 
 
 def google_values(item: Item, span: Span, settings: Settings) -> dict[str, str]:
@@ -420,6 +446,7 @@ def google_values(item: Item, span: Span, settings: Settings) -> dict[str, str]:
         PRIVATE: str(private_flag(item, settings)),
         SHOW_AS: show_as(item.transparency),
         DESCRIPTION: cut(plain_text(item.description), MAX_DESCRIPTION),
+        LINKS: choice_text(item),
     }
 
 
@@ -434,6 +461,7 @@ def sf_values(event: SfEventState) -> dict[str, str]:
         PRIVATE: str(event.is_private),
         SHOW_AS: event.show_as,
         DESCRIPTION: event.description,
+        LINKS: "",  # see choice_text
     }
 
 
@@ -448,6 +476,7 @@ def fields_values(f: SfEventFields) -> dict[str, str]:
         PRIVATE: str(f.is_private),
         SHOW_AS: f.show_as,
         DESCRIPTION: f.description or "",
+        LINKS: "",  # see choice_text
     }
 
 

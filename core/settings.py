@@ -97,6 +97,14 @@ def _address_or_domain(text: str) -> str:
     return _domain(value)
 
 
+def _address(text: str) -> str:
+    value = text.strip().lower()
+    local, at, domain = value.rpartition("@")
+    if not at or not local or " " in local:
+        raise SettingError(f"{text!r} is not an email address")
+    return f"{local}@{_domain(domain)}"
+
+
 def _calendar_ids(value: Any) -> tuple[str, ...]:
     ids: tuple[str, ...] = _string_list(lambda s: s.strip())(value)
     return ids
@@ -187,6 +195,8 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Colour that removes an item from Salesforce (R-18)."),
     SettingSpec("error_color", "11", _color, Scope.ORG,
                 "Colour of an item that failed (R-02)."),
+    SettingSpec("admins", (), _string_list(_address), Scope.ORG,
+                "Google accounts that may open the sync-issues dashboard and act on it (R-32)."),
 )  # fmt: skip
 
 BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
@@ -223,6 +233,7 @@ class Settings:
     save_color: str = "9"
     unsync_color: str = "8"
     error_color: str = "11"
+    admins: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

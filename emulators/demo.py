@@ -10,6 +10,7 @@ item: decision, owner, SF Event id, label and issue.
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import time
@@ -303,6 +304,7 @@ def run(env: Mapping[str, str]) -> int:
     print("   " + issues.replace("\n", "\n   "))
     for name, seconds in measured.items():
         print(f"latency, {name}: " + (f"{seconds:.2f} s" if seconds is not None else "timed out"))
+    print("\n" + _dashboard(env))
     failed = [r for r in rows if r[3] == "cancelled, SF Event kept?!"]
     ok = not failed and all(v is not None for v in measured.values())
     print(
@@ -312,6 +314,18 @@ def run(env: Mapping[str, str]) -> int:
     print("to explore this yourself: `make up SEED=demo`, then `.venv/bin/python main.py issues` "
           "(README.md, \"Try it yourself\")")  # fmt: skip
     return 0 if ok else 1
+
+
+DEMO_ADMIN = "admin@example.com"
+
+
+def _dashboard(env: Mapping[str, str]) -> str:
+    """R-32: where the admin dashboard is on this stack and how to sign in to it."""
+    _admin("settings", "set", "admins", json.dumps([DEMO_ADMIN]))
+    return (f"6. the sync-issues dashboard (R-32): {env['CALSYNC_FUNCTIONS_URL']}/dashboard\n"
+            f"   sign in locally: open it, choose \"Sign in with Google (local stack)\" and type "
+            f"{DEMO_ADMIN}\n   (any address in the `admins` setting gets in; `make demo HOLD=1` "
+            "keeps the stack up to look)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Throwaway RSA keys and self-signed certificates for the local stack and the tests: the
 Workspace service account (domain-wide delegation), the Salesforce connected app (JWT bearer) and
-the issuer that stands in for Google's ID-token signing keys (emulators/google_identity).
+the issuer that stands in for Google's ID-token signing keys (emulators/google_identity), and
+calsync's own signing key (sidebar choices, dashboard sessions: Secret Manager in production).
 
 The emulators trust the certificates; calsync signs with the keys, exactly as in production.
 """
@@ -55,6 +56,14 @@ def service_account_info(
     }
 
 
+def signing_key() -> str:
+    """A new key for what calsync signs itself (the sidebar's choices, the dashboard's
+    sessions): 32 random bytes, as text."""
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
 LOCAL_SERVICE_ACCOUNT = "calsync@calsync-local.iam.gserviceaccount.com"
 
 
@@ -79,6 +88,7 @@ def write_local_keys(
         "sf_cert": directory / "sf-app-cert.pem",
         "issuer_key": directory / "google-issuer-key.pem",
         "issuer_cert": directory / "google-issuer-cert.pem",
+        "signing_key": directory / "calsync-signing-key.txt",
     }
     info = service_account_info(google_account, google_key)
     paths["google_sa"].write_text(json.dumps(info))
@@ -88,6 +98,7 @@ def write_local_keys(
     paths["sf_cert"].write_bytes(sf_cert)
     paths["issuer_key"].write_text(issuer_key)
     paths["issuer_cert"].write_bytes(issuer_cert)
+    paths["signing_key"].write_text(signing_key())
     for path in paths.values():
         path.chmod(0o600)
     return paths

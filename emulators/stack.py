@@ -4,7 +4,8 @@ one functions-framework process serving every HTTP function of main.py.
     python -m emulators.stack up [--seed demo]   # start in the background, write .calsync/local.env
     python -m emulators.stack down    # stop what `up` started (only processes it can tell are its own)
     python -m emulators.stack test [PYTEST ARGS]   # Firestore + Cloud Tasks, pytest, stop
-    python -m emulators.stack demo    # a stack of its own (temporary state), the demo scenario, stop
+    python -m emulators.stack demo [--hold]   # a stack of its own (temporary state), the demo
+                                              # scenario, stop (--hold: stay up until Ctrl-C)
 
 `make up`, `make down`, `make test` and `make demo` call these.
 """
@@ -91,6 +92,12 @@ SF_CONSUMER_KEY = "calsync-local"
 # runtime account, Cloud Tasks and Cloud Scheduler sign their calls as the invoker account.
 RUNTIME_SA = f"calsync-runtime@{PROJECT}.iam.gserviceaccount.com"
 INVOKER_SA = f"calsync-invoker@{PROJECT}.iam.gserviceaccount.com"
+# The Workspace add-on's service agent (`service-<PROJECT_NUMBER>@gcp-sa-gsuiteaddons...`) and
+# OAuth client, and the dashboard's sign-in client, as `gcloud workspace-add-ons
+# get-authorization` and the console would name them for a project numbered 000000000000.
+ADDON_AGENT = "service-000000000000@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
+ADDON_CLIENT_ID = "000000000000-calsync-addon.apps.googleusercontent.com"
+DASHBOARD_CLIENT_ID = "000000000000-calsync-dashboard.apps.googleusercontent.com"
 SF_USERNAME = "integration@calsync.example"  # the Salesforce emulator's integration user
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 # How the local stack signs domain-wide delegation: "keyless" (the default, as in Google Cloud:
@@ -172,6 +179,7 @@ def _start_identity(
     argv = [PYTHON, "-m", "emulators.google_identity", "--port", str(port),
             "--issuer-key", str(keys["issuer_key"]), "--issuer-cert", str(keys["issuer_cert"]),
             "--service-account", INVOKER_SA, "--project", env["GOOGLE_CLOUD_PROJECT"],
+            "--addon-agent", ADDON_AGENT, "--addon-client-id", ADDON_CLIENT_ID,
             # Cloud Scheduler's agent signs the jobs' calls as the invoker (emulators/scheduler.py)
             "--grant", f"{scheduler_agent(PROJECT)}={INVOKER_SA}"]  # fmt: skip
     if mode == "keyless":
@@ -181,6 +189,10 @@ def _start_identity(
     base = f"http://127.0.0.1:{port}"
     env["CALSYNC_GOOGLE_CERTS_URL"] = f"{base}/oauth2/v1/certs"
     env["CALSYNC_IDENTITY_URL"] = base  # local tools mint tokens here
+    env["CALSYNC_ADDON_SERVICE_ACCOUNT"] = ADDON_AGENT
+    env["CALSYNC_ADDON_CLIENT_ID"] = ADDON_CLIENT_ID
+    env["CALSYNC_DASHBOARD_CLIENT_ID"] = DASHBOARD_CLIENT_ID
+    env["CALSYNC_SIGNING_KEY_SECRET"] = f"file:{keys['signing_key']}"
     if mode == "keyless":
         env["CALSYNC_GOOGLE_AUTH_URL"] = base
         env["CALSYNC_RUNTIME_SERVICE_ACCOUNT"] = RUNTIME_SA
@@ -378,7 +390,9 @@ def test(pytest_args: list[str]) -> int:
         return 1
 
 
-def demo() -> int:
+def demo(hold: bool = False) -> int:
+    """Play the demo; with `hold`, keep the stack up afterwards until Ctrl-C (to look at the
+    dashboard the demo prints)."""
     from emulators import demo as scenario
 
     # A state directory of its own: keys, certificates and logs of a running `make up` stay
@@ -386,7 +400,14 @@ def demo() -> int:
     state = STATE_DIR / "demo"
     try:
         with running(whole_stack=True, state=state) as (env, _):
-            return scenario.run({**os.environ, **env, "CALSYNC_STATE_DIR": str(state)})
+            code = scenario.run({**os.environ, **env, "CALSYNC_STATE_DIR": str(state)})
+            if hold:
+                print("\nthe local stack stays up; press Ctrl-C to stop it", flush=True)
+                try:
+                    signal.pause()
+                except KeyboardInterrupt:
+                    pass
+            return code
     except LaunchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -407,7 +428,7 @@ def main(argv: list[str]) -> int:
         return down()
     if command == "test":
         return test(rest)
-    return demo()
+    return demo(hold="--hold" in rest)
 
 
 if __name__ == "__main__":

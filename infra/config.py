@@ -28,6 +28,7 @@ LOCAL_ONLY = {
     "CALSYNC_SF_SESSION_ID": "calsync logs in to Salesforce with the JWT bearer flow, never with "
     "a fixed session",
     "CALSYNC_SF_CA_CERT": "Salesforce's certificate is checked against the system's CAs",
+    "CALSYNC_IDENTITY_URL": "admins sign in with Google",
 }
 
 
@@ -59,6 +60,11 @@ class Config:
     # local stack only: the identity emulator, standing in for IAM Credentials and Google's OAuth
     # server in calsync's credential calls (infra/google_http.py)
     google_auth_url: str = ""
+    signing_key_secret: str = ""  # the key of the sidebar's choices and the dashboard's sessions
+    addon_service_account: str = ""  # the add-on's service agent (its system ID tokens' email)
+    addon_client_id: str = ""  # the add-on's OAuth client id (its user ID tokens' audience)
+    dashboard_client_id: str = ""  # the OAuth client of the dashboard's Google sign-in
+    identity_url: str = ""  # local stack only: the identity emulator (its sign-in page)
 
     @property
     def local(self) -> bool:
@@ -94,6 +100,7 @@ class Config:
                         f"in production, {why}"
                     )
         certs_url = get("CALSYNC_GOOGLE_CERTS_URL")
+        identity_url = get("CALSYNC_IDENTITY_URL").rstrip("/")
         return cls(
             project=project,
             firestore_database=get("CALSYNC_FIRESTORE_DATABASE", "(default)"),
@@ -119,6 +126,11 @@ class Config:
             google_certs_url=certs_url or "https://www.googleapis.com/oauth2/v1/certs",
             runtime_service_account=get("CALSYNC_RUNTIME_SERVICE_ACCOUNT").lower(),
             google_auth_url=get("CALSYNC_GOOGLE_AUTH_URL").rstrip("/"),
+            signing_key_secret=get("CALSYNC_SIGNING_KEY_SECRET"),
+            addon_service_account=get("CALSYNC_ADDON_SERVICE_ACCOUNT").lower(),
+            addon_client_id=get("CALSYNC_ADDON_CLIENT_ID"),
+            dashboard_client_id=get("CALSYNC_DASHBOARD_CLIENT_ID"),
+            identity_url=identity_url,
         )
 
 

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -30,8 +30,9 @@ from core.actions import WriteResult
 from core.errors import CalsyncError, GoogleRefused, classify_google
 from core.fields import GooglePatch
 from core.labels import LabelPatch
-from core.model import Item
+from core.model import Item, ItemKey
 from core.ports import CalendarChanges, Channel
+from infra.choices import ChoiceSigner
 from infra.config import Config
 from infra.credentials import google_credentials
 from infra.google_events import EventParseError, label_body, parse_event, patch_body, unusable
@@ -56,6 +57,16 @@ def batch_uri_for(calendar_url: str) -> str:
     if not calendar_url.endswith(suffix):
         raise ValueError(f"calendar_url must end with {suffix} (got {calendar_url!r})")
     return calendar_url[: -len(suffix)] + "/batch/calendar/v3"
+
+
+def _instance_start(text: str) -> datetime | None:
+    """An ItemKey's instance text (`20260504T090000Z` or `20260504`) as a UTC moment."""
+    for pattern in ("%Y%m%dT%H%M%SZ", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -151,6 +162,8 @@ class GoogleCalendar:
     """
 
     def __init__(self, config: Config, email: str, *, backoff: Backoff | None = None) -> None:
+        from infra.wiring import choice_signer  # the process's signer (one secret read)
+
         service = build(
             "calendar",
             "v3",
@@ -159,18 +172,22 @@ class GoogleCalendar:
             cache_discovery=False,
             client_options={"api_endpoint": config.calendar_url},
         )
-        self._setup(service, batch_uri_for(config.calendar_url), email, backoff)
+        self._setup(service, batch_uri_for(config.calendar_url), email, backoff,
+                    choice_signer(config))  # fmt: skip
 
     @classmethod
     def from_service(
-        cls, service: Any, batch_uri: str, email: str, *, backoff: Backoff | None = None
-    ) -> GoogleCalendar:
+        cls, service: Any, batch_uri: str, email: str, *, backoff: Backoff | None = None,
+        choices: ChoiceSigner | None = None,
+    ) -> GoogleCalendar:  # fmt: skip
         """An adapter around a ready google-api-python-client service (tests, tools)."""
         adapter = cls.__new__(cls)
-        adapter._setup(service, batch_uri, email, backoff)
+        adapter._setup(service, batch_uri, email, backoff, choices)
         return adapter
 
-    def _setup(self, service: Any, batch_uri: str, email: str, backoff: Backoff | None) -> None:
+    def _setup(self, service: Any, batch_uri: str, email: str, backoff: Backoff | None,
+               choices: ChoiceSigner | None) -> None:  # fmt: skip
+        self._choices = choices  # None: every sidebar choice is dropped (R-33, audit L3)
         self._service = service
         # Building the events resource costs about 1.6 ms (discovery parsing): build it once.
         self._events_resource = service.events()
@@ -268,7 +285,7 @@ class GoogleCalendar:
         planner fails it alone with an issue instead of losing its change silently (audit H3)."""
         for data in raw:
             try:
-                item = parse_event(data, calendar_id)
+                item = parse_event(data, calendar_id, self._choices)
             except EventParseError as exc:  # not an event at all: nothing to key an issue on
                 log.warning("event skipped: %s", type(exc).__name__, extra={"user": self.email})
                 continue
@@ -344,6 +361,17 @@ class GoogleCalendar:
             elif not _is_gone(op.failure):
                 raise op.failure.error()
         return list(self._parse_all(found, calendar_id))
+
+    def find(self, calendar_id: str, key: ItemKey) -> Item | None:
+        """The copy with this mapping key (iCalUID, and the original start of an instance), or
+        None: how the dashboard finds an item that its issue names only by key."""
+        params: dict[str, Any] = dict(calendarId=calendar_id, iCalUID=key.ical_uid)
+        moment = _instance_start(key.instance)
+        if moment is not None:  # one instance: expand around its original start only
+            params.update(singleEvents=True, timeMin=_rfc3339(moment - timedelta(days=1)),
+                          timeMax=_rfc3339(moment + timedelta(days=2)))  # fmt: skip
+        raw, _ = self._pages(self._events().list, params)
+        return next((i for i in self._parse_all(raw, calendar_id) if i.key == key), None)
 
     def instances(
         self, calendar_id: str, series_id: str, time_min: datetime, time_max: datetime

@@ -235,6 +235,11 @@ class SalesforceAdapter:
             raise _typed(exc) from exc
         return list(answer["records"])
 
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        """Every record of one read-only SOQL statement (escaped by the caller, R-35): the
+        sidebar's searches and access checks (infra/salesforce_records.py) use it."""
+        return self._query(soql)
+
     def _query_in(self, template: str, values: Iterable[object],
                   include_deleted: bool = False) -> list[dict[str, Any]]:  # fmt: skip
         prefix = self._sf.base_url + ("queryAll/" if include_deleted else "query/")

@@ -29,6 +29,8 @@ API_NAMES: dict[str, tuple[str, ...]] = {
     fields.PRIVATE: ("IsPrivate",),
     fields.SHOW_AS: ("ShowAs",),
     fields.DESCRIPTION: ("Description",),
+    # the rep's Name and Related To choice (a re-link in the sidebar) goes up as these.
+    fields.LINKS: ("WhoId", "WhatId", "EventWhoIds"),
     "relations": ("WhoId", "WhatId", "EventWhoIds", "AcceptedEventInviteeIds",
                   "DeclinedEventInviteeIds", "UndecidedEventInviteeIds"),
 }  # fmt: skip

@@ -99,6 +99,11 @@ class FirestoreMappingStore:
         query = self._col.where(filter=FieldFilter("user_email", "==", email))
         return [mapping_from_doc(doc.to_dict() or {}) for doc in query.stream()]
 
+    def get(self, email: str, key: ItemKey) -> Mapping | None:
+        """One item's mapping of one user (the sidebar reads it by id, not by query)."""
+        snapshot = self._col.document(mapping_id(email, key)).get()
+        return mapping_from_doc(snapshot.to_dict() or {}) if snapshot.exists else None
+
     def for_ical_uids(self, uids: Iterable[str]) -> list[Mapping]:
         """Every user's mappings of these iCalUIDs (R-11 needs the organiser's)."""
         out: list[Mapping] = []

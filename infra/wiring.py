@@ -20,6 +20,17 @@ def verifier():  # -> infra.identity.Verifier; its certificates cache lives as l
     return Verifier(config().google_certs_url)
 
 
+@lru_cache(maxsize=4)
+def choice_signer(cfg: Config | None = None):  # -> infra.choices.ChoiceSigner | None
+    """The key that signs the sidebar's choices and the dashboard's sessions, read once per
+    process; None when it is not configured (then no sidebar choice is trusted)."""
+    from infra.choices import ChoiceSigner
+    from infra.credentials import read_secret
+
+    name = (cfg or config()).signing_key_secret
+    return ChoiceSigner.from_text(read_secret(name)) if name else None
+
+
 @cache
 def settings_store() -> FirestoreSettingsStore:
     return FirestoreSettingsStore(client_for(config()))
@@ -66,3 +77,43 @@ def session_queue():
 
     cfg = config()
     return CloudTasksSessionQueue(cfg, tasks_client_for(cfg))
+
+
+def sidebar_services():  # -> infra.sidebar.SidebarServices
+    """What the add-on's cards and actions run on (R-33)."""
+    from infra.sidebar import SidebarServices
+    from infra.sync_store import FirestoreIssueStore, FirestoreMappingStore
+
+    cfg = config()
+    db = client_for(cfg)
+    return SidebarServices(
+        store=settings_store(),
+        mappings=FirestoreMappingStore(db),
+        issues=FirestoreIssueStore(db),
+        calendar_for=_calendar_for,
+        salesforce=_salesforce,
+        queue=session_queue,
+        signer=choice_signer(cfg),
+        functions_url=cfg.functions_url,
+        sf_instance_url=cfg.sf_instance_url,
+    )
+
+
+def dashboard_services():  # -> infra.dashboard_page.DashboardServices
+    """What the admin dashboard reads and acts on (R-32)."""
+    from infra.admin_auth import AdminAuth
+    from infra.dashboard_page import DashboardServices
+
+    cfg = config()
+    signer = choice_signer(cfg)
+    auth = AdminAuth(signer, verifier(), cfg.dashboard_client_id) if signer else None
+    return DashboardServices(
+        store=settings_store(),
+        db=client_for(cfg),
+        auth=auth,
+        queue=session_queue,
+        calendar_for=_calendar_for,
+        functions_url=cfg.functions_url,
+        identity_url=cfg.identity_url,
+        client_id=cfg.dashboard_client_id,
+    )

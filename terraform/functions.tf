@@ -6,14 +6,14 @@ locals {
   # for "sweep", its scheduler job. Add the entry in the same change that adds the function to
   # HTTP_FUNCTIONS.
   #
-  # access: "public"  - anyone may call; the code checks a token itself. Only Google's push
-  #                     notifications and the add-on, whose calls carry no Google identity. How
-  #                     they are opened is var.public_access (iam.tf, and below).
+  # access: "public"  - anyone may call at the IAM layer; the code checks a token itself. Only the
+  #                     push webhook (a channel token), the add-on (Google's system and user ID
+  #                     tokens, whose audience Cloud Run's IAM check does not accept) and the
+  #                     dashboard (an admin's Google sign-in, which a browser cannot put in front
+  #                     of IAM). How they are opened is var.public_access (iam.tf, and below).
   #         "service" - only the invoker account via OIDC (Cloud Tasks, Cloud Scheduler).
   #         "admin"   - only var.admin_invokers (and project owners).
   #
-  # Planned entries, with the settings they should get:
-  #   addon            = { access = "public",  memory = "256M", timeout_seconds = 30,  max_instances = 10 }
   # sync_user's timeout matches Cloud Tasks' default dispatch deadline (10 min). Each instance
   # runs one session at a time, so sync_user may scale to exactly as many instances as the queue
   # runs sessions at once.
@@ -22,6 +22,8 @@ locals {
     calendar_webhook = { access = "public", memory = "256M", timeout_seconds = 30, max_instances = 20 }
     sync_user        = { access = "service", memory = "512M", timeout_seconds = 600, max_instances = var.tasks_max_concurrent_dispatches }
     sweep            = { access = "service", memory = "512M", timeout_seconds = 300, max_instances = 1 }
+    addon            = { access = "public", memory = "256M", timeout_seconds = 30, max_instances = 10 }
+    dashboard        = { access = "public", memory = "256M", timeout_seconds = 60, max_instances = 2 }
   }
 
   public_functions = { for name, fn in local.functions : name => fn if fn.access == "public" }
@@ -53,6 +55,13 @@ locals {
     CALSYNC_TASKS_QUEUE           = google_cloud_tasks_queue.sync.name
     CALSYNC_TASKS_SERVICE_ACCOUNT = google_service_account.invoker.email
     CALSYNC_FUNCTIONS_URL         = local.functions_url
+    # The sidebar (R-33) and the dashboard (R-32): the key that signs the sidebar's choices and
+    # the dashboard's sessions, the add-on's identities (`gcloud workspace-add-ons
+    # get-authorization`) and the dashboard's sign-in client (docs/deploy.md).
+    CALSYNC_SIGNING_KEY_SECRET    = local.signing_key_secret_version
+    CALSYNC_ADDON_SERVICE_ACCOUNT = var.addon_service_account
+    CALSYNC_ADDON_CLIENT_ID       = var.addon_oauth_client_id
+    CALSYNC_DASHBOARD_CLIENT_ID   = var.dashboard_oauth_client_id
   }
 }
 
@@ -90,6 +99,7 @@ data "archive_file" "source" {
     "**/.DS_Store",
     "**/*.log",
     # what is not the functions' code
+    "addon/**", # the add-on's descriptor: Terraform renders it, gcloud deploys it
     "bench/**",
     "docs/**",
     "emulators/**",

@@ -89,6 +89,12 @@ resource "google_secret_manager_secret_iam_member" "runtime_reads_sf_key" {
   depends_on = [time_sleep.service_accounts_created]
 }
 
+resource "google_secret_manager_secret_iam_member" "runtime_reads_signing_key" {
+  secret_id = google_secret_manager_secret.signing_key.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.runtime.member
+}
+
 resource "google_secret_manager_secret_iam_member" "runtime_reads_dwd_key" {
   count = var.dwd_key_in_secret_manager ? 1 : 0
 
@@ -130,11 +136,13 @@ resource "google_service_account_iam_member" "cli_admins_impersonate_runtime" {
 # --- who may call which function ----------------------------------------------------------------
 # Functions (2nd gen) are Cloud Run services: calling one needs run.invoker on its service.
 
-# Google's push notifications and the add-on carry no Google identity: the "public" functions
-# must accept anyone and check the channel token (webhook) or the add-on's token themselves.
-# With public_access = "all_users" that is an allUsers invoker grant, which organisations with
-# Domain Restricted Sharing refuse; the default, "no_invoker_check", disables Cloud Run's invoker
-# check on those services instead (functions.tf), which is Google's recommended way.
+# Google's push notifications, the add-on and an admin's browser carry no identity that Cloud
+# Run's IAM check accepts: these functions accept anyone at the IAM layer and check the channel
+# token (webhook), the add-on's two ID tokens (addon) or an admin's Google sign-in (dashboard)
+# themselves, in code. With public_access = "all_users" that is an allUsers invoker grant, which
+# organisations with Domain Restricted Sharing refuse; the default, "no_invoker_check", disables
+# Cloud Run's invoker check on those services instead (functions.tf), which is Google's
+# recommended way.
 resource "google_cloud_run_v2_service_iam_member" "public" {
   for_each = { for name, fn in local.functions : name => fn if fn.access == "public" && var.public_access == "all_users" }
 

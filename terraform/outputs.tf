@@ -55,3 +55,17 @@ output "admin_env" {
   description = "Environment for the admin command line (python main.py ...) on an admin's machine."
   value       = join("\n", [for k, v in local.function_env : "export ${k}='${v}'"])
 }
+
+output "addon_deployment" {
+  description = "The Calendar add-on's deployment descriptor (addon/deployment.json with this deployment's URLs): `terraform output -raw addon_deployment > deployment.json`, then `gcloud workspace-add-ons deployments create calsync --deployment-file=deployment.json` (docs/deploy.md)."
+  value = templatefile("${path.module}/../addon/deployment.json", {
+    addon_url      = "${local.functions_url}/addon"
+    logo_url       = var.addon_logo_url
+    salesforce_url = var.salesforce_instance_url
+  })
+}
+
+output "dashboard_url" {
+  description = "The sync-issues dashboard (admins sign in with Google; the admins org setting lists who may)."
+  value       = "${local.functions_url}/dashboard"
+}

@@ -233,3 +233,32 @@ variable "alert_email" {
     error_message = "alert_email must be an e-mail address, or null."
   }
 }
+
+variable "addon_service_account" {
+  description = "The Workspace add-on's service agent, service-PROJECT_NUMBER@gcp-sa-gsuiteaddons.iam.gserviceaccount.com: serviceAccountEmail of `gcloud workspace-add-ons get-authorization`. The add-on function accepts only system ID tokens of this account. Empty until known: the add-on then refuses every request."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.addon_service_account == "" || can(regex("^service-[0-9]+@gcp-sa-gsuiteaddons\\.iam\\.gserviceaccount\\.com$", var.addon_service_account))
+    error_message = "addon_service_account must look like service-123456789@gcp-sa-gsuiteaddons.iam.gserviceaccount.com."
+  }
+}
+
+variable "addon_oauth_client_id" {
+  description = "The add-on's OAuth client id: oauthClientId of `gcloud workspace-add-ons get-authorization`, the audience of the user ID tokens the add-on receives. Empty until known."
+  type        = string
+  default     = ""
+}
+
+variable "dashboard_oauth_client_id" {
+  description = "Client id of the OAuth client (type Web application, authorised JavaScript origin https://REGION-PROJECT.cloudfunctions.net) that admins sign in to the dashboard with. Empty until created: nobody can sign in then."
+  type        = string
+  default     = ""
+}
+
+variable "addon_logo_url" {
+  description = "Logo of the Calendar add-on (an https PNG), shown in Calendar's side panel."
+  type        = string
+  default     = "https://www.gstatic.com/images/icons/material/system/2x/event_available_black_48dp.png"
+}

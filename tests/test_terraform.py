@@ -27,9 +27,11 @@ import main
 ROOT = Path(__file__).resolve().parent.parent
 TERRAFORM = ROOT / "terraform"
 
-# Who may call which function (R-34). Google's push notifications and the add-on carry no Google
-# identity: those two are public at the IAM layer and check their own tokens. The rest never are.
-PUBLIC = {"calendar_webhook", "addon"}
+# Who may call which function (R-34). Google's push notifications, the add-on and an admin's
+# browser carry no identity Cloud Run's IAM accepts: those three are public at the IAM layer and
+# check their own tokens in code (channel token; the add-on's two ID tokens; an admin's Google
+# sign-in against `admins`, R-32). The rest never are.
+PUBLIC = {"calendar_webhook", "addon", "dashboard"}
 SERVICE = {"sync_user", "sweep"}  # Cloud Tasks / Cloud Scheduler, via OIDC as the invoker account
 ACCESS_LEVELS = {"public", "service", "admin"}
 
@@ -42,6 +44,7 @@ EMULATOR_ONLY = {
     "CALSYNC_SHARED_SECRET",
     "CALSYNC_GOOGLE_CERTS_URL",
     "CALSYNC_GOOGLE_AUTH_URL",
+    "CALSYNC_IDENTITY_URL",
 }
 # Fallback names: Terraform sets the primary one.
 ALIASES = {"GCLOUD_PROJECT": "GOOGLE_CLOUD_PROJECT"}
@@ -243,7 +246,8 @@ def test_terraform_never_writes_a_secret_value():
     kinds = {rtype for rtype, _, _ in all_resources()}
     assert "google_secret_manager_secret_version" not in kinds
     assert "google_service_account_key" not in kinds
-    assert set(resources("google_secret_manager_secret")) == {"sf_private_key", "dwd_key"}
+    assert set(resources("google_secret_manager_secret")) == {"sf_private_key", "dwd_key",
+                                                              "signing_key"}  # fmt: skip
 
 
 def test_secret_access_is_granted_per_secret_only():
@@ -282,7 +286,7 @@ def test_no_secret_like_string_variable_has_a_default():
 # --- who may call what ------------------------------------------------------------------------
 
 
-def test_public_functions_are_exactly_the_webhook_and_the_addon():
+def test_public_functions_are_exactly_the_webhook_the_addon_and_the_dashboard():
     for name, settings in functions_map().items():
         assert settings["access"] in ACCESS_LEVELS, name
         assert (settings["access"] == "public") == (name in PUBLIC), name
@@ -504,8 +508,9 @@ def test_archive_excludes_everything_of_a_developers_tree_but_the_code(tmp_path)
 def test_archive_ships_only_code_from_this_checkout():
     for rel in shipped_files(ROOT):
         top = rel.split("/", 1)[0]
+        template = rel.startswith("infra/templates/") and rel.endswith(".html")  # the dashboard's
         assert rel in {"main.py", "requirements.txt"} or (
-            top in SHIPPED_DIRS and rel.endswith(".py")
+            top in SHIPPED_DIRS and (rel.endswith(".py") or template)
         ), rel
 
 
@@ -677,6 +682,34 @@ def lint(check: str, directory: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=600,
     )
+
+
+def test_R33_addon_descriptor_calls_the_addon_function():
+    """R-33: the deployment descriptor names the addon function for both triggers, asks for the
+    current event's metadata and attendees only, and sends the system ID token."""
+    import json
+
+    text = (ROOT / "addon" / "deployment.json").read_text()
+    descriptor = json.loads(text.replace("${addon_url}", "https://x/addon").replace(
+        "${logo_url}", "https://x/logo.png").replace("${salesforce_url}", "https://sf"))  # fmt: skip
+    add_ons = descriptor["addOns"]
+    assert add_ons["common"]["homepageTrigger"]["runFunction"] == "https://x/addon"
+    assert add_ons["calendar"]["eventOpenTrigger"]["runFunction"] == "https://x/addon"
+    assert add_ons["calendar"]["currentEventAccess"] == "READ"
+    assert add_ons["httpOptions"]["authorizationHeader"] == "SYSTEM_ID_TOKEN"
+    assert "https://www.googleapis.com/auth/calendar.addons.execute" in descriptor["oauthScopes"]
+    # Terraform renders it with this deployment's URLs: every placeholder is one it passes.
+    outputs_tf = (TERRAFORM / "outputs.tf").read_text()
+    assert "../addon/deployment.json" in outputs_tf
+    for placeholder in set(re.findall(r"\$\{(\w+)\}", text)):
+        assert re.search(rf"^\s*{placeholder}\s*=", outputs_tf, re.M), placeholder
+
+
+def test_R32_dashboard_templates_are_shipped():
+    """The dashboard renders server-side from infra/templates: they must reach the function."""
+    shipped = shipped_files()
+    assert {"infra/templates/dashboard.html", "infra/templates/signin.html"} <= shipped
+    assert "addon/deployment.json" not in shipped
 
 
 @pytest.mark.parametrize("check", sorted(BROKEN))

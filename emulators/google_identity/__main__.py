@@ -4,7 +4,8 @@ Options name the project's identities as Google would hold them: `--service-acco
 account generateIdToken knows), `--service-account-key EMAIL=KEY.pem` (an account and the
 Google-managed key IAM signs with for it), `--grant CALLER=SA` (CALLER holds Token Creator on
 SA), `--instance-account EMAIL` (the identity the metadata server hands to the code running on
-this "instance": the functions' runtime account).
+this "instance": the functions' runtime account), `--addon-agent EMAIL` and `--addon-client-id
+ID` (the add-on's service agent and OAuth client, whose tokens a Workspace add-on request carries).
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grant", action="append", default=[], metavar="CALLER=SA")
     parser.add_argument("--instance-account", default="", metavar="EMAIL")
     parser.add_argument("--project", default="calsync-local")
+    parser.add_argument(
+        "--addon-agent",
+        default="",
+        metavar="EMAIL",
+        help="the add-on service agent that signs add-on requests' system tokens",
+    )
+    parser.add_argument(
+        "--addon-client-id",
+        default="",
+        metavar="ID",
+        help="the add-on's OAuth client id (the user tokens' audience)",
+    )
     args = parser.parse_args(argv)
     identity = Identity(
         Issuer.from_files(args.issuer_key, args.issuer_cert),
@@ -49,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         keys=_pairs(parser, args.service_account_key, "--service-account-key EMAIL=KEY_PEM"),
         instance_account=args.instance_account,
         project=args.project,
+        addon_agent=args.addon_agent,
+        addon_client_id=args.addon_client_id,
     )
     server = build(args.host, args.port, identity)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -9,6 +9,16 @@
     GET  /computeMetadata/v1/... the metadata server of the instance calsync runs on
     POST /_admin/id_token        {claims} -> {"token"} (local stack and tests only)
     POST /_admin/grants          {"caller", "service_account"}: a Token Creator grant
+    POST /_admin/addon_tokens    {"endpoint", "user"} -> the two tokens a Google Workspace add-on
+                                 request carries (R-33)
+    GET  /signin?client_id&login_uri&state   a local "Sign in with Google" page: type an address,
+    POST /signin                 and it posts `credential` (an ID token for client_id) and
+                                 `g_csrf_token` to login_uri, as Google Identity Services'
+                                 redirect mode does (R-32)
+
+Add-on tokens are minted the way Google mints them: the system ID token as the project's add-on
+service agent (`--addon-agent`), `aud` the exact endpoint URL with its query; the user ID token
+for the add-on's OAuth client (`--addon-client-id`) with the user's `email` and `hd`.
 
 IAM methods are refused as IAM refuses them: 401 without a valid bearer token, 404 for an account
 the emulator does not know, 403 without a Token Creator grant of the caller on the account (also
@@ -25,10 +35,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
+from . import signin
 from .accounts import Directory, Refused, sign_blob, sign_jwt
-from .tokens import Issuer, service_account_token
+from .tokens import Issuer, service_account_token, user_claims
 
 _IAM = re.compile(
     r"^/v1/projects/-/serviceAccounts/([^/:]+):"
@@ -52,8 +63,12 @@ class Identity:
         keys: list[tuple[str, str]] = (),  # type: ignore[assignment]
         instance_account: str = "",
         project: str = "calsync-local",
+        addon_agent: str = "",
+        addon_client_id: str = "",
     ):
         self.issuer = issuer
+        self.addon_agent = addon_agent.lower()
+        self.addon_client_id = addon_client_id
         self.directory = Directory()
         for email in service_accounts:
             self.directory.add_account(email)
@@ -81,13 +96,13 @@ class Identity:
         try:
             if route == "/" or route.startswith("/computeMetadata/"):
                 return self._metadata(method, route, query, headers)
-            status, doc = self._api(method, route, headers, body)
+            status, doc = self._api(method, route, headers, body, path)
             return status, doc, {}
         except Refused as exc:
             return _error(exc.status, exc.reason, exc.message)
 
     def _api(
-        self, method: str, route: str, headers: dict[str, str], body: bytes
+        self, method: str, route: str, headers: dict[str, str], body: bytes, path: str = ""
     ) -> tuple[int, Any]:
         if method == "GET" and route == "/oauth2/v1/certs":
             return 200, self.issuer.certs()
@@ -96,6 +111,12 @@ class Identity:
             return self._iam(m.group(2), unquote(m.group(1)).lower(), headers, _json(body))
         if method == "POST" and route == "/token":
             return self._refresh(body)
+        if method == "POST" and route == "/_admin/addon_tokens":
+            return self._addon_tokens(_json(body))
+        if route == "/signin" and method == "GET":
+            return 200, signin.page(dict(parse_qsl(urlsplit(path).query)))
+        if route == "/signin" and method == "POST":
+            return self._signin(dict(parse_qsl(body.decode("utf-8", "replace"))))
         if method == "POST" and route == "/_admin/id_token":
             claims = _json(body)
             if not isinstance(claims, dict) or "aud" not in claims:
@@ -118,6 +139,29 @@ class Identity:
     def _count(self, name: str) -> None:
         with self.lock:
             self.calls[name] = self.calls.get(name, 0) + 1
+
+    # -- the add-on framework and Google sign-in (R-32, R-33) ------------------------------------
+
+    def _addon_tokens(self, doc: Any) -> tuple[int, Any]:
+        if not self.addon_agent or not self.addon_client_id:
+            raise Refused(400, "FAILED_PRECONDITION",
+                          "start the emulator with --addon-agent and --addon-client-id")  # fmt: skip
+        if not isinstance(doc, dict) or not doc.get("endpoint") or "@" not in str(doc.get("user")):
+            raise Refused(400, "INVALID_ARGUMENT", 'give {"endpoint": URL, "user": EMAIL}')
+        user = str(doc["user"]).lower()
+        system = service_account_token(self.issuer, self.addon_agent, str(doc["endpoint"]))
+        person = self.issuer.mint(user_claims(user, self.addon_client_id))
+        self._count("mint")
+        self._count("mint")
+        return 200, {"systemIdToken": system, "userIdToken": person}
+
+    def _signin(self, form: dict[str, str]) -> tuple[int, Any]:
+        problem = signin.problem(form)
+        if problem:
+            return 400, signin.page(form, problem)
+        token = self.issuer.mint(user_claims(form["email"], form["client_id"]))
+        self._count("mint")
+        return 200, signin.post_back(form["login_uri"], token, form.get("state", ""))
 
     # -- IAM Credentials ------------------------------------------------------------------------
 
@@ -228,7 +272,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, document, extra = self.identity.handle(self.command, self.path, headers, body)
-        if isinstance(document, str):
+        if isinstance(document, signin.Html):
+            data, kind = document.encode(), "text/html; charset=UTF-8"
+        elif isinstance(document, str):
             data, kind = document.encode(), "application/text"
         else:
             data, kind = json.dumps(document).encode(), "application/json; charset=UTF-8"

@@ -67,6 +67,10 @@ def handle(emu: Emulator, method: str, path: str, params: dict[str, str], body: 
     if (method, name) == ("POST", "sessions/expire"):
         emu.sessions.expire_all()
         return Response(200, {"ok": True})
+    if (method, name) == ("POST", "sharing"):
+        with org.lock:
+            org.sharing.configure(body)
+        return Response(200, {"ok": True})
     if (method, name) == ("POST", "clock"):
         now = org.clock.advance(float(body.get("advance_seconds", 0)))
         return Response(200, {"now": now.isoformat()})

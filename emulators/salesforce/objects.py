@@ -39,8 +39,8 @@ class SObject:
     writable: bool = True  # False: records are made by the org only (Profile)
 
     @property
-    def key_prefix(self) -> str:
-        return KEY_PREFIXES[self.name]
+    def key_prefix(self) -> str | None:
+        return KEY_PREFIXES.get(self.name)  # None for read-only views (UserRecordAccess)
 
     def lookup(self, name: str) -> Field | None:
         """Field by API name, case-insensitively (SOQL and JSON bodies both ignore case)."""
@@ -359,6 +359,25 @@ _OBJECTS: list[SObject] = [
         },
     ),
 ]
+
+_OBJECTS.append(
+    SObject(
+        "UserRecordAccess",
+        {
+            f.name: f
+            for f in [
+                _ref("UserId", ("User",), None, create=False, update=False),
+                Field("RecordId", "picklist", 40, create=False, update=False),
+                *(_ro(name, "boolean", nillable=False) for name in (
+                    "HasReadAccess", "HasEditAccess", "HasDeleteAccess", "HasTransferAccess",
+                    "HasAllAccess")),
+                _ro("MaxAccessLevel", "picklist", length=40,
+                    picklist=("None", "Read", "Edit", "Delete", "Transfer", "All")),
+            ]
+        },
+        writable=False,  # computed per query (emulators/salesforce/sharing.py), never stored
+    )
+)  # fmt: skip
 
 _ID = Field("Id", "id", 18, create=False, update=False, nillable=False)
 

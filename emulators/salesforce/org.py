@@ -15,6 +15,7 @@ from .fields import coerce_body, to_json
 from .ids import IdFactory
 from .objects import SObject, build_schema, find_type
 from .refusals import Refusals
+from .sharing import Sharing
 from .store import UNIQUE_INDEXED, Record, Store
 from .timeutil import Clock
 
@@ -45,6 +46,7 @@ class Org:
         self.store = Store([])
         self.admin_user_id = ""
         self.running_user = ""
+        self.sharing = Sharing()
         self.refusals = Refusals()
         self.profiles: dict[str, str] = {}  # standard profile name -> Id
         self.reset()
@@ -53,6 +55,7 @@ class Org:
         self.schema = build_schema(self.external_id_field)
         self.store = Store(list(self.schema))
         self.running_user = ""
+        self.sharing = Sharing()
         self.refusals = Refusals()
         self.profiles = profiles.install(self.store, self.ids, self.clock.now())
         admin = self.create(

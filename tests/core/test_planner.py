@@ -468,3 +468,60 @@ def test_R17_R23_instance_deleted_in_salesforce_while_the_series_moved_converges
     assert first.of(SfCreate), first.render()  # the moved instance is saved in this session
     w.apply(first)
     assert not plan(w.input()), plan(w.input()).render()
+
+
+# -- R-33: the sidebar's choices (only signed, verified ones reach the core: infra/choices.py) --
+
+
+def _with_choice(item, who="", what=""):
+    from core.labels import P_WHAT, P_WHO
+    from core.model import with_props
+
+    props = item.props
+    props.update({k: v for k, v in ((P_WHO, who), (P_WHAT, what)) if v})
+    return with_props(item, props)
+
+
+def test_R33_save_action_links_the_chosen_name_and_related_to():
+    """R-33, R-13: the Name and Related To chosen in the sidebar become WhoId and WhatId."""
+    item = _with_choice(meeting(), who="003MARIA0000002", what="006DEAL00000001")
+    w = world(replace(item, private_props=item.private_props + ((P_MANUAL, "1"),)),
+              settings=SETTINGS)  # fmt: skip
+    create = settle(w).of(SfCreate)[0]
+    assert create.fields.relations.who_id == "003MARIA0000002"
+    assert create.fields.relations.what_id == "006DEAL00000001"
+
+
+def test_R33_relink_of_a_saved_item_updates_who_and_what():
+    """R-33: a new choice on a saved item (re-link) is carried to its SF Event on the next
+    session, and only then: planning again is empty."""
+    w = world(meeting())
+    settle(w)
+    saved = w.items[(ANN.email, "ev1")]
+    w.add(_with_choice(saved, who="00QZOE000000001"))
+    p = settle(w)
+    (update,) = p.of(SfUpdate)
+    assert {"WhoId"} <= set(sent(update))
+    assert update.fields.relations.who_id == "00QZOE000000001"
+    assert update.fields.relations.what_id == ""  # a lead is related to nothing
+
+
+def test_R33_items_without_a_choice_send_no_relink():
+    """R-33: the choice is a Google-only field; an item without one never differs from
+    Salesforce, so saved items gain no update from it."""
+    w = world(meeting())
+    settle(w)
+    item = w.items[(ANN.email, "ev1")]
+    w.add(replace(item, location="Raum 4"))
+    (update,) = settle(w).of(SfUpdate)
+    assert "WhoId" not in sent(update)
+
+
+def test_R33_chosen_name_makes_an_unresolved_meeting_saveable():
+    """R-07, R-33: a meeting whose attendees are all unknown can be saved once the rep picks
+    the Name in the sidebar; it is linked to that person."""
+    item = _with_choice(tagged(meeting(others=(UNKNOWN,))), who="003MARIA0000002")
+    w = world(item, settings=SETTINGS)
+    create = settle(w).of(SfCreate)[0]
+    assert create.fields.relations.who_id == "003MARIA0000002"
+    assert not w.issues

@@ -140,3 +140,14 @@ def test_unknown_setting_suggests_the_closest_names():
     with pytest.raises(SettingError, match=r"did you mean 'window_past_days'"):
         validate("windw_past_days", 3)
     assert "did you mean" not in unknown_setting("zzz")
+
+
+def test_R32_admins_are_addresses_set_org_wide():
+    """R-32: the dashboard's admins are an org setting: a list of addresses, normalised; a
+    user may not give themselves the right."""
+    assert validate("admins", [" Root@Example.COM "]) == ("root@example.com",)
+    for bad in ("root@example.com", ["not an address"], ["@example.com"]):
+        with pytest.raises(SettingError, match="'admins'"):
+            validate("admins", bad)
+    with pytest.raises(SettingError, match="org-wide"):
+        validate("admins", ["root@example.com"], for_user=True)

@@ -92,3 +92,9 @@ def test_R18_cancelled_item_lost_its_sf_event(demo_output):
 def test_demo_says_how_to_explore_further(demo_output):
     assert "make up SEED=demo" in demo_output.stdout
     assert "{'queued'" not in demo_output.stdout  # no raw data structures
+
+
+def test_R32_demo_prints_the_dashboard_and_how_to_sign_in(demo_output):
+    out = demo_output.stdout
+    assert re.search(r"sync-issues dashboard \(R-32\): http://127\.0\.0\.1:\d+/dashboard", out)
+    assert 'choose "Sign in with Google (local stack)" and type admin@example.com' in out
