@@ -84,6 +84,9 @@ class Authenticator:
         self.allow_dev_tokens = allow_dev_tokens
         self.tokens: dict[str, tuple[Caller, float]] = {}
         self.lock = threading.Lock()
+        # The Admin console's domain-wide delegation entry: the scopes a delegated token may
+        # carry (None: any, the default). Asking for one outside it is refused as Google does.
+        self.delegated_scopes: frozenset[str] | None = None
 
     def caller(self, authorization: str | None) -> Caller:
         """The caller behind an Authorization header, or 401 like the API."""
@@ -120,6 +123,13 @@ class Authenticator:
         scopes = frozenset(str(claims.get("scope", "")).split())
         if not scopes:
             return 400, {"error": "invalid_scope", "error_description": "No scope requested."}
+        allowed = self.delegated_scopes
+        if claims.get("sub") and allowed is not None and not scopes <= allowed:
+            return 401, {
+                "error": "unauthorized_client",
+                "error_description": "Client is unauthorized to retrieve access tokens using "
+                "this method, or client not authorized for any of the scopes requested.",
+            }
         token = new_opaque("ya29.emu-")
         with self.lock:
             self.tokens[token] = (Caller(email, scopes), time.time() + TOKEN_LIFETIME)
