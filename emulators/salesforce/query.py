@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from . import soql
+from . import content, soql
 from .org import Org
 from .store import Record
 
@@ -59,6 +59,7 @@ def _project(org: Org, query: soql.Query, rec: Record, base: str) -> dict[str, A
 def run(org: Org, text: str, *, include_deleted: bool, base: str) -> tuple[int, list[Any]]:
     """(totalSize, records as JSON) for one SOQL statement; caller holds the org lock."""
     query = soql.parse(text, org.schema, org.clock.now().date())
+    content.check_query(query)
     rows = [r for r in org.store.rows(query.sobject.name) if include_deleted or not r["IsDeleted"]]
     if query.where is not None:
         rows = [r for r in rows if soql.matches(query.where, lambda p, r=r: _value(org, p, r))]
