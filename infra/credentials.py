@@ -20,7 +20,20 @@ from google.oauth2 import service_account
 
 from infra.config import Config, ConfigError
 
+# The OAuth scopes calsync asks for through domain-wide delegation. Each API gets credentials
+# with its own scopes only: the Calendar client never holds Drive access, and the Drive scope is
+# requested only by the attachment reader, which exists only while `save_attachments` is on
+# (R-20). `delegation_scopes` is what the Admin console entry must list (terraform output
+# `dwd_scopes`, docs/deploy.md step 4; tests/test_terraform.py holds the two equal).
 CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.events",)
+DRIVE_SCOPES = ("https://www.googleapis.com/auth/drive.readonly",)  # R-20: read attachments
+
+
+def delegation_scopes(save_attachments: bool) -> tuple[str, ...]:
+    """Every scope calsync may request for a user, given the org's `save_attachments`."""
+    return CALENDAR_SCOPES + (DRIVE_SCOPES if save_attachments else ())
+
+
 SF_JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
@@ -41,17 +54,21 @@ def read_secret(name: str) -> str:
     return base64.b64decode(answer.json()["payload"]["data"]).decode()
 
 
-def google_credentials(config: Config, email: str) -> service_account.Credentials:
-    """Credentials acting as `email` through domain-wide delegation."""
+def google_credentials(
+    config: Config, email: str, scopes: tuple[str, ...] = CALENDAR_SCOPES
+) -> service_account.Credentials:
+    """Credentials acting as `email` through domain-wide delegation, with only `scopes`."""
     if config.google_sa_key_secret:
         info = json.loads(read_secret(config.google_sa_key_secret))
         info["token_uri"] = config.calendar_token_uri  # the key file's own URI is Google's
-        base = service_account.Credentials.from_service_account_info(info, scopes=CALENDAR_SCOPES)
+        base = service_account.Credentials.from_service_account_info(info, scopes=list(scopes))
         return base.with_subject(email)
-    return _keyless_credentials(config, email)
+    return _keyless_credentials(config, email, scopes)
 
 
-def _keyless_credentials(config: Config, email: str) -> service_account.Credentials:
+def _keyless_credentials(
+    config: Config, email: str, scopes: tuple[str, ...]
+) -> service_account.Credentials:
     """No key anywhere: the function's own service account signs the delegation JWT through IAM
     (it needs roles/iam.serviceAccountTokenCreator on itself; see docs/deploy.md)."""
     import google.auth
@@ -67,7 +84,7 @@ def _keyless_credentials(config: Config, email: str) -> service_account.Credenti
         )
     signer = iam.Signer(request, source, sa_email)
     return service_account.Credentials(
-        signer, sa_email, config.calendar_token_uri, scopes=CALENDAR_SCOPES, subject=email
+        signer, sa_email, config.calendar_token_uri, scopes=list(scopes), subject=email
     )
 
 

@@ -30,7 +30,7 @@ from core.errors import CalsyncError, GoogleRefused, classify_google
 from core.fields import GooglePatch
 from core.labels import LabelPatch
 from core.model import Item
-from core.ports import CalendarChanges, Channel, WriteResult
+from core.ports import CalendarChanges, Channel, ItemPage, WriteResult
 from infra.config import Config
 from infra.credentials import google_credentials
 from infra.google_events import EventParseError, label_body, parse_event, patch_body, usable
@@ -41,7 +41,7 @@ BATCH_LIMIT = 50  # Google recommends at most 50 calls per Calendar batch (API-F
 PAGE_SIZE = 2500  # events.list maximum (API-FACTS A4)
 CHANNEL_TTL_SECONDS = 7 * 24 * 3600  # Google's default; the returned expiration is what counts
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-_TRANSPORT_ERRORS = (httplib2.HttpLib2Error, OSError, TransportError)
+TRANSPORT_ERRORS = (httplib2.HttpLib2Error, OSError, TransportError)
 
 
 def quota_user(email: str) -> str:
@@ -88,7 +88,8 @@ class Failure:
         return classify_google(self.status, self.reason, self.message)
 
 
-def _failure(exc: BaseException) -> Failure:
+def failure_of(exc: BaseException) -> Failure:
+    """A Google client failure (HTTP error, refused token, transport) as a Failure."""
     if isinstance(exc, BatchError):
         # An unreadable batch answer (not multipart, parts without ids): a server fault.
         return Failure(getattr(exc.resp, "status", 0) or 502, "batchError", str(exc.reason))
@@ -191,8 +192,8 @@ class GoogleCalendar:
         for attempt in range(self.backoff.attempts):
             try:
                 return make().execute()
-            except (HttpError, RefreshError, *_TRANSPORT_ERRORS) as exc:
-                failure = _failure(exc)
+            except (HttpError, RefreshError, *TRANSPORT_ERRORS) as exc:
+                failure = failure_of(exc)
                 if not failure.retryable_now or attempt + 1 >= self.backoff.attempts:
                     raise self._typed(failure, exc) from exc
                 log.info(
@@ -230,7 +231,7 @@ class GoogleCalendar:
             if exception is None:
                 op.outcome, op.failure, op.done = response, None, True
             else:
-                op.failure = _failure(exception)
+                op.failure = failure_of(exception)
                 op.done = not op.failure.retryable_now
 
         batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri)
@@ -238,9 +239,9 @@ class GoogleCalendar:
             batch.add(op.make(), request_id=request_id)
         try:
             batch.execute()
-        except (HttpError, RefreshError, *_TRANSPORT_ERRORS) as exc:
+        except (HttpError, RefreshError, *TRANSPORT_ERRORS) as exc:
             # The whole batch failed (no per-call answers): every call shares its failure.
-            failure = _failure(exc)
+            failure = failure_of(exc)
             for op in chunk:
                 if not op.done:
                     op.failure = failure
@@ -319,6 +320,34 @@ class GoogleCalendar:
             page_token = page.get("nextPageToken")
             if not page_token:
                 return items, str(page.get("nextSyncToken") or "")
+
+    # -- reads in pages over a range, without sync tokens (R-38, core.ports.CalendarPages) --
+
+    def page(
+        self, calendar_id: str, time_min: datetime, time_max: datetime, page_token: str,
+        page_size: int,
+    ) -> ItemPage:  # fmt: skip
+        """One page of the items over [time_min, time_max) (series as one item, as sessions
+        read them); `page_token` "" for the first page."""
+        call: dict[str, Any] = dict(
+            calendarId=calendar_id, singleEvents=False, timeMin=_rfc3339(time_min),
+            timeMax=_rfc3339(time_max), maxResults=min(page_size, PAGE_SIZE),
+            quotaUser=self.quota_user,
+        )  # fmt: skip
+        if page_token:
+            call["pageToken"] = page_token
+        answer = self._call(partial(self._events().list, **call))
+        items = tuple(self._parse_all(answer.get("items") or [], calendar_id))
+        return ItemPage(items, str(answer.get("nextPageToken") or ""))
+
+    def count(self, calendar_id: str, time_min: datetime, time_max: datetime) -> int:
+        """How many items `page` will return over the range: ids only, 2,500 a call."""
+        params = dict(
+            calendarId=calendar_id, singleEvents=False, timeMin=_rfc3339(time_min),
+            timeMax=_rfc3339(time_max), fields="items(id),nextPageToken",
+        )  # fmt: skip
+        items, _ = self._pages(self._events().list, params)
+        return len(items)
 
     def get_items(self, calendar_id: str, event_ids: Sequence[str]) -> list[Item]:
         """These events, cancelled ones included, in the order asked; missing ones (404, 410)

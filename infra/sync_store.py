@@ -16,7 +16,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from core.issues import Issue
-from core.model import ItemKey, Mapping, Role
+from core.model import ItemKey, Mapping, Role, StoredFile
 
 MAPPINGS = "calsync_mappings"
 ISSUES = "calsync_issues"
@@ -55,6 +55,15 @@ def mapping_to_doc(m: Mapping) -> dict[str, Any]:
         "occurrence_of": m.occurrence_of,
         "linked": list(m.linked),
         "attachments": list(m.attachments),
+        "files": [
+            {
+                "file_id": f.file_id,
+                "document_id": f.content_document_id,
+                "revision": f.revision,
+                "sf_event_id": f.sf_event_id,
+            }
+            for f in m.files
+        ],  # fmt: skip
     }
 
 
@@ -75,6 +84,15 @@ def mapping_from_doc(d: dict[str, Any]) -> Mapping:
         occurrence_of=d.get("occurrence_of", ""),
         linked=tuple(d.get("linked") or ()),
         attachments=tuple(d.get("attachments") or ()),
+        files=tuple(
+            StoredFile(
+                f["file_id"],
+                f.get("document_id", ""),
+                f.get("revision", ""),
+                f.get("sf_event_id", ""),
+            )
+            for f in d.get("files") or ()
+        ),  # fmt: skip
     )
 
 
