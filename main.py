@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from functions.backfill_slice import backfill_slice
 from functions.status import status
 from functions.sweep import sweep
 from functions.sync_user import sync_user
@@ -16,9 +17,9 @@ from functions.webhook import calendar_webhook
 from infra.logs import configure as _configure_logging
 
 # The HTTP functions that Terraform deploys and the local stack serves (tests check both agree).
-HTTP_FUNCTIONS = ("status", "calendar_webhook", "sync_user", "sweep")
+HTTP_FUNCTIONS = ("status", "calendar_webhook", "sync_user", "sweep", "backfill_slice")
 
-__all__ = ["HTTP_FUNCTIONS", "calendar_webhook", "status", "sweep", "sync_user"]
+__all__ = ["HTTP_FUNCTIONS", "backfill_slice", "calendar_webhook", "status", "sweep", "sync_user"]
 
 if __name__ != "__main__":  # as Cloud Functions: JSON lines on stdout for Cloud Logging
     _configure_logging()

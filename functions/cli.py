@@ -24,6 +24,7 @@ from core.settings import (
     validate,
 )
 from core.users import normalise_email
+from functions import backfill_cli
 
 EXIT_USAGE = 2
 
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     deletes_cmd = deletes.add_subparsers(dest="action", required=True, metavar="ACTION")
     confirm = deletes_cmd.add_parser("confirm", help="let the held deletes of a user go ahead")
     confirm.add_argument("email")
+    backfill_cli.register(commands)  # its own module
     return parser
 
 
@@ -247,6 +249,10 @@ def _deletes_confirm(ctx: Context, args: argparse.Namespace, out: TextIO) -> Non
         ctx.queue_factory().enqueue(email, datetime.now(UTC), reason="deletes confirmed")
 
 
+def _backfill(ctx: Context, args: argparse.Namespace, out: TextIO) -> int:
+    return backfill_cli.handle(args, backfill_cli.deps_for(ctx.store_factory), out)
+
+
 def _email(text: str) -> str:
     try:
         return normalise_email(text)
@@ -254,7 +260,7 @@ def _email(text: str) -> str:
         raise CliError(str(exc)) from None
 
 
-HANDLERS: dict[tuple[str, str], Callable[[Context, argparse.Namespace, TextIO], None]] = {
+HANDLERS: dict[tuple[str, str], Callable[[Context, argparse.Namespace, TextIO], int | None]] = {
     ("users", "enable"): _users_enable,
     ("users", "disable"): _users_disable,
     ("users", "list"): _users_list,
@@ -263,6 +269,7 @@ HANDLERS: dict[tuple[str, str], Callable[[Context, argparse.Namespace, TextIO], 
     ("sync", ""): _sync,
     ("issues", ""): _issues,
     ("deletes", "confirm"): _deletes_confirm,
+    ("backfill", ""): _backfill,
 }
 assert set(BY_NAME)  # the catalogue is importable before any command runs
 
@@ -280,8 +287,8 @@ def run(
     args = _parser().parse_args(list(argv))
     ctx = Context(store_factory, services_factory, queue_factory, config_factory)
     try:
-        HANDLERS[(args.command, getattr(args, "action", "") or "")](ctx, args, out)
+        code = HANDLERS[(args.command, getattr(args, "action", "") or "")](ctx, args, out)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return 0
+    return code or 0

@@ -17,7 +17,6 @@ from typing import Any
 
 from google.auth.exceptions import RefreshError
 from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
 
 from core.attachments import (
@@ -31,7 +30,7 @@ from core.attachments import (
 )
 from infra.config import Config
 from infra.credentials import DRIVE_SCOPES, google_credentials
-from infra.google_calendar import TRANSPORT_ERRORS, Backoff, Failure, failure_of, quota_user
+from infra.google_calendar import Backoff, Failure, GaveUp, execute, quota_user
 
 log = logging.getLogger(__name__)
 
@@ -129,16 +128,10 @@ class GoogleDrive:
 
     def _call(self, file_id: str, name: str, make: Callable[[], HttpRequest]) -> Any:
         """Run one request with retries; a failure that stays becomes a FileFailure."""
-        for attempt in range(self.backoff.attempts):
-            try:
-                return make().execute()
-            except (HttpError, RefreshError, *TRANSPORT_ERRORS) as exc:
-                failure = failure_of(exc)
-                if not failure.retryable_now or attempt + 1 >= self.backoff.attempts:
-                    return self._as_file_failure(file_id, name, failure, exc)
-                log.info("drive call retried", extra={"user": self.email, "status": failure.status})
-                self.backoff.pause(attempt)
-        raise AssertionError("unreachable")
+        try:
+            return execute(make, self.backoff, self.email)
+        except GaveUp as gave_up:
+            return self._as_file_failure(file_id, name, gave_up.failure, gave_up.cause)
 
     def _as_file_failure(
         self, file_id: str, name: str, failure: Failure, exc: BaseException

@@ -130,6 +130,30 @@ class Backoff:
         self.sleep(self.rand() * min(self.cap, self.base * 2**attempt))
 
 
+class GaveUp(Exception):
+    """A Google call failed for good (not retryable, or out of attempts)."""
+
+    def __init__(self, failure: Failure, cause: BaseException) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+        self.cause = cause
+
+
+def execute(make: Callable[[], HttpRequest], backoff: Backoff, user: str) -> Any:
+    """Execute one request (`make` builds it afresh each time), retrying rate limits, 5xx and
+    transport errors with `backoff`; raises GaveUp with the last failure."""
+    for attempt in range(backoff.attempts):
+        try:
+            return make().execute()
+        except (HttpError, RefreshError, *TRANSPORT_ERRORS) as exc:
+            failure = failure_of(exc)
+            if not failure.retryable_now or attempt + 1 >= backoff.attempts:
+                raise GaveUp(failure, exc) from exc
+            log.info("google call retried", extra={"user": user, "status": failure.status})
+            backoff.pause(attempt)
+    raise AssertionError("unreachable")
+
+
 @dataclass
 class _Op:
     """One call of a batch: `make` builds a fresh request (a sent one cannot be re-added)."""
@@ -187,20 +211,12 @@ class GoogleCalendar:
         return self._events_resource
 
     def _call(self, make: Callable[[], HttpRequest]) -> Any:
-        """Execute one request, retrying rate limits, 5xx and transport errors; raise the typed
-        error (core.errors) of the last failure."""
-        for attempt in range(self.backoff.attempts):
-            try:
-                return make().execute()
-            except (HttpError, RefreshError, *TRANSPORT_ERRORS) as exc:
-                failure = failure_of(exc)
-                if not failure.retryable_now or attempt + 1 >= self.backoff.attempts:
-                    raise self._typed(failure, exc) from exc
-                log.info(
-                    "google call retried", extra={"user": self.email, "status": failure.status}
-                )
-                self.backoff.pause(attempt)
-        raise AssertionError("unreachable")
+        """Execute one request with retries; raise the typed error (core.errors) of the last
+        failure."""
+        try:
+            return execute(make, self.backoff, self.email)
+        except GaveUp as gave_up:
+            raise self._typed(gave_up.failure, gave_up.cause) from gave_up.cause
 
     @staticmethod
     def _typed(failure: Failure, exc: BaseException) -> CalsyncError:

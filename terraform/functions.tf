@@ -18,6 +18,8 @@ locals {
     calendar_webhook = { access = "public", memory = "256M", timeout_seconds = 30, max_instances = 20 }
     sync_user        = { access = "service", memory = "512M", timeout_seconds = 600, max_instances = 20 }
     sweep            = { access = "service", memory = "512M", timeout_seconds = 300, max_instances = 1 }
+    # R-38: one bounded slice (infra/backfill.py SLICE_SECONDS = 240 s) of a user's backfill.
+    backfill_slice = { access = "service", memory = "512M", timeout_seconds = 540, max_instances = 5 }
   }
 
   # https://REGION-PROJECT.cloudfunctions.net/NAME is each function's URL; the code appends
@@ -42,6 +44,7 @@ locals {
     CALSYNC_SF_PRIVATE_KEY_SECRET = local.sf_private_key_secret_version
     CALSYNC_TASKS_LOCATION        = google_cloud_tasks_queue.sync.location
     CALSYNC_TASKS_QUEUE           = google_cloud_tasks_queue.sync.name
+    CALSYNC_BACKFILL_QUEUE        = google_cloud_tasks_queue.backfill.name
     CALSYNC_TASKS_SERVICE_ACCOUNT = google_service_account.invoker.email
     CALSYNC_FUNCTIONS_URL         = local.functions_url
   }

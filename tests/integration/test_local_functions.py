@@ -112,7 +112,7 @@ def test_R34_webhook_refuses_a_disabled_users_channel(functions_url, firestore_c
     assert push(functions_url, "ch-1", "tok-1").status_code == 403
 
 
-@pytest.mark.parametrize("name", ["sync_user", "sweep"])
+@pytest.mark.parametrize("name", ["sync_user", "sweep", "backfill_slice"])
 def test_R34_task_and_scheduler_endpoints_need_the_secret(functions_url, name):
     answer = requests.post(f"{functions_url}/{name}", json={"user": "ann@example.com"}, timeout=10)
     assert answer.status_code == 403
@@ -122,7 +122,7 @@ def test_R34_task_and_scheduler_endpoints_need_the_secret(functions_url, name):
     assert wrong.status_code == 403
 
 
-@pytest.mark.parametrize("name", ["sync_user", "sweep"])
+@pytest.mark.parametrize("name", ["sync_user", "sweep", "backfill_slice"])
 def test_M7_R34_task_endpoints_verify_the_oidc_token(oidc_functions_url, http_receiver, identity,
                                                      name):  # fmt: skip
     """Audit M7: the token is checked in code: audience = this function's URL, email = the
@@ -150,7 +150,7 @@ def test_M7_R34_neither_oidc_nor_secret_refuses_everything(
 ):
     port, server = _serve(firestore_emulator, tasks_emulator, http_receiver)
     try:
-        for name in ("sync_user", "sweep"):
+        for name in ("sync_user", "sweep", "backfill_slice"):
             answer = requests.post(f"http://127.0.0.1:{port}/{name}", json={}, timeout=10)
             assert answer.status_code == 403
     finally:
@@ -164,9 +164,10 @@ def test_R34_a_non_ascii_secret_is_refused_not_a_crash(functions_url):
     assert answer.status_code == 403
 
 
-def test_sync_user_refuses_a_bad_body_without_retry(functions_url):
+@pytest.mark.parametrize("name", ["sync_user", "backfill_slice"])
+def test_task_targets_refuse_a_bad_body_without_retry(functions_url, name):
     answer = requests.post(
-        f"{functions_url}/sync_user", json={"user": "not an address"},
+        f"{functions_url}/{name}", json={"user": "not an address"},
         headers={SECRET_HEADER: SECRET}, timeout=10,
     )  # fmt: skip
     assert answer.status_code == 400  # 4xx: Cloud Tasks does not retry what cannot succeed
