@@ -182,7 +182,12 @@ class Api:
         if fault is not None:
             raise fault
         call = Call(caller, args, parse_qs(query, keep_blank_values=True), headers, body)
-        return HANDLERS[method_id](self, call)
+        response = HANDLERS[method_id](self, call)
+        if response.status < 300:
+            lost = self.faults.check_applied(method_id)
+            if lost is not None:
+                raise lost  # the write above stays applied; only its answer is lost
+        return response
 
     @staticmethod
     def _route(method: str, path: str) -> tuple[str, bool, tuple[str, ...]] | None:

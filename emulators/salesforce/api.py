@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import composite, content, events, feeds, ids, query  # noqa: F401 - registers hooks
+from . import composite, content, events, feeds, ids, query, users  # noqa: F401 - registers hooks
 from .auth import Sessions
 from .errors import ApiError, bad_request, malformed_query, not_found
 from .objects import describe, describe_summary

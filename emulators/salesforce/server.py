@@ -13,7 +13,7 @@ from . import admin, api, multipart
 from .api import Emulator, Request, Response
 from .auth import OAuthError
 from .errors import ApiError
-from .usage import fault_error
+from .usage import LOST_ANSWER, fault_error
 
 MAX_URI = 16_384  # the REST API caps URI + headers at 16 KB
 COLLECTION_KINDS = (
@@ -181,12 +181,15 @@ class Handler(BaseHTTPRequestHandler):
             org.store.begin()
             try:
                 response = handler(emu, req)
+                wrote = org.store.wrote()
                 org.store.commit()
             except BaseException:
                 org.store.rollback()
                 raise
             finally:
                 org.running_user = ""
+        if wrote and emu.usage.lost_answer(self.command, path):
+            raise fault_error(LOST_ANSWER)  # committed above: only the answer is lost
         response.headers["Sforce-Limit-Info"] = emu.usage.header()
         return response
 
