@@ -123,9 +123,9 @@ def parse_range(
     """R-38: [since, until) as dates (UTC days). `until` defaults to the first day of the
     sliding window, whose items the sessions handle (R-05); a later `until` is allowed, for
     items tagged far ahead before the first session (docs/decisions.md)."""
-    since = _date("--since", since_text)
+    since = parse_day("--since", since_text)
     until = (
-        _date("--until", until_text)
+        parse_day("--until", until_text)
         if until_text
         else (now - timedelta(days=window_past_days)).date()
     )
@@ -137,7 +137,7 @@ def parse_range(
     return since, until
 
 
-def _date(flag: str, text: str) -> date:
+def parse_day(flag: str, text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:

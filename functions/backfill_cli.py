@@ -27,6 +27,7 @@ from core.backfill import (
     RangeError,
     Status,
     duration_text,
+    parse_day,
     parse_range,
     percent,
     progress_line,
@@ -118,6 +119,12 @@ def _dispatch(args: argparse.Namespace, deps: Deps, out: TextIO, err: TextIO) ->
         raise BackfillUsage("name one user (backfill EMAIL --since DATE) or use --all")
     if not args.since:
         raise BackfillUsage("--since DATE is needed (the first day to backfill, YYYY-MM-DD)")
+    try:  # the form of the dates first; their range needs the user's settings
+        parse_day("--since", args.since)
+        if args.until:
+            parse_day("--until", args.until)
+    except RangeError as exc:
+        raise BackfillUsage(str(exc)) from None
     if args.all:
         if args.dry_run:
             raise BackfillUsage("--dry-run runs one user here: backfill EMAIL --dry-run")

@@ -119,10 +119,11 @@ def backfill(needs_runner: bool = True):  # -> infra.backfill.Backfill
     (`backfill status`), which works before the batch runner is wired in."""
     from infra.backfill import Backfill, OrgBudget, firestore_budget_reader
 
+    runner = batch_runner() if needs_runner else _NoRunner()  # first: says what is missing
     return Backfill(
         store=backfill_store(),
         pages_for=_calendar_for,
-        runner=batch_runner() if needs_runner else _NoRunner(),
+        runner=runner,
         budget=OrgBudget(firestore_budget_reader(client_for(config()))),
     )
 

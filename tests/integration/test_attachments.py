@@ -217,3 +217,19 @@ def test_R20_stored_on_reads_calsyncs_marker(gcal, drive, sf, salesforce_org):
     })  # fmt: skip
     assert files.stored_on(event_id) == {f["id"]: outcome.files[0]}
     assert isinstance(outcome.files[0], StoredFile)
+
+
+def test_R20_a_lost_answer_after_the_upload_is_retried_without_a_second_copy(
+    gcal, drive, sf, salesforce_org
+):
+    """Salesforce stored the file, the answer was lost (APPLY_THEN_503): the item's outcome is
+    a retryable failure, and the next attempt finds the file instead of storing it again."""
+    _, files, event_id = sf
+    f = gcal.drive_file(name="Deck.pdf", mimeType="application/pdf", owner=ALICE, content="v1")
+    salesforce_org.admin("POST", "faults", json={"kind": "APPLY_THEN_503", "count": 1,
+                                                 "path_contains": "ContentVersion"})  # fmt: skip
+    lost = store_attachments(drive(), files, [attach(f)], event_id, (), LIMIT)
+    assert lost.retry and lost.files == () and [x.code for x in lost.failures] == ["CS-011"]
+    again = store_attachments(drive(), files, [attach(f)], event_id, lost.files, LIMIT)
+    assert again.failures == () and again.stored == () and len(again.files) == 1
+    assert len(documents_on(salesforce_org, event_id)) == 1
