@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from core.backfill import RESUMABLE, Checkpoint, Status, new_checkpoint, start_of
-from core.errors import GoogleRefused, PermanentError, RetryableError
+from core.errors import CalsyncError, GoogleRefused, PermanentError, RetryableError
 from core.ports import (
     ApiBudget,
     BackfillQueue,
@@ -156,8 +156,9 @@ class Backfill:
             pages = self.pages_for(cp.email)
             lo, hi = start_of(cp.since), start_of(cp.until)
             return sum(pages.count(calendar, lo, hi) for calendar in cp.calendars)
-        except RetryableError:
-            return None  # no total: the progress line says "unknown left"
+        except CalsyncError as exc:  # no total: the progress line says "unknown left"
+            log.info("backfill count failed", extra={"user": cp.email, "code": exc.code})
+            return None
 
     def _batch(self, cp: Checkpoint, dry_run: bool) -> Checkpoint:
         """One page read and run; retryable failures wait and try again (RETRY_PAUSES)."""

@@ -221,6 +221,21 @@ def test_R38_a_held_backfill_queues_its_slice_for_when_the_hold_ends(world):
     assert timedelta(seconds=240) < TASK_HOLD
 
 
+def test_R38_a_paused_chain_tries_again_later_and_a_stopped_one_waits(world):
+    make, _, runner, store, clock = world
+    queue, engine = FakeBackfillQueue(), make()
+    queue_chain(engine, queue, start(engine), "c1")
+    runner.busy = 99  # the user's sessions keep the lease: the slice pauses
+    paused = run_slice(engine, queue, ANN, "c1", 1)
+    assert paused["status"] == "paused" and queue.slices[-1][2] == 2
+    assert queue.slices[-1][3] == clock.now + timedelta(minutes=1)
+    runner.busy = 0
+    engine.budget = FixedBudget(BudgetCheck(False, "stopped to spare the budget"))
+    stopped = run_slice(engine, queue, ANN, "c1", 2)
+    assert stopped["status"] == "stopped" and "next_slice" not in stopped
+    assert run_slice(engine, queue, ANN, "c1", 3) == {"ignored": "stopped"}
+
+
 def test_R38_the_budget_allows_a_share_of_what_was_left_at_the_start():
     docs = iter([{"remaining": 10_000, "max": 15_000}, {"remaining": 6_500, "max": 15_000},
                  {"remaining": 5_800, "max": 15_000}, {"remaining": 5_000, "max": 15_000}])  # fmt: skip
