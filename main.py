@@ -10,6 +10,7 @@ import sys
 
 try:
     from functions.addon import addon
+    from functions.backfill_slice import backfill_slice
     from functions.dashboard import dashboard
     from functions.status import status
     from functions.sweep import sweep
@@ -28,10 +29,11 @@ except ImportError as _missing:  # `python main.py` outside the project's virtua
     sys.exit(3)  # README, "Exit codes": not configured
 
 # The HTTP functions that Terraform deploys and the local stack serves (tests check both agree).
-HTTP_FUNCTIONS = ("status", "calendar_webhook", "sync_user", "sweep", "addon", "dashboard")
+HTTP_FUNCTIONS = ("status", "calendar_webhook", "sync_user", "sweep", "addon", "dashboard",
+                  "backfill_slice")  # fmt: skip
 
-__all__ = ["HTTP_FUNCTIONS", "addon", "calendar_webhook", "dashboard", "status", "sweep",
-           "sync_user"]  # fmt: skip
+__all__ = ["HTTP_FUNCTIONS", "addon", "backfill_slice", "calendar_webhook", "dashboard", "status",
+           "sweep", "sync_user"]  # fmt: skip
 
 if __name__ != "__main__":  # as Cloud Functions: JSON lines on stdout for Cloud Logging
     _configure_logging()

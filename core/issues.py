@@ -14,6 +14,7 @@ from enum import Enum
 class Severity(Enum):
     ERROR = "error"  # the item carries the error label; someone must act (or it retries)
     PENDING = "pending"  # the item waits for something that will happen by itself; no error label
+    WARNING = "warning"  # the item is saved, one part of it (a file) is not; no error label
 
 
 class Audience(Enum):
@@ -117,6 +118,18 @@ CATALOGUE: tuple[IssueType, ...] = (
               "A user's whole session could not run for a reason a retry cannot fix (delegation refused, Salesforce login refused, an internal error).",
               Severity.ERROR, "Read the message; check domain-wide delegation and the Salesforce connected app (docs/deploy.md).",
               Audience.ADMIN, "R-31"),
+    IssueType("CS-021", "Attachment too large to store",
+              "A file attached to this saved item is larger than `attachment_max_bytes`, or is a Google Docs, Sheets or Slides file whose PDF is over Google's 10 MB export limit. The event is saved; the file is not.",
+              Severity.WARNING, "Attach a smaller file (or a PDF of the document), or ask the admin to raise `attachment_max_bytes`.",
+              Audience.USER, "R-20"),
+    IssueType("CS-022", "Attachment cannot be read",
+              "The user cannot read or download a file attached to this saved item (not shared with them, deleted, or downloads disabled by its owner). The event is saved; the file is not.",
+              Severity.WARNING, "Share the file with the user (or ask its owner to allow downloads); it is stored when the item next changes.",
+              Audience.USER, "R-20"),
+    IssueType("CS-023", "Attachment of a type that cannot be stored",
+              "An attachment of this saved item is not a file calsync can store: a Google Form, Site, map, folder or shortcut, or a link that is not a Drive file. The event is saved; the attachment is not.",
+              Severity.WARNING, "Attach the content as a file (for example a PDF) if it belongs in Salesforce.",
+              Audience.USER, "R-20"),
 )  # fmt: skip
 
 BY_CODE: dict[str, IssueType] = {t.code: t for t in CATALOGUE}

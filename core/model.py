@@ -86,6 +86,18 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class StoredFile:
+    """R-20: one attachment as calsync stored it in Salesforce: the Drive file, the
+    ContentDocument that holds it, the Drive revision stored last and the SF Event it is linked
+    to (a new revision becomes a new ContentVersion of the same document)."""
+
+    file_id: str
+    content_document_id: str
+    revision: str
+    sf_event_id: str = ""
+
+
+@dataclass(frozen=True)
 class Span:
     """When an item happens.
 
@@ -334,6 +346,7 @@ class Mapping:
     occurrence_of: str = ""  # the series' SF Event id, when this maps one of its occurrences
     linked: tuple[str, ...] = ()  # emails already linked as relations (R-16)
     attachments: tuple[str, ...] = ()  # Drive file ids already stored in Salesforce (R-20)
+    files: tuple[StoredFile, ...] = ()  # R-20: where each stored file is, by Drive file id
     # R-29, R-39: written before the Salesforce create (an intent): the create may or may not
     # have happened, so a retry resolves it by the sync key, never by what the item says now.
     pending_create: bool = False

@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from core.actions import SfCreate, SfDelete, SfUpdate, WriteResult
+from core.attachments import DriveFile, Fetch, FileContent, FileFailure
+from core.backfill import BatchResult, Checkpoint
 from core.fields import GooglePatch, NewPerson
 from core.issues import Issue
 from core.labels import LabelPatch
-from core.model import Item, ItemKey, Mapping, ResolvedPerson, SfEventState
+from core.model import Item, ItemKey, Mapping, ResolvedPerson, SfEventState, StoredFile
 from core.users import User
 
 
@@ -255,3 +257,109 @@ class Salesforce(Protocol):
     ) -> tuple[list[SfEventState], datetime]:
         """Events of these owners changed or deleted in [since, until); the next watermark."""
         ...
+
+
+# --- R-20: attachments ---------------------------------------------------------------------
+
+
+class Drive(Protocol):
+    """One user's Google Drive, read-only, as that user (domain-wide delegation): asked for
+    only when `save_attachments` is on. Failures come back as FileFailure with an issue code."""
+
+    def metadata(self, file_id: str) -> DriveFile | FileFailure: ...
+
+    def content(self, meta: DriveFile, fetch: Fetch, file_name: str) -> FileContent | FileFailure:
+        """The file's bytes: downloaded, or exported as PDF (Docs Editors files)."""
+        ...
+
+
+class SalesforceFiles(Protocol):
+    """Salesforce Files (ContentVersion, ContentDocument, ContentDocumentLink)."""
+
+    def stored_on(self, sf_event_id: str) -> dict[str, StoredFile]:
+        """Files calsync already stored on this Event, by Drive file id: what a crash between
+        the upload and the mapping write left behind. Raises core.errors' typed errors."""
+        ...
+
+    def upload(self, content: FileContent, sf_event_id: str, document_id: str = "") -> WriteResult:
+        """Store the file linked to the Event, or as a new version of `document_id`; `ref` is
+        the Drive file id, `id` the ContentDocument id."""
+        ...
+
+    def link(self, document_id: str, sf_event_id: str) -> WriteResult:
+        """Link a stored document to another Event (an existing link counts as success)."""
+        ...
+
+
+# --- R-38: backfill ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """One page of a calendar listing over a time range; `next_page_token` "" on the last."""
+
+    items: tuple[Item, ...]
+    next_page_token: str
+
+
+class CalendarPages(Protocol):
+    """A calendar read in pages over a time range, without sync tokens (R-38)."""
+
+    def page(
+        self, calendar_id: str, time_min: datetime, time_max: datetime, page_token: str,
+        page_size: int,
+    ) -> ItemPage: ...  # fmt: skip
+
+    def count(self, calendar_id: str, time_min: datetime, time_max: datetime) -> int:
+        """How many items the pages will hold (for the progress line's time left)."""
+        ...
+
+
+class BatchRunner(Protocol):
+    """Applies the autosave rules (R-05..R-09, without the sliding window) to one batch of a
+    user's items, as a session does with its items: saves what the rules save, skips the rest,
+    records failures as issues. Idempotent: a batch run twice saves nothing twice. May raise
+    core.errors.RetryableError (the user's session lease is busy, rate limits, 5xx)."""
+
+    def run(self, email: str, items: Sequence[Item], dry_run: bool) -> BatchResult: ...
+
+
+class BackfillStore(Protocol):
+    """The backfills' checkpoints (Firestore in production), one per user, and a hold that
+    keeps two runs of one user's backfill from working at the same time."""
+
+    def get(self, email: str) -> Checkpoint | None: ...
+
+    def list(self) -> list[Checkpoint]: ...
+
+    def save(self, checkpoint: Checkpoint) -> None: ...
+
+    def claim(self, email: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take (or renew) the hold; False while another holder's hold has not expired."""
+        ...
+
+    def release(self, email: str, holder: str) -> None: ...
+
+    def held_until(self, email: str) -> datetime | None: ...
+
+
+class BackfillQueue(Protocol):
+    """Queues the next bounded slice of a user's backfill (Cloud Tasks in production)."""
+
+    def enqueue_slice(self, email: str, chain: str, slice_no: int, at: datetime) -> bool: ...
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """Whether bulk work may go on (R-38): `ok` False stops it with `message`; `pause_seconds`
+    slows it down."""
+
+    ok: bool
+    message: str = ""
+    pause_seconds: float = 0.0
+
+
+class ApiBudget(Protocol):
+    """The share of the org's daily Salesforce API calls a backfill may use."""
+
+    def check(self) -> BudgetCheck: ...

@@ -50,6 +50,7 @@ class Config:
     tasks_emulator_host: str  # empty in production
     tasks_location: str
     tasks_queue: str
+    backfill_queue: str  # R-38: the queue of backfill slices; "" = the sessions' queue
     tasks_service_account: str  # OIDC identity of Cloud Tasks and Scheduler calls
     functions_url: str  # base URL of the HTTP functions (task targets, webhook address)
     shared_secret: str  # local stack only: stands in for OIDC on task and scheduler endpoints
@@ -73,6 +74,13 @@ class Config:
     @property
     def tasks_queue_path(self) -> str:
         return f"projects/{self.project}/locations/{self.tasks_location}/queues/{self.tasks_queue}"
+
+    @property
+    def backfill_queue_path(self) -> str:
+        """R-38: backfill slices go to a queue of their own where one exists (Terraform makes
+        one with few concurrent dispatches, so that backfills never crowd out the sessions)."""
+        queue = self.backfill_queue or self.tasks_queue
+        return f"projects/{self.project}/locations/{self.tasks_location}/queues/{queue}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -120,6 +128,7 @@ class Config:
             tasks_emulator_host=get("CALSYNC_TASKS_EMULATOR_HOST"),
             tasks_location=get("CALSYNC_TASKS_LOCATION", "us-central1"),
             tasks_queue=get("CALSYNC_TASKS_QUEUE", "calsync-sync"),
+            backfill_queue=get("CALSYNC_BACKFILL_QUEUE"),
             tasks_service_account=get("CALSYNC_TASKS_SERVICE_ACCOUNT"),
             functions_url=get("CALSYNC_FUNCTIONS_URL").rstrip("/"),
             shared_secret=get("CALSYNC_SHARED_SECRET"),

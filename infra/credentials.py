@@ -21,9 +21,21 @@ from google.oauth2 import service_account
 
 from infra.config import Config, ConfigError
 
-# What domain-wide delegation must authorise, exactly (docs/deploy.md, step 4 lists the same).
+# The OAuth scopes calsync asks for through domain-wide delegation. Each API gets credentials
+# with its own scopes only: the Calendar client never holds Drive access, and the Drive scope is
+# requested only by the attachment reader, which exists only while `save_attachments` is on
+# (R-20). `delegation_scopes` is what the Admin console entry must list (terraform output
+# `dwd_scopes`, docs/deploy.md step 4; tests/test_terraform.py holds the two equal).
 CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.events",)
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+DRIVE_SCOPES = ("https://www.googleapis.com/auth/drive.readonly",)  # R-20: read attachments
+
+
+def delegation_scopes(save_attachments: bool) -> tuple[str, ...]:
+    """Every scope calsync may request for a user, given the org's `save_attachments`."""
+    return CALENDAR_SCOPES + (DRIVE_SCOPES if save_attachments else ())
+
+
 SF_JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SF_TIMEOUT = 60.0  # seconds for one Salesforce call (connect and read)
 
@@ -45,17 +57,21 @@ def read_secret(name: str) -> str:
     return base64.b64decode(answer.json()["payload"]["data"]).decode()
 
 
-def google_credentials(config: Config, email: str) -> service_account.Credentials:
-    """Credentials acting as `email` through domain-wide delegation."""
+def google_credentials(
+    config: Config, email: str, scopes: tuple[str, ...] = CALENDAR_SCOPES
+) -> service_account.Credentials:
+    """Credentials acting as `email` through domain-wide delegation, with only `scopes`."""
     if config.google_sa_key_secret:
         info = json.loads(read_secret(config.google_sa_key_secret))
         info["token_uri"] = config.calendar_token_uri  # the key file's own URI is Google's
-        base = service_account.Credentials.from_service_account_info(info, scopes=CALENDAR_SCOPES)
+        base = service_account.Credentials.from_service_account_info(info, scopes=list(scopes))
         return base.with_subject(email)
-    return keyless_credentials(config, email)
+    return keyless_credentials(config, email, scopes)
 
 
-def keyless_credentials(config: Config, email: str) -> service_account.Credentials:
+def keyless_credentials(
+    config: Config, email: str, scopes: tuple[str, ...] = CALENDAR_SCOPES
+) -> service_account.Credentials:
     """No key anywhere: the runtime service account signs the delegation JWT through IAM
     Credentials signBlob, with whatever Google identity this process has (API-FACTS-2 §3.1).
 
@@ -74,7 +90,7 @@ def keyless_credentials(config: Config, email: str) -> service_account.Credentia
     signer_email = config.runtime_service_account or _own_service_account(source, request)
     signer = iam.Signer(request, source, signer_email)
     return service_account.Credentials(
-        signer, signer_email, config.calendar_token_uri, scopes=CALENDAR_SCOPES, subject=email
+        signer, signer_email, config.calendar_token_uri, scopes=list(scopes), subject=email
     )
 
 

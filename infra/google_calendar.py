@@ -31,7 +31,7 @@ from core.errors import CalsyncError, GoogleRefused, classify_google
 from core.fields import GooglePatch
 from core.labels import LabelPatch
 from core.model import Item, ItemKey
-from core.ports import CalendarChanges, Channel
+from core.ports import CalendarChanges, Channel, ItemPage
 from infra.choices import ChoiceSigner
 from infra.config import Config
 from infra.credentials import google_credentials
@@ -43,7 +43,7 @@ BATCH_LIMIT = 50  # Google recommends at most 50 calls per Calendar batch (API-F
 PAGE_SIZE = 2500  # events.list maximum (API-FACTS A4)
 CHANNEL_TTL_SECONDS = 7 * 24 * 3600  # Google's default; the returned expiration is what counts
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-_TRANSPORT_ERRORS = (httplib2.HttpLib2Error, OSError, TransportError)
+TRANSPORT_ERRORS = (httplib2.HttpLib2Error, OSError, TransportError)
 
 
 def quota_user(email: str) -> str:
@@ -100,7 +100,8 @@ class Failure:
         return classify_google(self.status, self.reason, self.message)
 
 
-def _failure(exc: BaseException) -> Failure:
+def failure_of(exc: BaseException) -> Failure:
+    """A Google client failure (HTTP error, refused token, transport) as a Failure."""
     if isinstance(exc, BatchError):
         # An unreadable batch answer (not multipart, parts without ids): a server fault.
         return Failure(getattr(exc.resp, "status", 0) or 502, "batchError", str(exc.reason))
@@ -139,6 +140,30 @@ class Backoff:
 
     def pause(self, attempt: int) -> None:
         self.sleep(self.rand() * min(self.cap, self.base * 2**attempt))
+
+
+class GaveUp(Exception):
+    """A Google call failed for good (not retryable, or out of attempts)."""
+
+    def __init__(self, failure: Failure, cause: BaseException) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+        self.cause = cause
+
+
+def execute(make: Callable[[], HttpRequest], backoff: Backoff, user: str) -> Any:
+    """Execute one request (`make` builds it afresh each time), retrying rate limits, 5xx and
+    transport errors with `backoff`; raises GaveUp with the last failure."""
+    for attempt in range(backoff.attempts):
+        try:
+            return make().execute()
+        except (HttpError, RefreshError, *TRANSPORT_ERRORS) as exc:
+            failure = failure_of(exc)
+            if not failure.retryable_now or attempt + 1 >= backoff.attempts:
+                raise GaveUp(failure, exc) from exc
+            log.info("google call retried", extra={"user": user, "status": failure.status})
+            backoff.pause(attempt)
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -204,20 +229,12 @@ class GoogleCalendar:
         return self._events_resource
 
     def _call(self, make: Callable[[], HttpRequest]) -> Any:
-        """Execute one request, retrying rate limits, 5xx and transport errors; raise the typed
-        error (core.errors) of the last failure."""
-        for attempt in range(self.backoff.attempts):
-            try:
-                return make().execute()
-            except (HttpError, RefreshError, *_TRANSPORT_ERRORS) as exc:
-                failure = _failure(exc)
-                if not failure.retryable_now or attempt + 1 >= self.backoff.attempts:
-                    raise self._typed(failure, exc) from exc
-                log.info(
-                    "google call retried", extra={"user": self.email, "status": failure.status}
-                )
-                self.backoff.pause(attempt)
-        raise AssertionError("unreachable")
+        """Execute one request with retries; raise the typed error (core.errors) of the last
+        failure."""
+        try:
+            return execute(make, self.backoff, self.email)
+        except GaveUp as gave_up:
+            raise self._typed(gave_up.failure, gave_up.cause) from gave_up.cause
 
     @staticmethod
     def _typed(failure: Failure, exc: BaseException) -> CalsyncError:
@@ -248,7 +265,7 @@ class GoogleCalendar:
             if exception is None:
                 op.outcome, op.failure, op.done = response, None, True
             else:
-                op.failure = _failure(exception)
+                op.failure = failure_of(exception)
                 op.done = not op.failure.retryable_now
 
         batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri)
@@ -256,9 +273,9 @@ class GoogleCalendar:
             batch.add(op.make(), request_id=request_id)
         try:
             batch.execute()
-        except (HttpError, RefreshError, *_TRANSPORT_ERRORS) as exc:
+        except (HttpError, RefreshError, *TRANSPORT_ERRORS) as exc:
             # The whole batch failed (no per-call answers): every call shares its failure.
-            failure = _failure(exc)
+            failure = failure_of(exc)
             for op in chunk:
                 if not op.done:
                     op.failure = failure
@@ -337,6 +354,34 @@ class GoogleCalendar:
             page_token = page.get("nextPageToken")
             if not page_token:
                 return items, str(page.get("nextSyncToken") or "")
+
+    # -- reads in pages over a range, without sync tokens (R-38, core.ports.CalendarPages) --
+
+    def page(
+        self, calendar_id: str, time_min: datetime, time_max: datetime, page_token: str,
+        page_size: int,
+    ) -> ItemPage:  # fmt: skip
+        """One page of the items over [time_min, time_max) (series as one item, as sessions
+        read them); `page_token` "" for the first page."""
+        call: dict[str, Any] = dict(
+            calendarId=calendar_id, singleEvents=False, timeMin=_rfc3339(time_min),
+            timeMax=_rfc3339(time_max), maxResults=min(page_size, PAGE_SIZE),
+            quotaUser=self.quota_user,
+        )  # fmt: skip
+        if page_token:
+            call["pageToken"] = page_token
+        answer = self._call(partial(self._events().list, **call))
+        items = tuple(self._parse_all(answer.get("items") or [], calendar_id))
+        return ItemPage(items, str(answer.get("nextPageToken") or ""))
+
+    def count(self, calendar_id: str, time_min: datetime, time_max: datetime) -> int:
+        """How many items `page` will return over the range: ids only, 2,500 a call."""
+        params = dict(
+            calendarId=calendar_id, singleEvents=False, timeMin=_rfc3339(time_min),
+            timeMax=_rfc3339(time_max), fields="items(id),nextPageToken",
+        )  # fmt: skip
+        items, _ = self._pages(self._events().list, params)
+        return len(items)
 
     def get_items(self, calendar_id: str, event_ids: Sequence[str]) -> list[Item]:
         """These events, cancelled ones included, in the order asked; missing ones (404, 410)

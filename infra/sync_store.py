@@ -16,7 +16,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from core.issues import Issue
-from core.model import ItemKey, Mapping, Role
+from core.model import ItemKey, Mapping, Role, StoredFile
 from core.ports import Fence
 from infra.fencing import commit
 
@@ -61,6 +61,15 @@ def mapping_to_doc(m: Mapping) -> dict[str, Any]:
         "pending_delete": m.pending_delete,
         "start": m.start,
         "tombstone": m.tombstone,
+        "files": [
+            {
+                "file_id": f.file_id,
+                "document_id": f.content_document_id,
+                "revision": f.revision,
+                "sf_event_id": f.sf_event_id,
+            }
+            for f in m.files
+        ],  # fmt: skip
     }
 
 
@@ -85,6 +94,15 @@ def mapping_from_doc(d: dict[str, Any]) -> Mapping:
         pending_delete=d.get("pending_delete") is True,
         start=str(d.get("start") or ""),
         tombstone=str(d.get("tombstone") or ""),
+        files=tuple(
+            StoredFile(
+                f["file_id"],
+                f.get("document_id", ""),
+                f.get("revision", ""),
+                f.get("sf_event_id", ""),
+            )
+            for f in d.get("files") or ()
+        ),  # fmt: skip
     )
 
 

@@ -34,6 +34,26 @@ def task_id(email: str, bucket: int, reason: str = "push") -> str:
     return f"{kind}-{digest}-{bucket}"
 
 
+def http_request(config: Config, function: str, payload: dict) -> dict:
+    """A task's HTTP request to one of calsync's functions, carrying the invoker's OIDC token
+    (or, on a local stack without one, the shared secret that stands in for it, R-34)."""
+    target = f"{config.functions_url}/{function}"
+    request: dict = {
+        "url": target,
+        "http_method": tasks_v2.HttpMethod.POST,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(payload).encode(),
+    }
+    if config.tasks_service_account:
+        request["oidc_token"] = {
+            "service_account_email": config.tasks_service_account,
+            "audience": target,
+        }
+    else:
+        request["headers"][SECRET_HEADER] = config.shared_secret
+    return request
+
+
 def client_for(config: Config) -> tasks_v2.CloudTasksClient:
     if config.tasks_emulator_host:
         import grpc
@@ -57,20 +77,9 @@ class CloudTasksSessionQueue:
         bucket = int(now.timestamp() * 1000) // self._bucket_ms
         run_at = timestamp_pb2.Timestamp()
         run_at.FromMilliseconds((bucket + 1) * self._bucket_ms)
-        target = f"{self._config.functions_url}/sync_user"
-        request: dict = {
-            "url": target,
-            "http_method": tasks_v2.HttpMethod.POST,
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"user": normalise_email(email), "reason": reason}).encode(),
-        }
-        if self._config.tasks_service_account:
-            request["oidc_token"] = {
-                "service_account_email": self._config.tasks_service_account,
-                "audience": target,
-            }
-        else:  # local stack: a shared secret stands in for OIDC (R-34)
-            request["headers"][SECRET_HEADER] = self._config.shared_secret
+        request = http_request(
+            self._config, "sync_user", {"user": normalise_email(email), "reason": reason}
+        )
         name = f"{self._config.tasks_queue_path}/tasks/{task_id(email, bucket, reason)}"
         try:
             self._client.create_task(

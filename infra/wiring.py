@@ -117,3 +117,72 @@ def dashboard_services():  # -> infra.dashboard_page.DashboardServices
         identity_url=cfg.identity_url,
         client_id=cfg.dashboard_client_id,
     )
+
+
+# --- R-20: attachments (built only while `save_attachments` is on) -----------------------
+
+
+def drive_for(email: str):  # -> infra.drive.GoogleDrive; asks for drive.readonly as `email`
+    """One user's Drive reader: only ever built for an org with `save_attachments` on, so the
+    Drive scope is never requested otherwise (docs/deploy.md, step 4)."""
+    from infra.drive import GoogleDrive
+
+    return GoogleDrive(config(), email)
+
+
+@cache
+def salesforce_files():  # -> infra.salesforce_files.SalesforceFiles (the adapter's login)
+    from infra.salesforce_files import SalesforceFiles
+
+    return SalesforceFiles(_salesforce())
+
+
+# --- R-38: backfill ----------------------------------------------------------------------
+
+
+class BatchRunnerMissing(RuntimeError):
+    """The session's batch runner is not wired in yet (issue 12, second part)."""
+
+
+def batch_runner():  # -> core.ports.BatchRunner
+    """The session's per-batch work (autosave rules without the window, on the new session).
+    Until the session provides it, backfills cannot run: they say so instead of pretending."""
+    raise BatchRunnerMissing(
+        "the backfill's batch runner is not wired in yet: it comes with the new session "
+        "(issue 12, second part); nothing was read or written"
+    )
+
+
+@cache
+def backfill_store():
+    from infra.backfill_store import FirestoreBackfillStore
+
+    return FirestoreBackfillStore(client_for(config()))
+
+
+class _NoRunner:
+    def run(self, email, items, dry_run):  # noqa: ANN001 - core.ports.BatchRunner
+        return batch_runner().run(email, items, dry_run)
+
+
+def backfill(needs_runner: bool = True):  # -> infra.backfill.Backfill
+    """The backfill engine; `needs_runner` False for what only reads or writes checkpoints
+    (`backfill status`), which works before the batch runner is wired in."""
+    from infra.backfill import Backfill, OrgBudget, firestore_budget_reader
+
+    runner = batch_runner() if needs_runner else _NoRunner()  # first: says what is missing
+    return Backfill(
+        store=backfill_store(),
+        pages_for=_calendar_for,
+        runner=runner,
+        budget=OrgBudget(firestore_budget_reader(client_for(config()))),
+    )
+
+
+@cache
+def backfill_queue():
+    from infra.backfill_queue import CloudTasksBackfillQueue
+    from infra.tasks import client_for as tasks_client_for
+
+    cfg = config()
+    return CloudTasksBackfillQueue(cfg, tasks_client_for(cfg))

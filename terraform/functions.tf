@@ -24,6 +24,8 @@ locals {
     sweep            = { access = "service", memory = "512M", timeout_seconds = 300, max_instances = 1 }
     addon            = { access = "public", memory = "256M", timeout_seconds = 30, max_instances = 10 }
     dashboard        = { access = "public", memory = "256M", timeout_seconds = 60, max_instances = 2 }
+    # R-38: one bounded slice (infra/backfill.py SLICE_SECONDS = 240 s) of a user's backfill.
+    backfill_slice = { access = "service", memory = "512M", timeout_seconds = 540, max_instances = 5 }
   }
 
   public_functions = { for name, fn in local.functions : name => fn if fn.access == "public" }
@@ -53,6 +55,7 @@ locals {
     CALSYNC_SF_PRIVATE_KEY_SECRET = local.sf_private_key_secret_version
     CALSYNC_TASKS_LOCATION        = google_cloud_tasks_queue.sync.location
     CALSYNC_TASKS_QUEUE           = google_cloud_tasks_queue.sync.name
+    CALSYNC_BACKFILL_QUEUE        = google_cloud_tasks_queue.backfill.name
     CALSYNC_TASKS_SERVICE_ACCOUNT = google_service_account.invoker.email
     CALSYNC_FUNCTIONS_URL         = local.functions_url
     # The sidebar (R-33) and the dashboard (R-32): the key that signs the sidebar's choices and

@@ -71,6 +71,14 @@ resource "google_cloud_tasks_queue_iam_member" "runtime_enqueues" {
   member   = google_service_account.runtime.member
 }
 
+# R-38: the backfill's slices queue their successors, and `backfill --all` queues the first.
+resource "google_cloud_tasks_queue_iam_member" "runtime_enqueues_backfill" {
+  name     = google_cloud_tasks_queue.backfill.id
+  location = google_cloud_tasks_queue.backfill.location
+  role     = "roles/cloudtasks.enqueuer"
+  member   = google_service_account.runtime.member
+}
+
 # The code puts the invoker's OIDC token on each task it creates: Cloud Tasks requires
 # iam.serviceAccounts.actAs on that account from the caller.
 resource "google_service_account_iam_member" "runtime_acts_as_invoker" {
@@ -107,6 +115,13 @@ resource "google_secret_manager_secret_iam_member" "runtime_reads_dwd_key" {
 
 # Keyless domain-wide delegation: the runtime signs the delegation JWT (sub = the user) with its
 # own Google-managed key through IAM Credentials signBlob, which needs Token Creator on itself.
+# The scopes calsync asks for as each user (infra/credentials.py: CALENDAR_SCOPES, DRIVE_SCOPES;
+# tests/test_terraform.py holds them equal). Shown by the dwd_scopes output.
+locals {
+  dwd_calendar_scopes = ["https://www.googleapis.com/auth/calendar.events"]
+  dwd_drive_scopes    = ["https://www.googleapis.com/auth/drive.readonly"]
+}
+
 resource "google_service_account_iam_member" "runtime_signs_own_jwt" {
   count = var.dwd_key_in_secret_manager ? 0 : 1
 

@@ -33,6 +33,11 @@ output "dwd_client_id" {
   value       = google_service_account.runtime.unique_id
 }
 
+output "dwd_scopes" {
+  description = "OAuth scopes to enter, exactly, for the dwd_client_id in the Google Admin console's domain-wide delegation entry (docs/deploy.md step 4). drive.readonly only with save_attachments (R-20)."
+  value       = join(",", concat(local.dwd_calendar_scopes, var.save_attachments ? local.dwd_drive_scopes : []))
+}
+
 output "invoker_service_account" {
   description = "Email of the OIDC identity of Cloud Tasks and Cloud Scheduler calls."
   value       = google_service_account.invoker.email

@@ -162,6 +162,23 @@ variable "tasks_max_concurrent_dispatches" {
   }
 }
 
+variable "backfill_max_concurrent_dispatches" {
+  description = "Cap on backfill slices running at once (R-38); each runs up to four minutes, in a queue apart from the sync sessions'."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.backfill_max_concurrent_dispatches >= 1 && var.backfill_max_concurrent_dispatches <= 100
+    error_message = "backfill_max_concurrent_dispatches must be between 1 and 100."
+  }
+}
+
+variable "save_attachments" {
+  description = "Whether the org setting save_attachments will be on (R-20): enables the Drive API and adds drive.readonly to the scopes output for domain-wide delegation. The setting itself lives in Firestore (python main.py settings set save_attachments true)."
+  type        = bool
+  default     = false
+}
+
 variable "tasks_max_attempts" {
   description = "Attempts per sync task before Cloud Tasks drops it (the sweep runs the session later anyway)."
   type        = number

@@ -19,7 +19,8 @@ from typing import Any
 
 from core import labels
 from core.actions import SfCreate, SfDelete, SfUpdate, WriteResult
-from core.errors import GoogleRefused, LeaseLost
+from core.backfill import BatchResult, Checkpoint
+from core.errors import GoogleRefused, LeaseLost, LockError
 from core.fields import GooglePatch, NewPerson, apply_google_patch
 from core.issues import Issue
 from core.labels import LabelPatch
@@ -34,7 +35,7 @@ from core.model import (
 from core.model import (
     Mapping as MappingRecord,
 )
-from core.ports import CalendarChanges, Channel, Fence, UserProblem
+from core.ports import BudgetCheck, CalendarChanges, Channel, Fence, ItemPage, UserProblem
 from core.users import SyncState, User, normalise_email
 
 MARKER = "calsync-key: "
@@ -558,3 +559,123 @@ class FakeSalesforce:
 
 def _instance(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+# --- R-38: backfill ------------------------------------------------------------------------
+
+
+class InMemoryBackfillStore:
+    """core.ports.BackfillStore in dicts; `saves` counts checkpoint writes."""
+
+    def __init__(self) -> None:
+        self.checkpoints: dict[str, Checkpoint] = {}
+        self.holds: dict[str, tuple[str, Any]] = {}
+        self.saves = 0
+
+    def get(self, email: str):
+        return self.checkpoints.get(email)
+
+    def list(self):
+        return [self.checkpoints[k] for k in sorted(self.checkpoints)]
+
+    def save(self, checkpoint) -> None:
+        self.checkpoints[checkpoint.email] = checkpoint
+        self.saves += 1
+
+    def claim(self, email: str, holder: str, now, ttl) -> bool:
+        current = self.holds.get(email)
+        if current and current[0] != holder and current[1] > now:
+            return False
+        self.holds[email] = (holder, now + ttl)
+        return True
+
+    def release(self, email: str, holder: str) -> None:
+        if self.holds.get(email, ("",))[0] == holder:
+            del self.holds[email]
+
+    def held_until(self, email: str):
+        current = self.holds.get(email)
+        return current[1] if current else None
+
+
+class FakePages:
+    """core.ports.CalendarPages over lists of items per calendar; page tokens are offsets."""
+
+    def __init__(self, items_by_calendar: dict[str, list]) -> None:
+        self.items = items_by_calendar
+        self.reads: list[tuple[str, str]] = []
+        self.refuse_tokens = False  # answer a page token with 400, as an expired one would
+
+    def _in_range(self, calendar_id: str, lo, hi) -> list:
+        return [i for i in self.items.get(calendar_id, [])
+                if i.span.start_utc < hi and i.span.end_utc > lo]  # fmt: skip
+
+    def page(self, calendar_id, time_min, time_max, page_token, page_size):
+        if page_token and self.refuse_tokens:
+            self.refuse_tokens = False
+            raise GoogleRefused("Invalid page token value.", status=400)
+        self.reads.append((calendar_id, page_token))
+        items = self._in_range(calendar_id, time_min, time_max)
+        start = int(page_token or 0)
+        chunk = items[start : start + page_size]
+        more = start + page_size < len(items)
+        return ItemPage(tuple(chunk), str(start + page_size) if more else "")
+
+    def count(self, calendar_id, time_min, time_max) -> int:
+        return len(self._in_range(calendar_id, time_min, time_max))
+
+
+class FakeBatchRunner:
+    """core.ports.BatchRunner as the session will be: idempotent by item key. Items titled
+    "[skip]…" are skipped, "[fail]…" fail; the rest are saved once. Faults for the tests:
+    `busy` raises LockError that many times; `crash_on` (a call number) saves the batch and
+    then raises, as a crash before the checkpoint write; `interrupt_on` raises KeyboardInterrupt
+    before saving anything."""
+
+    def __init__(self) -> None:
+        self.saved: list[str] = []
+        self.calls: list[tuple[str, int, bool]] = []
+        self.busy = 0
+        self.crash_on: int | None = None
+        self.interrupt_on: int | None = None
+
+    def run(self, email, items, dry_run):
+        if self.busy:
+            self.busy -= 1
+            raise LockError(f"a session of {email} is running")
+        self.calls.append((email, len(items), dry_run))
+        if self.interrupt_on == len(self.calls):
+            raise KeyboardInterrupt
+        result = BatchResult()
+        for item in items:
+            key = f"{email}/{item.key}"
+            if item.title.startswith("[skip]") or key in self.saved:
+                result += BatchResult(skipped=1)
+            elif item.title.startswith("[fail]"):
+                result += BatchResult(failed=1)
+            else:
+                if not dry_run:
+                    self.saved.append(key)
+                result += BatchResult(saved=1)
+        if self.crash_on == len(self.calls):
+            raise RuntimeError("crash after the batch, before the checkpoint")
+        return result
+
+
+class FakeBackfillQueue:
+    def __init__(self) -> None:
+        self.slices: list[tuple[str, str, int, Any]] = []
+
+    def enqueue_slice(self, email, chain, slice_no, at) -> bool:
+        self.slices.append((email, chain, slice_no, at))
+        return True
+
+
+class FixedBudget:
+    """core.ports.ApiBudget answering the checks it is given, then ok."""
+
+    def __init__(self, *checks) -> None:
+        self.checks = list(checks)
+
+    def check(self):
+        return self.checks.pop(0) if self.checks else BudgetCheck(True)

@@ -338,6 +338,37 @@ def test_runtime_can_mint_the_invoker_token_it_puts_on_tasks():
     assert enqueue["name"] == "${google_cloud_tasks_queue.sync.id}"
 
 
+def test_R38_backfill_slices_have_a_queue_of_their_own():
+    """Backfill slices never take the dispatch slots of push-started sessions (R-27, R-38)."""
+    queue = resources("google_cloud_tasks_queue")["backfill"]
+    target = block(queue["http_target"])
+    assert block(target["oidc_token"])["service_account_email"] == INVOKER_EMAIL
+    rate = block(queue["rate_limits"])
+    assert rate["max_concurrent_dispatches"] == "${var.backfill_max_concurrent_dispatches}"
+    assert variables()["backfill_max_concurrent_dispatches"]["default"] <= 5
+    env = locals_()["function_env"]
+    assert env["CALSYNC_BACKFILL_QUEUE"] == "${google_cloud_tasks_queue.backfill.name}"
+    enqueue = resources("google_cloud_tasks_queue_iam_member")["runtime_enqueues_backfill"]
+    assert enqueue["name"] == "${google_cloud_tasks_queue.backfill.id}"
+    assert unquote(enqueue["role"]) == "roles/cloudtasks.enqueuer"
+    assert functions_map()["backfill_slice"]["access"] == "service"
+
+
+def test_R20_delegation_scopes_are_the_ones_the_code_asks_for():
+    """The dwd_scopes output lists exactly what infra/credentials.py requests; drive.readonly
+    only with save_attachments, which also enables the Drive API."""
+    from infra.credentials import CALENDAR_SCOPES, DRIVE_SCOPES
+
+    found = locals_()
+    assert tuple(map(unquote, found["dwd_calendar_scopes"])) == CALENDAR_SCOPES
+    assert tuple(map(unquote, found["dwd_drive_scopes"])) == DRIVE_SCOPES
+    output = parsed()["outputs.tf"]["output"]
+    scopes = next(o['"dwd_scopes"'] for o in output if '"dwd_scopes"' in o)
+    assert "var.save_attachments ? local.dwd_drive_scopes : []" in scopes["value"]
+    assert 'var.save_attachments ? ["drive.googleapis.com"] : []' in found["attachment_services"]
+    assert variables()["save_attachments"]["default"] is False
+
+
 def test_scheduler_calls_sweep_with_oidc_as_the_invoker():
     jobs = resources("google_cloud_scheduler_job")
     assert set(jobs) == {"sweep"}

@@ -105,6 +105,9 @@ class Authenticator:
         self.delegation = delegation
         self.tokens: dict[str, tuple[Caller, float]] = {}
         self.lock = threading.Lock()
+        # The Admin console's domain-wide delegation entry: the scopes a delegated token may
+        # carry (None: any, the default). Asking for one outside it is refused as Google does.
+        self.delegated_scopes: frozenset[str] | None = None
 
     def caller(self, authorization: str | None) -> Caller:
         """The caller behind an Authorization header, or 401 like the API."""
@@ -141,10 +144,13 @@ class Authenticator:
         scopes = frozenset(str(claims.get("scope", "")).split())
         if not scopes:
             return 400, {"error": "invalid_scope", "error_description": "No scope requested."}
-        if claims.get("sub") and self.delegation is not None:
-            # Acting for a user needs a delegation entry for the account covering every scope.
-            allowed = self.delegation.get(str(claims["iss"]).lower(), frozenset())
-            if not scopes <= allowed:
+        if claims.get("sub"):
+            # Acting for a user needs a delegation entry covering every scope asked for: the one
+            # set through /_admin/delegation, else the account's entry given at start.
+            allowed = self.delegated_scopes
+            if allowed is None and self.delegation is not None:
+                allowed = self.delegation.get(str(claims["iss"]).lower(), frozenset())
+            if allowed is not None and not scopes <= allowed:
                 return 401, {
                     "error": "unauthorized_client",
                     "error_description": UNAUTHORIZED_CLIENT,

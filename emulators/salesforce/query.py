@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from . import ids, soql
+from . import content, ids, soql
 from .errors import bad_request, malformed_query
 from .org import Org
 from .sharing import ACCESS_FIELDS, access_row
@@ -61,6 +61,7 @@ def _project(org: Org, query: soql.Query, rec: Record, base: str) -> dict[str, A
 def run(org: Org, text: str, *, include_deleted: bool, base: str) -> tuple[int, list[Any]]:
     """(totalSize, records as JSON) for one SOQL statement; caller holds the org lock."""
     query = soql.parse(text, org.schema, org.clock.now().date())
+    content.check_query(query)
     if query.sobject.name == "UserRecordAccess":
         rows = _access_rows(org, query)
     else:

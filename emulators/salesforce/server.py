@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import admin, api
+from . import admin, api, multipart
 from .api import Emulator, Request, Response
 from .auth import OAuthError
 from .errors import ApiError
@@ -63,8 +63,18 @@ class Handler(BaseHTTPRequestHandler):
                 )
             )
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
+        content_type = self.headers.get("Content-Type", "")
+        limit = (
+            multipart.multipart_limit(url.path)
+            if multipart.is_multipart(content_type)
+            else multipart.JSON_LIMIT
+        )
+        if length > limit and url.path.startswith("/services/data/"):
+            self._discard(length)  # read it all, so the client sees the answer, not a reset
+            error = multipart.too_large(limit)
+            return self._send(Response(error.status, error.body()))
+        raw = self.rfile.read(length) if length else b""
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
             if url.path.startswith("/_admin/"):
@@ -82,7 +92,7 @@ class Handler(BaseHTTPRequestHandler):
                     ],
                 )
             elif url.path.startswith("/services/data/"):
-                response = self._api(url.path, params, raw)
+                response = self._api(url.path, params, raw, content_type)
             else:
                 response = Response(
                     404,
@@ -124,7 +134,14 @@ class Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _api(self, path: str, params: dict[str, str], raw: bytes) -> Response:
+    def _discard(self, length: int) -> None:
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 20))
+            if not chunk:
+                return
+            length -= len(chunk)
+
+    def _api(self, path: str, params: dict[str, str], raw: bytes, content_type: str) -> Response:
         emu = self.emulator
         segments = [unquote(s) for s in path.split("/") if s][2:]  # drop services/data
         version = api.VERSION.match(segments[0] if segments else "")
@@ -135,14 +152,21 @@ class Handler(BaseHTTPRequestHandler):
             return Response(
                 401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
             )
+        blobs: dict[str, tuple[str, bytes]] = {}
+        if raw and multipart.is_multipart(content_type):
+            parsed = multipart.parse(content_type, raw)
+            body, blobs = parsed.fields, parsed.blobs
+        else:
+            body = _json(raw) if raw else None
         req = Request(
             self.command,
             path,
             segments[1:],
             version.group(1),
             params,
-            _json(raw) if raw else None,
+            body,
             {k.lower(): v for k, v in self.headers.items()},
+            blobs,
         )
         kind, handler = api.route(req)
         fault = emu.usage.pending_fault(self.command, path)

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TextIO
 
 from core.ports import SettingsStore
 from core.version import VERSION
-from functions.cli import deletes, doctor, issues, settings, sync, users
+from functions.cli import backfill, deletes, doctor, issues, settings, sync, users
 from functions.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -29,7 +29,7 @@ from functions.cli.target import Target
 
 # The command groups, in the order `--help` lists them. A new group is a module with a
 # `register(commands)` function, added here.
-GROUPS = (users, settings, sync, issues, deletes, doctor)
+GROUPS = (users, settings, sync, issues, deletes, backfill, doctor)
 
 EPILOG = """\
 With .calsync/local.env present (written by `make up`) the commands talk to the local stack;
@@ -110,7 +110,7 @@ def run(
             where = target()
             print(f"target: {where.description}", file=err)
             where.check(lambda timeout: _ping(ctx, timeout))
-        args.handler(ctx, args)
+        code = args.handler(ctx, args)  # None, or the exit code of a command that says it
     except CliError as exc:
         print(f"error: {exc}", file=err)
         return exc.exit_code
@@ -127,7 +127,7 @@ def run(
         print(f"error: unexpected {type(exc).__name__}: {exc}", file=err)
         print(f"  the traceback is in {_keep_traceback()}; please report it", file=err)
         return EXIT_FAILED
-    return 0
+    return int(code or 0)
 
 
 def _ping(ctx: Context, timeout: float) -> None:

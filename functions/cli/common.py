@@ -46,7 +46,7 @@ class Cancelled(CliError):
     exit_code = EXIT_CANCELLED
 
 
-Handler = Callable[["Context", argparse.Namespace], None]
+Handler = Callable[["Context", argparse.Namespace], int | None]
 
 
 @dataclass

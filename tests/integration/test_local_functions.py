@@ -131,7 +131,7 @@ def test_L1_R34_webhook_edge_cases(functions_url, firestore_client):
     assert push(functions_url, CH1, "").status_code == 403
 
 
-@pytest.mark.parametrize("name", ["sync_user", "sweep"])
+@pytest.mark.parametrize("name", ["sync_user", "sweep", "backfill_slice"])
 def test_R34_task_and_scheduler_endpoints_need_the_secret(functions_url, name):
     answer = requests.post(f"{functions_url}/{name}", json={"user": "ann@example.com"}, timeout=10)
     assert answer.status_code == 403
@@ -141,7 +141,7 @@ def test_R34_task_and_scheduler_endpoints_need_the_secret(functions_url, name):
     assert wrong.status_code == 403
 
 
-@pytest.mark.parametrize("name", ["sync_user", "sweep"])
+@pytest.mark.parametrize("name", ["sync_user", "sweep", "backfill_slice"])
 def test_M7_R34_task_endpoints_verify_the_oidc_token(oidc_functions_url, http_receiver, identity,
                                                      name):  # fmt: skip
     """Audit M7: the token is checked in code: audience = this function's URL, email = the
@@ -169,7 +169,7 @@ def test_M7_R34_neither_oidc_nor_secret_refuses_everything(
 ):
     port, server = _serve(firestore_emulator, tasks_emulator, http_receiver)
     try:
-        for name in ("sync_user", "sweep"):
+        for name in ("sync_user", "sweep", "backfill_slice"):
             answer = requests.post(f"http://127.0.0.1:{port}/{name}", json={}, timeout=10)
             assert answer.status_code == 403
     finally:
@@ -183,9 +183,10 @@ def test_R34_a_non_ascii_secret_is_refused_not_a_crash(functions_url):
     assert answer.status_code == 403
 
 
-def test_sync_user_refuses_a_bad_body_without_retry(functions_url):
+@pytest.mark.parametrize("name", ["sync_user", "backfill_slice"])
+def test_task_targets_refuse_a_bad_body_without_retry(functions_url, name):
     answer = requests.post(
-        f"{functions_url}/sync_user", json={"user": "not an address"},
+        f"{functions_url}/{name}", json={"user": "not an address"},
         headers={SECRET_HEADER: SECRET}, timeout=10,
     )  # fmt: skip
     # Cloud Tasks retries every answer outside 2xx (audit H3): what a retry cannot mend is
