@@ -105,6 +105,16 @@ class SettingsStore(Protocol):
         """Merge overrides into an existing user's settings; KeyError if the user is unknown."""
         ...
 
+    def add_sf_changes(self, email: str, event_ids: Iterable[str]) -> None:
+        """R-21..R-23: SF Event ids for the user's next session to read (added, never replaced:
+        the poller and the Flow's callout may add at the same time as a session removes)."""
+        ...
+
+    def remove_sf_changes(self, email: str, event_ids: Iterable[str], *,
+                          fence: Fence | None = None) -> None:  # fmt: skip
+        """The ids a session read and settled."""
+        ...
+
     def set_state_fields(self, email: str, values: MappingABC[str, Any], *,
                          fence: Fence | None = None,
                          expect: MappingABC[str, Any] | None = None) -> bool:  # fmt: skip

@@ -36,6 +36,9 @@ class SyncState:
     deletes_release: str = ""
     # R-37's rolling guard: "RFC 3339 instant count" per session that deleted, last 24 hours.
     recent_deletes: tuple[str, ...] = ()
+    # R-21..R-23: SF Event ids that changed in Salesforce (found by the poller or the Flow's
+    # callout) and that this user's session reads next; it removes those it settled.
+    sf_changed: tuple[str, ...] = ()
     # What the last session did, for `users show` and the dashboard (R-32).
     last_session_at: str = ""  # RFC 3339
     last_session_result: str = ""  # "ok", or "retry CS-011", "failed CS-014", ...

@@ -61,9 +61,9 @@ def _state_from(raw: Any) -> SyncState:
                 values[f.name] = tuple(HeldDelete(**h) for h in value)
             except TypeError:
                 raise Unreadable("state.held_deletes has unknown fields") from None
-        elif f.name == "recent_deletes":
+        elif f.name in ("recent_deletes", "sf_changed"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise Unreadable("state.recent_deletes is not a list of strings")
+                raise Unreadable(f"state.{f.name} is not a list of strings")
             values[f.name] = tuple(value)
         elif f.name == "channel_expiration_ms":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -272,6 +272,35 @@ class FirestoreSettingsStore:
         """The whole state at once: for tests and tools that arrange a user; sessions, the sweep
         and the CLI write field by field (set_state_fields)."""
         self._user(email).set({"state": storable(state)}, merge=True)
+
+    def add_sf_changes(self, email: str, event_ids: Iterable[str]) -> None:
+        ids = sorted(set(event_ids))
+        if not ids:
+            return
+        try:
+            self._user(email).update({"state.sf_changed": firestore.ArrayUnion(ids)})
+        except NotFound:
+            raise KeyError(email) from None
+
+    def remove_sf_changes(self, email: str, event_ids: Iterable[str], *,
+                          fence: Fence | None = None) -> None:  # fmt: skip
+        ids = sorted(set(event_ids))
+        if not ids:
+            return
+        update = {"state.sf_changed": firestore.ArrayRemove(ids)}
+        if fence is None:
+            self._user(email).update(update)
+            return
+        ref = self._user(email)
+
+        @firestore.transactional
+        def write(txn: firestore.Transaction) -> None:
+            lease = lease_ref(self._db, fence.email).get(transaction=txn)
+            if not lease.exists or not holds(lease.to_dict() or {}, fence):
+                raise LeaseLost(f"the lease of {fence.email} was taken over")
+            txn.update(ref, update)
+
+        write(self._db.transaction())
 
     def set_state_fields(self, email: str, values: Mapping[str, Any], *,
                          fence: Fence | None = None,

@@ -217,6 +217,21 @@ class InMemorySettingsStore:
         address = normalise_email(email)
         self._users[address] = replace(self._users[address], state=state)
 
+    def add_sf_changes(self, email: str, event_ids: Iterable[str]) -> None:
+        address = normalise_email(email)
+        user = self._users[address]
+        ids = tuple(dict.fromkeys(user.state.sf_changed + tuple(event_ids)))
+        self._users[address] = replace(user, state=replace(user.state, sf_changed=ids))
+
+    def remove_sf_changes(self, email: str, event_ids: Iterable[str], *,
+                          fence: Fence | None = None) -> None:  # fmt: skip
+        self.lease.check(fence)
+        address = normalise_email(email)
+        user = self._users[address]
+        gone = set(event_ids)
+        ids = tuple(i for i in user.state.sf_changed if i not in gone)
+        self._users[address] = replace(user, state=replace(user.state, sf_changed=ids))
+
     def set_state_fields(self, email: str, values: Mapping[str, Any], *,
                          fence: Fence | None = None,
                          expect: Mapping[str, Any] | None = None) -> bool:  # fmt: skip

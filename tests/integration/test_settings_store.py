@@ -150,3 +150,13 @@ def test_unset_removes_org_values_and_user_overrides_only(store):
     assert store.get_user("ann@example.com").settings == {"safe_description": False}
     with pytest.raises(KeyError):
         store.unset_user_settings("nobody@example.com", ["autosave_meetings"])
+
+
+def test_R21_sf_changes_are_added_and_removed_never_replaced(store):
+    """The poller and the Flow add changed SF Event ids while a session removes what it read:
+    neither may lose the other's (audit M1's lesson for the down-sync inbox)."""
+    store.enable_user("ann@example.com")
+    store.add_sf_changes("ann@example.com", ["00U1", "00U2"])
+    store.add_sf_changes("ann@example.com", ["00U2", "00U3"])
+    store.remove_sf_changes("ann@example.com", ["00U1", "00U2"])
+    assert store.get_user("ann@example.com").state.sf_changed == ("00U3",)
