@@ -12,6 +12,8 @@ try:
     from functions.addon import addon
     from functions.backfill_slice import backfill_slice
     from functions.dashboard import dashboard
+    from functions.salesforce_webhook import salesforce_webhook
+    from functions.sf_poll import sf_poll
     from functions.status import status
     from functions.sweep import sweep
     from functions.sync_user import sync_user
@@ -30,10 +32,10 @@ except ImportError as _missing:  # `python main.py` outside the project's virtua
 
 # The HTTP functions that Terraform deploys and the local stack serves (tests check both agree).
 HTTP_FUNCTIONS = ("status", "calendar_webhook", "sync_user", "sweep", "addon", "dashboard",
-                  "backfill_slice")  # fmt: skip
+                  "backfill_slice", "sf_poll", "salesforce_webhook")  # fmt: skip
 
-__all__ = ["HTTP_FUNCTIONS", "addon", "backfill_slice", "calendar_webhook", "dashboard", "status",
-           "sweep", "sync_user"]  # fmt: skip
+__all__ = ["HTTP_FUNCTIONS", "addon", "backfill_slice", "calendar_webhook", "dashboard",
+           "salesforce_webhook", "sf_poll", "status", "sweep", "sync_user"]  # fmt: skip
 
 if __name__ != "__main__":  # as Cloud Functions: JSON lines on stdout for Cloud Logging
     _configure_logging()

@@ -130,6 +130,14 @@ CATALOGUE: tuple[IssueType, ...] = (
               "An attachment of this saved item is not a file calsync can store: a Google Form, Site, map, folder or shortcut, or a link that is not a Drive file. The event is saved; the attachment is not.",
               Severity.WARNING, "Attach the content as a file (for example a PDF) if it belongs in Salesforce.",
               Audience.USER, "R-20"),
+    IssueType("CS-024", "Salesforce changes cannot be read",
+              "The poller that finds Events changed in Salesforce could not read them for a reason a retry cannot fix (the integration user's login or its access to Events); changes made in Salesforce do not reach Google until it reads again.",
+              Severity.ERROR, "Read the message; check the connected app and that the integration user can read all Events (docs/deploy.md, step 2). It closes by itself after the next poll that reads.",
+              Audience.ADMIN, "R-21"),
+    IssueType("CS-025", "Public calendar cannot be written",
+              "Google refused the copies of a Salesforce public calendar in the Google calendar the admin named (the `writer` of that entry of `sf_public_calendars` may not edit its events, or the calendar is gone).",
+              Severity.ERROR, "Share the Google calendar with the writer (permission to change its events), or name another writer; the copies are written on the next poll.",
+              Audience.ADMIN, "R-25"),
 )  # fmt: skip
 
 BY_CODE: dict[str, IssueType] = {t.code: t for t in CATALOGUE}

@@ -74,6 +74,10 @@ class SettingsStore(Protocol):
         """The user whose stored watch channel has this id (R-34)."""
         ...
 
+    def users_with_sf_ids(self, sf_user_ids: Iterable[str]) -> list[User]:
+        """The readable users whose Salesforce User id is one of these (an SF change's owner)."""
+        ...
+
     def list_users(self, problems: list[UserProblem] | None = None) -> list[User]:
         """Every readable user document, enabled or not, ordered by email; unreadable ones are
         left out and, when `problems` is given, listed there."""
@@ -152,6 +156,10 @@ class MappingStore(Protocol):
 
     def for_ical_uids(self, uids: Iterable[str]) -> list[Mapping]:
         """Every user's mappings of these iCalUIDs (R-11: the organiser's)."""
+        ...
+
+    def for_sf_events(self, sf_event_ids: Iterable[str]) -> list[Mapping]:
+        """Every user's mappings of these SF Event ids (where a Salesforce change goes, R-23)."""
         ...
 
     def put(self, mappings: Sequence[Mapping], fence: Fence | None = None) -> None: ...

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Scope(Enum):
@@ -110,24 +110,65 @@ def _calendar_ids(value: Any) -> tuple[str, ...]:
     return ids
 
 
-def _public_calendars(value: Any) -> tuple[tuple[str, str, str], ...]:
-    """R-25: a list of {"sf_calendar_id", "google_calendar", "color"} objects."""
-    if not isinstance(value, (list, tuple)):
-        raise SettingError('must be a list of {"sf_calendar_id", "google_calendar", "color"}')
-    out = []
+@dataclass(frozen=True)
+class PublicCalendar:
+    """R-25: one Salesforce public calendar copied one way into a Google calendar.
+
+    `writer` is the Workspace user as whom calsync writes the copies (domain-wide delegation): a
+    user who can make changes to events in `google_calendar`. It defaults to the calendar itself
+    when that is a user's own calendar (their address); a group calendar needs one named.
+    """
+
+    sf_calendar_id: str
+    google_calendar: str
+    color: str
+    writer: str
+
+    KEYS: ClassVar[tuple[str, ...]] = ("sf_calendar_id", "google_calendar", "color", "writer")
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: getattr(self, k) for k in self.KEYS}
+
+
+_CALENDAR_ID = re.compile(r"^023[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
+_SHARED_CALENDAR = ("calendar.google.com",)  # group.calendar..., resource.calendar...
+
+
+def _public_calendars(value: Any) -> tuple[PublicCalendar, ...]:
+    """R-25: a list of {"sf_calendar_id", "google_calendar", "color", "writer"} objects."""
+    shape = 'must be a list of {"sf_calendar_id", "google_calendar", "color", "writer"}'
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise SettingError(shape)
+    out: list[PublicCalendar] = []
     for entry in value:
-        if not isinstance(entry, Mapping) or set(entry) != {
-            "sf_calendar_id",
-            "google_calendar",
-            "color",
-        }:
+        if not isinstance(entry, Mapping):
+            raise SettingError(shape)
+        keys = set(entry)
+        if not {"sf_calendar_id", "google_calendar", "color"} <= keys <= set(PublicCalendar.KEYS):
             raise SettingError(
-                'each entry needs exactly "sf_calendar_id", "google_calendar", "color"'
+                'each entry needs "sf_calendar_id", "google_calendar", "color" '
+                '(and "writer" for a group calendar)'
             )
         sf_id, calendar = entry["sf_calendar_id"], entry["google_calendar"]
-        if not isinstance(sf_id, str) or not isinstance(calendar, str):
-            raise SettingError("calendar ids must be strings")
-        out.append((sf_id, calendar, _color(entry["color"])))
+        if not isinstance(sf_id, str) or not _CALENDAR_ID.match(sf_id.strip()):
+            raise SettingError(f"{sf_id!r} is not a Salesforce calendar id (023...)")
+        if not isinstance(calendar, str) or not calendar.strip():
+            raise SettingError("google_calendar must be a Google calendar id")
+        calendar = calendar.strip()
+        writer = entry.get("writer")
+        if writer is None:
+            if calendar.lower().endswith(_SHARED_CALENDAR) or "@" not in calendar:
+                raise SettingError(
+                    f'{calendar!r} is a shared calendar: name the user who writes it ("writer")'
+                )
+            writer = calendar
+        if not isinstance(writer, str):
+            raise SettingError("writer must be an email address")
+        found = PublicCalendar(sf_id.strip(), calendar, _color(entry["color"]), _address(writer))
+        if any(o.sf_calendar_id == found.sf_calendar_id and o.google_calendar == calendar
+               for o in out):  # fmt: skip
+            raise SettingError(f"{found.sf_calendar_id} is listed twice for {calendar}")
+        out.append(found)
     return tuple(out)
 
 
@@ -182,7 +223,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("delete_from_calendar", False, _bool, Scope.ORG,
                 "Delete the Google item when its SF Event is deleted (R-23)."),
     SettingSpec("sf_public_calendars", (), _public_calendars, Scope.ORG,
-                "Salesforce public calendars copied one way into Google (R-25)."),
+                "Salesforce public calendars copied one way into Google calendars, each with its colour and the user who writes it (R-25)."),
     SettingSpec("max_deletes_per_session", 20, _int_range(0, 100_000), Scope.ORG,
                 "A session that would delete more SF Events waits for an admin (R-37)."),
     SettingSpec("max_deletes_per_day", 50, _int_range(0, 1_000_000), Scope.ORG,
@@ -226,7 +267,7 @@ class Settings:
     save_attachments: bool = False
     attachment_max_bytes: int = 10_000_000
     delete_from_calendar: bool = False
-    sf_public_calendars: tuple[tuple[str, str, str], ...] = ()
+    sf_public_calendars: tuple[PublicCalendar, ...] = ()
     max_deletes_per_session: int = 20
     max_deletes_per_day: int = 50
     deletion_guard_min_deletes: int = 3
@@ -351,8 +392,7 @@ def parse_cli_value(text: str) -> Any:
 def to_storable(value: Any, name: str = "") -> Any:
     """A normalised value as Firestore and JSON store it: lists, and R-25 entries as objects."""
     if name == "sf_public_calendars":
-        keys = ("sf_calendar_id", "google_calendar", "color")
-        return [dict(zip(keys, entry, strict=True)) for entry in value]
+        return [entry.as_dict() for entry in value]
     if isinstance(value, tuple):
         return [to_storable(v) for v in value]
     return value

@@ -1,6 +1,6 @@
 """Throwaway RSA keys and self-signed certificates for the local stack and the tests: the
-Workspace service account (domain-wide delegation), the Salesforce connected app (JWT bearer) and
-the issuer that stands in for Google's ID-token signing keys (emulators/google_identity), and
+Workspace service account (domain-wide delegation), the Salesforce connected app (JWT bearer), the
+Salesforce org's certificate that signs its Flow's callouts (R-21), and the issuer that stands in for Google's ID-token signing keys (emulators/google_identity), and
 calsync's own signing key (sidebar choices, dashboard sessions: Secret Manager in production).
 
 The emulators trust the certificates; calsync signs with the keys, exactly as in production.
@@ -80,6 +80,9 @@ def write_local_keys(
     google_key, google_cert = keypair(google_account)
     sf_key, sf_cert = keypair("calsync-local-connected-app")
     issuer_key, issuer_cert = keypair("calsync-local-google-issuer")
+    # R-21: the certificate of the Salesforce org's Certificate and Key Management that its
+    # Flow's Named Credential signs callouts with (the emulator holds the key, calsync the cert)
+    flow_key, flow_cert = keypair("calsync-local-salesforce-flow")
     paths = {
         "google_sa": directory / "google-sa.json",
         "google_key": directory / "google-sa-managed-key.pem",
@@ -89,6 +92,8 @@ def write_local_keys(
         "issuer_key": directory / "google-issuer-key.pem",
         "issuer_cert": directory / "google-issuer-cert.pem",
         "signing_key": directory / "calsync-signing-key.txt",
+        "sf_flow_key": directory / "sf-flow-key.pem",
+        "sf_flow_cert": directory / "sf-flow-cert.pem",
     }
     info = service_account_info(google_account, google_key)
     paths["google_sa"].write_text(json.dumps(info))
@@ -99,6 +104,8 @@ def write_local_keys(
     paths["issuer_key"].write_text(issuer_key)
     paths["issuer_cert"].write_bytes(issuer_cert)
     paths["signing_key"].write_text(signing_key())
+    paths["sf_flow_key"].write_text(flow_key)
+    paths["sf_flow_cert"].write_bytes(flow_cert)
     for path in paths.values():
         path.chmod(0o600)
     return paths

@@ -82,15 +82,16 @@ def call(job: Job, env: Mapping[str, str]) -> str:
 
 
 def serve(env: Mapping[str, str], now: Callable[[], datetime] = lambda: datetime.now(UTC),
-          sleep: Callable[[float], None] = time.sleep, runs: int | None = None) -> None:  # fmt: skip
+          sleep: Callable[[float], None] = time.sleep, runs: int | None = None,
+          jobs: tuple[Job, ...] = JOBS) -> None:  # fmt: skip
     """Run every job on its schedule; `runs` stops after that many calls (tests)."""
-    due = {job.name: next_run(job, now()) for job in JOBS}
-    for job in JOBS:
+    due = {job.name: next_run(job, now()) for job in jobs}
+    for job in jobs:
         print(f"{job.name}: {job.schedule} ({job.time_zone}), next at {due[job.name]:%H:%M:%S}Z",
               flush=True)  # fmt: skip
     done = 0
     while runs is None or done < runs:
-        job = min(JOBS, key=lambda j: due[j.name])
+        job = min(jobs, key=lambda j: due[j.name])
         wait = (due[job.name] - now()).total_seconds()
         if wait > 0:
             sleep(min(wait, 30.0))

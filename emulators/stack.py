@@ -26,6 +26,7 @@ from pathlib import Path
 from emulators.keys import write_local_keys
 from emulators.launch import LaunchError, Server, free_port, process_identity, start, stop_group
 from emulators.prerequisites import MissingTool, check_tools
+from emulators.salesforce.org import ORG_ID
 from emulators.scheduler import scheduler_agent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +100,7 @@ ADDON_AGENT = "service-000000000000@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
 ADDON_CLIENT_ID = "000000000000-calsync-addon.apps.googleusercontent.com"
 DASHBOARD_CLIENT_ID = "000000000000-calsync-dashboard.apps.googleusercontent.com"
 SF_USERNAME = "integration@calsync.example"  # the Salesforce emulator's integration user
+SF_ORG_ID = ORG_ID  # the Salesforce emulator's org
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 # How the local stack signs domain-wide delegation: "keyless" (the default, as in Google Cloud:
 # the metadata server's identity signs through IAM signBlob, no key file) or "key" (a JSON key,
@@ -156,7 +158,8 @@ def _start_api_emulators(
         start(
             "salesforce",
             [PYTHON, "-m", "emulators.salesforce", "--port", str(port), "--tls-dir", str(tls_dir),
-             "--jwt-cert", str(keys["sf_cert"]), "--jwt-consumer-key", SF_CONSUMER_KEY],
+             "--jwt-cert", str(keys["sf_cert"]), "--jwt-consumer-key", SF_CONSUMER_KEY,
+             "--flow-key", str(keys["sf_flow_key"]), "--flow-cert", str(keys["sf_flow_cert"])],
             state / "logs" / "salesforce.log",
             cwd=ROOT,
         )
@@ -167,6 +170,10 @@ def _start_api_emulators(
     env["CALSYNC_SF_CONSUMER_KEY"] = SF_CONSUMER_KEY
     env["CALSYNC_SF_USERNAME"] = SF_USERNAME
     env["CALSYNC_SF_PRIVATE_KEY_SECRET"] = f"file:{keys['sf_key']}"
+    # R-21: the org whose Flow calls salesforce_webhook, and the certificate it signs with, as
+    # the admin exports it into Secret Manager (docs/deploy.md, "The Salesforce Flow").
+    env["CALSYNC_SF_ORG_ID"] = SF_ORG_ID
+    env["CALSYNC_SF_FLOW_CERT_SECRET"] = f"file:{keys['sf_flow_cert']}"
 
 
 def _start_identity(
@@ -221,6 +228,16 @@ def _start_functions(servers: list[Server], env: dict[str, str], state: Path) ->
     )
 
 
+def start_flow(env: dict[str, str]) -> None:
+    """Switch on the Salesforce org's Flow (R-21): after each Event change by a person it calls
+    the local salesforce_webhook, signed with the org's certificate, as the Flow that
+    docs/deploy.md installs does in a real org."""
+    from emulators.org import salesforce_admin
+
+    salesforce_admin(env, "POST", "flow", json={
+        "url": f"{env['CALSYNC_FUNCTIONS_URL']}/salesforce_webhook", "enabled": True})  # fmt: skip
+
+
 def _start_scheduler(servers: list[Server], env: dict[str, str], state: Path) -> None:
     """The local stand-in for Cloud Scheduler: calls each job's function on its schedule."""
     servers.append(
@@ -256,6 +273,7 @@ def running(whole_stack: bool, state: Path) -> Iterator[tuple[dict[str, str], li
         if whole_stack:
             _start_api_emulators(servers, env, state, dwd_mode())
             _start_functions(servers, env, state)
+            start_flow(env)
         yield env, servers
     finally:
         for server in reversed(servers):
@@ -317,6 +335,7 @@ def up(seed: str = "") -> int:
         _start_firestore_and_tasks(servers, env, STATE_DIR)
         _start_api_emulators(servers, env, STATE_DIR, mode)
         _start_functions(servers, env, STATE_DIR)
+        start_flow(env)
         _start_scheduler(servers, env, STATE_DIR)
     except LaunchError as exc:
         for server in reversed(servers):

@@ -1,6 +1,6 @@
-"""`sweep`: the Cloud Scheduler target: queues every enabled user's session, renews their watch
-channels, stops those of disabled users, and reports unreadable user documents and org settings
-(R-27, R-28). One user's trouble never stops the others' (audit L5, M6)."""
+"""`sweep`: the Cloud Scheduler target: polls Salesforce's changes (infra/sf_poll.py), queues
+every enabled user's session, renews their watch channels, stops those of disabled users, and
+reports unreadable user documents and org settings (R-27, R-28). One user's trouble never stops the others' (audit L5, M6)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def sweep(request: Any) -> Answer:
     if not from_google_infra(request, config, "sweep", wiring.verifier()):
         return answer(403, error="not from Cloud Scheduler")
     now = datetime.now(UTC)
+    polled = _poll()  # R-21..R-25: Salesforce's changes into the inboxes before the sessions run
     store = wiring.settings_store()
     queue = wiring.session_queue()
     services = wiring.services()
@@ -54,7 +55,20 @@ def sweep(request: Any) -> Answer:
                                                          "code": type(exc).__name__})  # fmt: skip
     _report(services.issues, store, problems, now)
     return answer(200, queued=queued, renewed=renewed, failed=failed, stopped=stopped,
-                  unreadable=len(problems))  # fmt: skip
+                  unreadable=len(problems), polled=polled)  # fmt: skip
+
+
+def _poll() -> str:
+    """The sweep runs the poller too (the safety net's safety net); its trouble never stops the
+    sweep, and a poll already running is left to finish."""
+    from functions.sf_poll import poll_now
+
+    try:
+        _, status, _ = poll_now()
+    except Exception as exc:  # noqa: BLE001 - logged; the sweep's sessions still run
+        log.warning("poll failed in the sweep", extra={"code": type(exc).__name__})
+        return "failed"
+    return "ok" if status == 200 else f"failed {status}"
 
 
 def _report(issues: Any, store: Any, problems: list[UserProblem], now: datetime) -> None:

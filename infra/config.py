@@ -66,6 +66,10 @@ class Config:
     addon_client_id: str = ""  # the add-on's OAuth client id (its user ID tokens' audience)
     dashboard_client_id: str = ""  # the OAuth client of the dashboard's Google sign-in
     identity_url: str = ""  # local stack only: the identity emulator (its sign-in page)
+    # R-21: the Salesforce org (its id, 00D…) whose Flow calls salesforce_webhook, and the
+    # certificate its Named Credential signs those calls' JWTs with (a Secret Manager name)
+    sf_org_id: str = ""
+    sf_flow_cert_secret: str = ""
 
     @property
     def local(self) -> bool:
@@ -140,6 +144,8 @@ class Config:
             addon_client_id=get("CALSYNC_ADDON_CLIENT_ID"),
             dashboard_client_id=get("CALSYNC_DASHBOARD_CLIENT_ID"),
             identity_url=identity_url,
+            sf_org_id=get("CALSYNC_SF_ORG_ID"),
+            sf_flow_cert_secret=get("CALSYNC_SF_FLOW_CERT_SECRET"),
         )
 
 

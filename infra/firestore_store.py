@@ -197,6 +197,16 @@ class FirestoreSettingsStore:
         found = [self._read(doc) for doc in query.limit(2).stream()]
         return found[0] if len(found) == 1 else None
 
+    def users_with_sf_ids(self, sf_user_ids: Iterable[str]) -> list[User]:
+        ids = sorted({i for i in sf_user_ids if i})
+        found: list[User] = []
+        for start in range(0, len(ids), 30):  # Firestore `in` takes at most 30 values
+            query = self._db.collection(USERS).where(
+                filter=firestore.FieldFilter("sf_user_id", "in", ids[start : start + 30])
+            )
+            found += [u for doc in query.stream() if (u := self._read(doc)) is not None]
+        return sorted(found, key=lambda u: u.email)
+
     def list_users(self, problems: list[UserProblem] | None = None) -> list[User]:
         docs = self._db.collection(USERS).stream()
         users = [u for doc in docs if (u := self._read(doc, problems)) is not None]

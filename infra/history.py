@@ -33,3 +33,16 @@ class FirestoreHistory:
     def for_key(self, key: str) -> list[dict]:
         query = self._col.where(filter=firestore.FieldFilter("key", "==", key))
         return [d.to_dict() or {} for d in query.stream()]
+
+    def for_item(self, user: str, key: str) -> list[dict]:
+        """One user's history of one item, oldest first (`python main.py history`)."""
+        query = self._col.where(filter=firestore.FieldFilter("user_email", "==", user)).where(
+            filter=firestore.FieldFilter("key", "==", key)
+        )
+        rows = [d.to_dict() or {} for d in query.stream()]
+        return sorted(rows, key=lambda r: (r.get("at") is None, r.get("at"), r.get("field", "")))
+
+    def keys_for(self, user: str) -> list[str]:
+        """The items of a user that have a history (what `history` suggests when one has none)."""
+        query = self._col.where(filter=firestore.FieldFilter("user_email", "==", user))
+        return sorted({str((d.to_dict() or {}).get("key", "")) for d in query.stream()} - {""})

@@ -235,10 +235,31 @@ class SalesforceAdapter:
             raise _typed(exc) from exc
         return list(answer["records"])
 
-    def query(self, soql: str) -> list[dict[str, Any]]:
+    def query(self, soql: str, include_deleted: bool = False) -> list[dict[str, Any]]:
         """Every record of one read-only SOQL statement (escaped by the caller, R-35): the
-        sidebar's searches and access checks (infra/salesforce_records.py) use it."""
-        return self._query(soql)
+        sidebar's searches and access checks (infra/salesforce_records.py) and the poller's
+        reads (infra/sf_changes.py) use it. `include_deleted`: through queryAll, which also
+        reads deleted and archived rows (API-FACTS-2 §1.2)."""
+        return self._query(soql, include_deleted)
+
+    @property
+    def base_url(self) -> str:
+        """The REST base of the API version in use (…/services/data/v62.0/)."""
+        return str(self._sf.base_url)
+
+    def query_in(self, template: str, values: Iterable[object],
+                 include_deleted: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+        """`query` of `template` with its `{values}` an escaped IN list, in as few statements
+        as fit the URL limit (infra/salesforce_query.chunked_in)."""
+        return self._query_in(template, values, include_deleted)
+
+    def deleted_feed(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """getDeleted of Event over [start, end), as Salesforce answers it (`deletedRecords`,
+        `earliestDateAvailable`, `latestDateCovered`; API-FACTS-2 §1.3); typed errors."""
+        try:
+            return dict(self._call(lambda sf: sf.Event.deleted(start, end)))
+        except (SalesforceError, requests.RequestException) as exc:
+            raise _typed(exc) from exc
 
     def _query_in(self, template: str, values: Iterable[object],
                   include_deleted: bool = False) -> list[dict[str, Any]]:  # fmt: skip
@@ -861,3 +882,7 @@ def website_host(website: str) -> str:
     """`https://www.Acme.example/about` → `acme.example`."""
     host = website.strip().lower().split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
     return host[4:] if host.startswith("www.") else host
+
+
+# The poller parses its rows as the session does (infra/sf_changes.py).
+event_state = _state

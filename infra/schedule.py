@@ -17,4 +17,5 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("sweep", "sweep", "*/10 * * * *"),  # every user's session, channel renewals
+    Job("sf-poll", "sf_poll", "* * * * *"),  # R-21..R-25: Salesforce's changes, once a minute
 )

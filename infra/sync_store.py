@@ -130,6 +130,28 @@ class FirestoreMappingStore:
             out += [mapping_from_doc(doc.to_dict() or {}) for doc in query.stream()]
         return out
 
+    def for_sf_events(self, sf_event_ids: Iterable[str]) -> list[Mapping]:
+        """Every user's mappings of these SF Event ids (the poller's routing, R-23)."""
+        out: list[Mapping] = []
+        for chunk in _chunks(sorted({i for i in sf_event_ids if i}), IN_LIMIT):
+            query = self._col.where(filter=FieldFilter("sf_event_id", "in", list(chunk)))
+            out += [mapping_from_doc(doc.to_dict() or {}) for doc in query.stream()]
+        return out
+
+    def mapped_sf_events(self) -> Iterator[Mapping]:
+        """Every mapping with an SF Event id, all users (a full check after deletes were
+        purged before calsync read them); read in pages."""
+        query = self._col.where(filter=FieldFilter("sf_event_id", ">", "")).order_by("sf_event_id")
+        last = None
+        while True:
+            page = (query.start_after(last) if last is not None else query).limit(BATCH)
+            docs = list(page.stream())
+            for doc in docs:
+                yield mapping_from_doc(doc.to_dict() or {})
+            if len(docs) < BATCH:
+                return
+            last = docs[-1]
+
     def put(self, mappings: Sequence[Mapping], fence: Fence | None = None) -> None:
         for chunk in _chunks(mappings, BATCH):
             commit(self._db, fence, [

@@ -36,6 +36,13 @@ def settings_store() -> FirestoreSettingsStore:
     return FirestoreSettingsStore(client_for(config()))
 
 
+@cache
+def history():  # -> infra.history.FirestoreHistory (R-26: what `history` prints)
+    from infra.history import FirestoreHistory
+
+    return FirestoreHistory(client_for(config()))
+
+
 def services():  # -> infra.session.Services (imported late: the CLI's light commands skip it)
     """The ports of a sync session on the real services (or the local stack's emulators)."""
     from infra.history import FirestoreHistory
@@ -117,6 +124,54 @@ def dashboard_services():  # -> infra.dashboard_page.DashboardServices
         identity_url=cfg.identity_url,
         client_id=cfg.dashboard_client_id,
     )
+
+
+# --- R-21..R-26: Salesforce changes (the poller, the Flow's callout) ----------------------
+
+
+def poller():  # -> infra.sf_poll.Poller
+    """The org's poller of Salesforce changes, on the process's adapters."""
+    from infra.public_calendars import FirestoreCopyStore, PublicCopies
+    from infra.sf_poll import FirestorePollStore, Poller
+    from infra.sync_store import FirestoreIssueStore, FirestoreMappingStore
+
+    cfg = config()
+    db = client_for(cfg)
+    issues = FirestoreIssueStore(db)
+    copies = PublicCopies(FirestoreCopyStore(db), _copy_calendar_for, _salesforce, issues)
+    return Poller(FirestorePollStore(db), settings_store(), FirestoreMappingStore(db), issues,
+                  session_queue(), _salesforce, cfg.sf_username, copies)  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def _copy_calendar_for(email: str):  # R-25: one writer per entry and warm instance
+    from infra.public_calendars import CopyCalendar
+
+    return CopyCalendar(config(), email)
+
+
+@cache
+def flow_verifier():  # -> infra.flow_callout.FlowVerifier | None (None: not configured)
+    """The check of the Flow's calls: the org's certificate, read once per process."""
+    from infra.credentials import read_secret
+    from infra.flow_callout import FlowVerifier, public_keys
+
+    cfg = config()
+    if not cfg.sf_flow_cert_secret or not cfg.sf_org_id:
+        return None
+    keys = public_keys(read_secret(cfg.sf_flow_cert_secret))
+    return FlowVerifier(keys, cfg.sf_org_id, f"{cfg.functions_url}/salesforce_webhook")
+
+
+def callouts():  # -> infra.flow_callout.Callouts
+    from infra.flow_callout import Callouts
+    from infra.sf_poll import FirestorePollStore
+    from infra.sync_store import FirestoreMappingStore
+
+    db = client_for(config())
+    poll = FirestorePollStore(db)
+    return Callouts(settings_store(), FirestoreMappingStore(db), session_queue(),
+                    lambda: poll.read().integration_user)  # fmt: skip
 
 
 # --- R-20: attachments (built only while `save_attachments` is on) -----------------------

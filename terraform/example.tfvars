@@ -6,6 +6,7 @@ salesforce_instance_url = "https://acme.my.salesforce.com"
 salesforce_login_url    = "https://login.salesforce.com"
 salesforce_consumer_key = "3MVG9...consumer-key-of-the-external-client-app"
 salesforce_username     = "calsync.integration@acme.com"
+salesforce_org_id       = "00D5g000004ABCDEAZ"
 cli_admins              = ["user:ada@acme.com"]
 admin_invokers          = ["group:calsync-admins@acme.com"]
 alert_email             = "calsync-alerts@acme.com"

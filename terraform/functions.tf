@@ -8,9 +8,9 @@ locals {
   #
   # access: "public"  - anyone may call at the IAM layer; the code checks a token itself. Only the
   #                     push webhook (a channel token), the add-on (Google's system and user ID
-  #                     tokens, whose audience Cloud Run's IAM check does not accept) and the
+  #                     tokens, whose audience Cloud Run's IAM check does not accept), the
   #                     dashboard (an admin's Google sign-in, which a browser cannot put in front
-  #                     of IAM). How they are opened is var.public_access (iam.tf, and below).
+  #                     of IAM) and the Salesforce Flow's callout (a JWT the org signs). How they are opened is var.public_access (iam.tf, and below).
   #         "service" - only the invoker account via OIDC (Cloud Tasks, Cloud Scheduler).
   #         "admin"   - only var.admin_invokers (and project owners).
   #
@@ -26,6 +26,11 @@ locals {
     dashboard        = { access = "public", memory = "256M", timeout_seconds = 60, max_instances = 2 }
     # R-38: one bounded slice (infra/backfill.py SLICE_SECONDS = 240 s) of a user's backfill.
     backfill_slice = { access = "service", memory = "512M", timeout_seconds = 540, max_instances = 5 }
+    # R-21..R-25: the org's poller of Salesforce changes (once a minute, one at a time), and the
+    # callout of calsync's Salesforce Flow (public: Salesforce carries no Google identity; the
+    # code checks the JWT the org's certificate signs, infra/flow_callout.py).
+    sf_poll            = { access = "service", memory = "512M", timeout_seconds = 240, max_instances = 1 }
+    salesforce_webhook = { access = "public", memory = "256M", timeout_seconds = 30, max_instances = 20 }
   }
 
   public_functions = { for name, fn in local.functions : name => fn if fn.access == "public" }
@@ -65,6 +70,9 @@ locals {
     CALSYNC_ADDON_SERVICE_ACCOUNT = var.addon_service_account
     CALSYNC_ADDON_CLIENT_ID       = var.addon_oauth_client_id
     CALSYNC_DASHBOARD_CLIENT_ID   = var.dashboard_oauth_client_id
+    # R-21: the org whose Flow may call salesforce_webhook, and its signing certificate.
+    CALSYNC_SF_ORG_ID           = var.salesforce_org_id
+    CALSYNC_SF_FLOW_CERT_SECRET = local.sf_flow_cert_secret_version
   }
 }
 

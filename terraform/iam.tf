@@ -97,6 +97,14 @@ resource "google_secret_manager_secret_iam_member" "runtime_reads_sf_key" {
   depends_on = [time_sleep.service_accounts_created]
 }
 
+resource "google_secret_manager_secret_iam_member" "runtime_reads_sf_flow_cert" {
+  secret_id = google_secret_manager_secret.sf_flow_cert.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.runtime.member
+
+  depends_on = [time_sleep.service_accounts_created]
+}
+
 resource "google_secret_manager_secret_iam_member" "runtime_reads_signing_key" {
   secret_id = google_secret_manager_secret.signing_key.id
   role      = "roles/secretmanager.secretAccessor"

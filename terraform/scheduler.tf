@@ -29,3 +29,34 @@ resource "google_cloud_scheduler_job" "sweep" {
 
   depends_on = [time_sleep.apis_enabled]
 }
+
+# The poller of Salesforce changes (R-21..R-25): once a minute for the whole org, whatever the
+# number of users (infra/sf_poll.py); the Flow's callouts (salesforce_webhook) are the fast path
+# and this job the safety net. One job for the `sf_poll` entry of local.functions.
+resource "google_cloud_scheduler_job" "sf-poll" {
+  for_each = { for name, fn in local.functions : name => fn if name == "sf_poll" }
+
+  name             = "${var.name_prefix}-sf-poll"
+  description      = "calsync sf-poll: Salesforce changes to their owners' sessions."
+  region           = var.region
+  schedule         = var.sf_poll_schedule
+  time_zone        = var.sf_poll_time_zone
+  attempt_deadline = "${each.value.timeout_seconds}s"
+
+  # The next minute's run reads from the same watermark: no retries.
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = google_cloudfunctions2_function.fn[each.key].url
+
+    oidc_token {
+      service_account_email = google_service_account.invoker.email
+      audience              = google_cloudfunctions2_function.fn[each.key].url
+    }
+  }
+
+  depends_on = [time_sleep.apis_enabled]
+}

@@ -40,8 +40,23 @@ resource "google_secret_manager_secret" "signing_key" {
   depends_on = [google_project_service.enabled]
 }
 
+# R-21: the certificate the org's Flow signs its callouts' JWTs with (Setup > Certificate and Key
+# Management, exported by the admin: docs/deploy.md, "The Salesforce Flow"). It is not secret,
+# but it decides who may start sessions, so it is kept where only the runtime reads it and every
+# change is audited. Two certificates (PEM blocks one after the other) while rotating.
+resource "google_secret_manager_secret" "sf_flow_cert" {
+  secret_id = "${var.name_prefix}-sf-flow-cert"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [time_sleep.apis_enabled]
+}
+
 locals {
-  signing_key_secret_version = "${google_secret_manager_secret.signing_key.id}/versions/latest"
+  sf_flow_cert_secret_version = "${google_secret_manager_secret.sf_flow_cert.id}/versions/latest"
+  signing_key_secret_version  = "${google_secret_manager_secret.signing_key.id}/versions/latest"
   # Full version names, so the code can pass them to access_secret_version as they are.
   sf_private_key_secret_version = "${google_secret_manager_secret.sf_private_key.id}/versions/latest"
   dwd_key_secret_version        = var.dwd_key_in_secret_manager ? "${google_secret_manager_secret.dwd_key[0].id}/versions/latest" : ""

@@ -117,6 +117,16 @@ variable "salesforce_username" {
   }
 }
 
+variable "salesforce_org_id" {
+  description = "Id of the Salesforce org (00D..., Setup > Company Information): the org whose Flow may call salesforce_webhook (R-21). Its callouts' JWTs must name it as their issuer, and their bodies as orgId."
+  type        = string
+
+  validation {
+    condition     = can(regex("^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$", var.salesforce_org_id))
+    error_message = "salesforce_org_id must be a Salesforce org id: 00D followed by 12 or 15 letters and digits."
+  }
+}
+
 variable "dwd_key_in_secret_manager" {
   description = "false (recommended): keyless domain-wide delegation, the runtime service account signs its own delegation JWTs through the IAM Credentials API, and no key exists anywhere. true: a JSON key of the runtime service account is kept in Secret Manager, for orgs whose policy forbids the signJwt grant."
   type        = bool
@@ -136,6 +146,23 @@ variable "sweep_schedule" {
 
 variable "sweep_time_zone" {
   description = "Time zone the sweep schedule is read in (IANA name)."
+  type        = string
+  default     = "Etc/UTC"
+}
+
+variable "sf_poll_schedule" {
+  description = "Cron schedule of the poller of Salesforce changes (R-21..R-25). Every minute by default: one Salesforce call when nothing changed (two every fifth minute), whatever the number of users. Where the org has calsync's Flow, changes arrive within seconds anyway and the poll is the safety net."
+  type        = string
+  default     = "* * * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.sf_poll_schedule))) == 5
+    error_message = "sf_poll_schedule must be a five-field cron expression, e.g. \"* * * * *\"."
+  }
+}
+
+variable "sf_poll_time_zone" {
+  description = "Time zone the poll schedule is read in (IANA name)."
   type        = string
   default     = "Etc/UTC"
 }

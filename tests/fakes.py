@@ -171,6 +171,11 @@ class InMemorySettingsStore:
         found = [u for u in self._users.values() if channel_id and u.state.channel_id == channel_id]
         return found[0] if len(found) == 1 else None
 
+    def users_with_sf_ids(self, sf_user_ids: Iterable[str]) -> list[User]:
+        wanted = {i for i in sf_user_ids if i}
+        return sorted((u for u in self._users.values() if u.sf_user_id in wanted),
+                      key=lambda u: u.email)  # fmt: skip
+
     def list_users(self, problems: list[UserProblem] | None = None) -> list[User]:
         if problems is not None:
             problems += [UserProblem(k, v) for k, v in sorted(self.broken.items())]
@@ -265,6 +270,10 @@ class InMemoryMappingStore:
     def for_ical_uids(self, uids: Iterable[str]) -> list[MappingRecord]:
         wanted = set(uids)
         return [m for m in self.docs.values() if m.key.ical_uid in wanted]
+
+    def for_sf_events(self, sf_event_ids: Iterable[str]) -> list[MappingRecord]:
+        wanted = set(sf_event_ids)
+        return [m for m in self.docs.values() if m.sf_event_id and m.sf_event_id in wanted]
 
     def put(self, mappings: Sequence[MappingRecord], fence: Fence | None = None) -> None:
         self.lease.faults.write("mappings.put")

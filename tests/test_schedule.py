@@ -53,12 +53,27 @@ def test_R28_R34_the_local_scheduler_posts_to_the_function_with_the_shared_secre
         clock[0] += timedelta(seconds=seconds)
 
     env = {"CALSYNC_FUNCTIONS_URL": http_receiver.url, "CALSYNC_SHARED_SECRET": "s3cret"}
-    serve(env, now=lambda: clock[0], sleep=sleep, runs=2)
+    sweep = next(j for j in JOBS if j.name == "sweep")
+    serve(env, now=lambda: clock[0], sleep=sleep, runs=2, jobs=(sweep,))
     first, second = http_receiver.next(), http_receiver.next()
     assert (first.path, second.path) == ("/sweep", "/sweep")
     assert first.headers[SECRET_HEADER] == "s3cret"
     assert clock[0] >= datetime(2026, 12, 1, 22, 10, tzinfo=UTC)  # the second run waited
     assert http_receiver.nothing_within(0.2)
+
+
+def test_R21_the_poll_job_runs_every_minute_beside_the_sweep(http_receiver):
+    """`make up` runs the poller once a minute, as Cloud Scheduler does in Google Cloud."""
+    clock = [datetime(2026, 12, 1, 21, 59, 58, tzinfo=UTC)]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += timedelta(seconds=seconds)
+
+    env = {"CALSYNC_FUNCTIONS_URL": http_receiver.url, "CALSYNC_SHARED_SECRET": "s3cret"}
+    serve(env, now=lambda: clock[0], sleep=sleep, runs=4)
+    paths = [http_receiver.next().path for _ in range(4)]
+    assert sorted(paths) == ["/sf_poll", "/sf_poll", "/sf_poll", "/sweep"]
+    assert clock[0] >= datetime(2026, 12, 1, 22, 2, tzinfo=UTC)  # three minutes' polls
 
 
 def test_a_job_whose_function_does_not_answer_is_logged_not_retried():

@@ -31,8 +31,12 @@ TERRAFORM = ROOT / "terraform"
 # browser carry no identity Cloud Run's IAM accepts: those three are public at the IAM layer and
 # check their own tokens in code (channel token; the add-on's two ID tokens; an admin's Google
 # sign-in against `admins`, R-32). The rest never are.
-PUBLIC = {"calendar_webhook", "addon", "dashboard"}
-SERVICE = {"sync_user", "sweep"}  # Cloud Tasks / Cloud Scheduler, via OIDC as the invoker account
+PUBLIC = {"calendar_webhook", "addon", "dashboard", "salesforce_webhook"}
+SERVICE = {
+    "sync_user",
+    "sweep",
+    "sf_poll",
+}  # Cloud Tasks / Cloud Scheduler, via OIDC as the invoker account
 ACCESS_LEVELS = {"public", "service", "admin"}
 
 # Variables infra/config.py reads that production never sets.
@@ -247,7 +251,7 @@ def test_terraform_never_writes_a_secret_value():
     assert "google_secret_manager_secret_version" not in kinds
     assert "google_service_account_key" not in kinds
     assert set(resources("google_secret_manager_secret")) == {"sf_private_key", "dwd_key",
-                                                              "signing_key"}  # fmt: skip
+                                                              "signing_key", "sf_flow_cert"}  # fmt: skip
 
 
 def test_secret_access_is_granted_per_secret_only():
@@ -286,7 +290,7 @@ def test_no_secret_like_string_variable_has_a_default():
 # --- who may call what ------------------------------------------------------------------------
 
 
-def test_public_functions_are_exactly_the_webhook_the_addon_and_the_dashboard():
+def test_public_functions_are_exactly_the_webhooks_the_addon_and_the_dashboard():
     for name, settings in functions_map().items():
         assert settings["access"] in ACCESS_LEVELS, name
         assert (settings["access"] == "public") == (name in PUBLIC), name
@@ -369,18 +373,24 @@ def test_R20_delegation_scopes_are_the_ones_the_code_asks_for():
     assert variables()["save_attachments"]["default"] is False
 
 
-def test_scheduler_calls_sweep_with_oidc_as_the_invoker():
+@pytest.mark.parametrize(("job", "function"), [("sweep", "sweep"), ("sf-poll", "sf_poll")])
+def test_scheduler_calls_its_function_with_oidc_as_the_invoker(job, function):
     jobs = resources("google_cloud_scheduler_job")
-    assert set(jobs) == {"sweep"}
-    job = jobs["sweep"]
-    assert 'name == "sweep"' in job["for_each"]
-    target = block(job["http_target"])
+    assert set(jobs) == {"sweep", "sf-poll"}
+    body = jobs[job]
+    assert f'name == "{function}"' in body["for_each"]
+    target = block(body["http_target"])
     assert "oauth_token" not in target
     oidc = block(target["oidc_token"])
     assert oidc["service_account_email"] == INVOKER_EMAIL
     assert (
         oidc["audience"] == target["uri"] == "${google_cloudfunctions2_function.fn[each.key].url}"
     )
+    assert block(body["retry_config"])["retry_count"] == 0
+
+
+def test_R21_the_poll_runs_every_minute_by_default():
+    assert unquote(variables()["sf_poll_schedule"]["default"]) == "* * * * *"
 
 
 def test_sweep_runs_every_ten_minutes_by_default():

@@ -11,6 +11,7 @@ from pathlib import Path
 from . import seed
 from .api import Emulator
 from .auth import Sessions
+from .flow import FlowPlayer
 from .org import Org
 from .query import Cursors
 from .server import serve
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jwt-consumer-key", help="required `iss` of JWT assertions")
     parser.add_argument("--api-limit", type=int, default=100_000, help="DailyApiRequests Max")
     parser.add_argument(
+        "--flow-key", type=Path, help="PEM key the org signs its Flow callouts' JWTs with"
+    )
+    parser.add_argument("--flow-cert", type=Path, help="the certificate of --flow-key")
+    parser.add_argument(
         "--no-external-id",
         action="store_true",
         help="start without the Event.Calsync_Key__c external id field",
@@ -47,6 +52,12 @@ def main(argv: list[str] | None = None) -> None:
     org = Org(external_id_field=not args.no_external_id)
     base_url = f"https://127.0.0.1:{args.port}"
     emulator = Emulator(org, sessions, Usage(args.api_limit), Cursors(), base_url)
+    if bool(args.flow_key) != bool(args.flow_cert):
+        parser.error("--flow-key and --flow-cert go together")
+    emulator.flow = FlowPlayer(
+        args.flow_key.read_text() if args.flow_key else None,
+        args.flow_cert.read_bytes() if args.flow_cert else None,
+    )
     if args.seed:
         emulator.seed = json.loads(args.seed.read_text())
         org.running_user = org.admin_user_id

@@ -29,7 +29,10 @@ def handle(emu: Emulator, method: str, path: str, params: dict[str, str], body: 
         emu.cursors.clear()
         emu.sessions.expire_all()
         emu.page_size = None
-        return Response(200, {"ok": True, "admin_user_id": org.admin_user_id, **refs})
+        if emu.flow is not None:
+            emu.flow.reset()
+        return Response(200, {"ok": True, "admin_user_id": org.admin_user_id,
+                              "org_id": org.org_id, **refs})  # fmt: skip
     if (method, name) == ("GET", "records"):
         return Response(200, _dump(emu, params))
     if (method, name) == ("GET", "calls"):
@@ -71,10 +74,57 @@ def handle(emu: Emulator, method: str, path: str, params: dict[str, str], body: 
         with org.lock:
             org.sharing.configure(body)
         return Response(200, {"ok": True})
+    if name == "flow" or name.startswith("flow/"):
+        return _flow(emu, method, name, body)
+    if (method, name) == ("POST", "sessions"):
+        return _session_for(emu, body)
+    if (method, name) == ("POST", "recycle_bin/empty"):
+        with org.lock:
+            purged = org.empty_recycle_bin()
+        return Response(200, {"purged": purged})
+    if (method, name) == ("POST", "delete_log/purge"):
+        with org.lock:
+            org.delete_log_purged_at = org.clock.now().replace(second=0, microsecond=0)
+        return Response(200, {"purged_at": org.delete_log_purged_at.isoformat()})
+    if (method, name) == ("POST", "calendars"):
+        with org.lock:
+            record_id = org.add_calendar(str(body.get("name", "")), str(body.get("type", "Public")))
+        return Response(200, {"id": record_id})
     if (method, name) == ("POST", "clock"):
         now = org.clock.advance(float(body.get("advance_seconds", 0)))
         return Response(200, {"now": now.isoformat()})
     raise not_found()
+
+
+def _flow(emu: Emulator, method: str, name: str, body: Any) -> Response:
+    """The Flow on Event (flow.py): its settings, the callouts it sent, the org's certificate
+    (what an admin exports from Certificate and Key Management for calsync's Secret Manager)."""
+    if emu.flow is None:
+        raise not_found()
+    if (method, name) == ("GET", "flow/certificate"):
+        return Response(200, {"pem": emu.flow.cert_pem.decode()})
+    if (method, name) == ("POST", "flow"):
+        return Response(200, emu.flow.configure(body, emu.org.org_id, emu.org.admin_user_id))
+    if (method, name) == ("GET", "flow"):
+        with emu.flow._lock:
+            sent = list(emu.flow.sent)
+        return Response(200, {**emu.flow.describe(), "sent": sent})
+    if (method, name) == ("DELETE", "flow"):
+        emu.flow.reset()
+        return Response(200, {"ok": True})
+    raise not_found()
+
+
+def _session_for(emu: Emulator, body: Any) -> Response:
+    """A session of one user, standing in for that person's own login (edits "in the UI": their
+    LastModifiedById, and the Flow runs as them)."""
+    username = str((body or {}).get("username", "")).lower()
+    with emu.org.lock:
+        found = [r["Id"] for r in emu.org.store.rows("User")
+                 if not r["IsDeleted"] and r["IsActive"] and r["Username"].lower() == username]  # fmt: skip
+    if not found:
+        raise bad_request("INVALID_INPUT", f"no active user {username!r}")
+    return Response(200, {"access_token": emu.sessions.issue(found[0]), "user_id": found[0]})
 
 
 def _dump(emu: Emulator, params: dict[str, str]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class Emulator:
     base_url: str = ""
     seed: Any = None
     page_size: int | None = None  # admin override of the query page size
+    flow: Any = None  # flow.FlowPlayer: the Flow on Event that calls calsync's webhook
 
 
 Handler = Callable[[Emulator, Request], Response]

@@ -14,6 +14,7 @@ KEY_PREFIXES = {
     "Lead": "00Q",
     "Event": "00U",
     "Organization": "00D",
+    "Calendar": "023",  # public and resource calendars
     "ContentVersion": "068",
     "ContentDocument": "069",
     "ContentDocumentLink": "06A",

@@ -95,8 +95,8 @@ def _audit() -> list[Field]:
     ]
 
 
-def _owner() -> Field:
-    return _ref("OwnerId", ("User",), "Owner", nillable=False)
+def _owner(*targets: str) -> Field:
+    return _ref("OwnerId", targets or ("User",), "Owner", nillable=False)
 
 
 PEOPLE = ("Contact", "Lead")
@@ -115,7 +115,8 @@ _EVENT_FIELDS = [
     _bool("IsAllDayEvent"),
     Field("ShowAs", "picklist", 40, picklist=("Busy", "OutOfOffice", "Free"), default="Busy"),
     _bool("IsPrivate"),
-    _owner(),
+    # A user's event, or an event of a public or resource calendar
+    _owner("User", "Calendar"),
     _ref("WhoId", PEOPLE, "Who"),
     _ref("WhatId", WHATS, "What"),
     _ref("AccountId", ("Account",), "Account", create=False, update=False),
@@ -183,6 +184,29 @@ _OBJECTS: list[SObject] = [
                 _ro("Name", "string", length=255, nillable=False),
                 _ro("UserType", "picklist", length=40, picklist=USER_TYPES),
                 _ro("Description", "string", length=255),
+                *_audit(),
+            ]
+        },
+        "Name",
+        writable=False,
+    ),
+    # public and resource calendars. The API reads them (describe, query, retrieve) but
+    # never creates or changes them; an admin makes them in Setup (here: the seed, or
+    # POST /_admin/calendars). Events are put on one by giving it as the Event's OwnerId.
+    SObject(
+        "Calendar",
+        {
+            f.name: f
+            for f in [
+                _ro("Name", "string", length=80, nillable=False),
+                _ro(
+                    "Type",
+                    "picklist",
+                    length=40,
+                    picklist=("User", "Public", "Resource", "Holiday"),
+                ),
+                _ro("IsActive", "boolean", nillable=False),
+                _ref("UserId", ("User",), "User", create=False, update=False),
                 *_audit(),
             ]
         },

@@ -7,6 +7,7 @@ called through the hook table at the bottom; everything runs under the org's one
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Any, Protocol
 
 from . import ids, profiles
@@ -21,6 +22,7 @@ from .timeutil import Clock
 
 API_VERSION = "59.0"
 ADMIN_USERNAME = "integration@calsync.example"
+ORG_ID = "00D" + "gK0000000001" + ids.checksum("00DgK0000000001")  # the emulated org's id
 
 
 class Hooks(Protocol):
@@ -40,7 +42,7 @@ class Org:
         self.lock = threading.RLock()
         self.clock = Clock()
         self.ids = IdFactory()
-        self.org_id = "00D" + "gK0000000001" + ids.checksum("00DgK0000000001")
+        self.org_id = ORG_ID
         self.external_id_field = external_id_field
         self.schema: dict[str, SObject] = {}
         self.store = Store([])
@@ -49,6 +51,10 @@ class Org:
         self.sharing = Sharing()
         self.refusals = Refusals()
         self.profiles: dict[str, str] = {}  # standard profile name -> Id
+        # getDeleted's history (emulators/salesforce/feeds.py): when the delete log was last
+        # trimmed, and when an admin last emptied the Recycle Bin.
+        self.delete_log_purged_at: datetime | None = None
+        self.recycle_bin_emptied_at: datetime | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -58,6 +64,8 @@ class Org:
         self.sharing = Sharing()
         self.refusals = Refusals()
         self.profiles = profiles.install(self.store, self.ids, self.clock.now())
+        self.delete_log_purged_at = None
+        self.recycle_bin_emptied_at = None
         admin = self.create(
             "User",
             {
@@ -117,6 +125,23 @@ class Org:
             if exc.code == "ENTITY_IS_DELETED":
                 raise not_found() from None
             raise
+
+    def add_calendar(self, name: str, kind: str = "Public", active: bool = True) -> str:
+        """R-25: a public (or resource) calendar, as an admin makes one in Setup; the API has
+        no create for Calendar."""
+        if kind not in ("Public", "Resource"):
+            raise bad_request("INVALID_TYPE", "a calendar made here is Public or Resource")
+        if not isinstance(name, str) or not name.strip() or len(name) > 80:
+            raise bad_request("REQUIRED_FIELD_MISSING", "a calendar needs a Name (80 characters)")
+        now = self.clock.now()
+        record_id = self.ids.new("Calendar")
+        user = self.running_user or self.admin_user_id
+        self.store.put("Calendar", {
+            "Id": record_id, "Name": name.strip(), "Type": kind, "IsActive": bool(active),
+            "UserId": None, "CreatedDate": now, "CreatedById": user, "LastModifiedDate": now,
+            "LastModifiedById": user, "SystemModstamp": now, "IsDeleted": False,
+        })  # fmt: skip
+        return record_id
 
     def user(self, user_id: str) -> Record | None:
         rec = self.store.get("User", user_id)
@@ -209,6 +234,19 @@ class Org:
         hooks = HOOKS.get(sobject)
         if hooks:
             hooks.after_delete(self, rec)
+
+    def empty_recycle_bin(self) -> int:
+        """Purge every deleted row for good (an admin's "Empty the Recycle Bin"): queryAll no
+        longer reads them, and getDeleted's earliestDateAvailable moves to now."""
+        now = self.clock.now()
+        gone = 0
+        for sobject, table in self.store.tables.items():
+            for rec in list(table.values()):
+                if rec.get("IsDeleted"):
+                    self.store.purge(sobject, rec["Id"])
+                    gone += 1
+        self.recycle_bin_emptied_at = now.replace(second=0, microsecond=0)
+        return gone
 
     def upsert(self, name: str, field_name: str, value: str, body: Any) -> tuple[str, bool]:
         """PATCH sobjects/{name}/{field}/{value}: (id, created)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from . import content, ids, soql
+from . import content, feeds, ids, soql
 from .errors import bad_request, malformed_query
 from .org import Org
 from .sharing import ACCESS_FIELDS, access_row
@@ -65,8 +65,11 @@ def run(org: Org, text: str, *, include_deleted: bool, base: str) -> tuple[int, 
     if query.sobject.name == "UserRecordAccess":
         rows = _access_rows(org, query)
     else:
+        # queryAll reads deleted rows while the Recycle Bin keeps them (15 days)
         rows = [
-            r for r in org.store.rows(query.sobject.name) if include_deleted or not r["IsDeleted"]
+            r
+            for r in org.store.rows(query.sobject.name)
+            if not r["IsDeleted"] or (include_deleted and feeds.in_recycle_bin(org, r))
         ]
     if query.where is not None:
         rows = [r for r in rows if soql.matches(query.where, lambda p, r=r: _value(org, p, r))]

@@ -10,6 +10,7 @@ from .users import seed_defaults
 
 ORDER = (
     "User",
+    "Calendar",
     "Account",
     "Contact",
     "Lead",
@@ -40,7 +41,11 @@ def load(org: Org, data: Any) -> dict[str, Any]:
             body = {k: _resolve(v, refs) for k, v in record.items() if k != "_ref"}
             if sobject == "User":
                 body = seed_defaults(org, body)
-            record_id = org.create(sobject, body)
+            if sobject == "Calendar":  # made in Setup, never through the API
+                record_id = org.add_calendar(str(body.get("Name", "")), str(body.get("Type", "Public")),
+                                             bool(body.get("IsActive", True)))  # fmt: skip
+            else:
+                record_id = org.create(sobject, body)
             created.setdefault(sobject, []).append(record_id)
             if "_ref" in record:
                 refs[str(record["_ref"])] = record_id

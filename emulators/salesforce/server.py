@@ -182,12 +182,16 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 response = handler(emu, req)
                 wrote = org.store.wrote()
+                events = org.store.written("Event")
                 org.store.commit()
             except BaseException:
                 org.store.rollback()
                 raise
             finally:
                 org.running_user = ""
+            if events and emu.flow is not None:  # the Flow's asynchronous path, after commit
+                emu.flow.after_commit([(old, org.store.get("Event", i)) for i, old in events],
+                                      user_id)  # fmt: skip
         if wrote and emu.usage.lost_answer(self.command, path):
             raise fault_error(LOST_ANSWER)  # committed above: only the answer is lost
         response.headers["Sforce-Limit-Info"] = emu.usage.header()

@@ -36,6 +36,11 @@ class Store:
         self._index(sobject, previous, record)
         self.tables[sobject][record_id] = record
 
+    def purge(self, sobject: str, record_id: str) -> None:
+        """Remove a row for good (outside any journal: the Recycle Bin is not transactional)."""
+        old = self.tables[sobject].pop(record_id, None)
+        self._index(sobject, old, None)
+
     def _index(self, sobject: str, old: Record | None, new: Record | None) -> None:
         for (table, field), index in self._unique.items():
             if table != sobject:
@@ -59,6 +64,14 @@ class Store:
     def wrote(self) -> bool:
         """Whether the open journal holds any change (something would be committed)."""
         return bool(self._journal)
+
+    def written(self, sobject: str) -> list[tuple[str, Record | None]]:
+        """(id, the row before the open transaction) of each `sobject` row it wrote, in order."""
+        seen: dict[str, Record | None] = {}
+        for table, record_id, previous in self._journal or []:
+            if table == sobject and record_id not in seen:
+                seen[record_id] = previous
+        return list(seen.items())
 
     def mark(self) -> int:
         """A savepoint: roll back to it with rollback_to()."""

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TextIO
 
 from core.ports import SettingsStore
 from core.version import VERSION
-from functions.cli import backfill, deletes, doctor, issues, settings, sync, users
+from functions.cli import backfill, deletes, doctor, history, issues, settings, sync, users
 from functions.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -29,7 +29,7 @@ from functions.cli.target import Target
 
 # The command groups, in the order `--help` lists them. A new group is a module with a
 # `register(commands)` function, added here.
-GROUPS = (users, settings, sync, issues, deletes, backfill, doctor)
+GROUPS = (users, settings, sync, issues, history, deletes, backfill, doctor)
 
 EPILOG = """\
 With .calsync/local.env present (written by `make up`) the commands talk to the local stack;
@@ -55,7 +55,7 @@ class Parser(argparse.ArgumentParser):
 def parser() -> Parser:
     top = Parser(
         prog="python main.py",
-        description="calsync admin: users, settings, sync sessions, issues, held deletes.",
+        description="calsync admin: users, settings, sync sessions, issues, history, held deletes.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -92,6 +92,7 @@ def run(
     services_factory: Callable[[], Any] | None = None,
     queue_factory: Callable[[], Any] | None = None,
     config_factory: Callable[[], Any] | None = None,
+    history_factory: Callable[[], Any] | None = None,
     target: Callable[[], Target] | None = None,
     err: TextIO | None = None,
     stdin: TextIO | None = None,
@@ -104,7 +105,8 @@ def run(
     except SystemExit as exc:  # argparse: --help, --version (0) or a usage error (2)
         return int(exc.code or 0)
     ctx = Context(store_factory, services_factory, queue_factory, config_factory,
-                  out=out or sys.stdout, err=err, stdin=stdin or sys.stdin)  # fmt: skip
+                  history_factory=history_factory, out=out or sys.stdout, err=err,
+                  stdin=stdin or sys.stdin)  # fmt: skip
     try:
         if target is not None:
             where = target()
@@ -158,6 +160,7 @@ def main(argv: Sequence[str]) -> int:
         services_factory=wiring.services,
         queue_factory=wiring.session_queue,
         config_factory=wiring.config,
+        history_factory=wiring.history,
         target=lambda: Target.of(wiring.config(), local, os.environ),
     )
 

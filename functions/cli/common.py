@@ -57,6 +57,7 @@ class Context:
     services_factory: Callable[[], Any] | None = None
     queue_factory: Callable[[], Any] | None = None
     config_factory: Callable[[], Any] | None = None
+    history_factory: Callable[[], Any] | None = None  # infra.history.FirestoreHistory
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
@@ -79,6 +80,11 @@ class Context:
         if self._services is None:
             self._services = self.services_factory()
         return self._services
+
+    def history(self) -> Any:
+        if self.history_factory is None:
+            raise NotConfigured("this command needs the Firestore configuration")
+        return self.history_factory()
 
     def queue(self) -> Any | None:
         return self.queue_factory() if self.queue_factory is not None else None

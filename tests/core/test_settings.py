@@ -103,12 +103,50 @@ def test_cli_values_are_json_when_they_parse():
     assert parse_cli_value("contact") == "contact"
 
 
-def test_public_calendars_round_trip_as_objects():
-    raw = [{"sf_calendar_id": "023x", "google_calendar": "team@example.com", "color": 5}]
+CAL = "023gK0000000001AAA"
+
+
+def test_R25_public_calendars_round_trip_as_objects():
+    raw = [{"sf_calendar_id": CAL, "google_calendar": "team@example.com", "color": 5}]
     value = validate("sf_public_calendars", raw)
     assert to_storable(value, "sf_public_calendars") == [
-        {"sf_calendar_id": "023x", "google_calendar": "team@example.com", "color": "5"}
-    ]
+        {"sf_calendar_id": CAL, "google_calendar": "team@example.com", "color": "5",
+         "writer": "team@example.com"}
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        pytest.param({"sf_calendar_id": "005gK0000000001AAA", "google_calendar": "a@example.com",
+                      "color": 5}, "not a Salesforce calendar id", id="a user id, not a calendar"),
+        pytest.param({"sf_calendar_id": CAL, "google_calendar": "x@group.calendar.google.com",
+                      "color": 5}, "name the user who writes it", id="group calendar without writer"),
+        pytest.param({"sf_calendar_id": CAL, "google_calendar": "a@example.com", "color": 12},
+                     "colour id", id="colour out of the palette"),
+        pytest.param({"sf_calendar_id": CAL, "google_calendar": "a@example.com", "color": 5,
+                      "writer": "nobody"}, "not an email address", id="writer not an address"),
+        pytest.param({"sf_calendar_id": CAL, "google_calendar": "a@example.com", "colour": 5},
+                     "each entry needs", id="misspelt key"),
+    ],
+)  # fmt: skip
+def test_R25_public_calendar_entries_are_checked(entry, message):
+    with pytest.raises(SettingError, match=message):
+        validate("sf_public_calendars", [entry])
+
+
+def test_R25_a_group_calendar_is_written_as_the_named_user():
+    value = validate("sf_public_calendars", [{
+        "sf_calendar_id": CAL, "google_calendar": "team@group.calendar.google.com",
+        "color": "7", "writer": "Lead@Example.com"}])  # fmt: skip
+    assert value[0].writer == "lead@example.com"
+    assert value[0].color == "7"
+
+
+def test_R25_one_calendar_listed_twice_for_one_target_is_refused():
+    entry = {"sf_calendar_id": CAL, "google_calendar": "a@example.com", "color": 5}
+    with pytest.raises(SettingError, match="listed twice"):
+        validate("sf_public_calendars", [entry, {**entry, "color": 6}])
 
 
 def test_deletion_guard_floor_setting():

@@ -1,0 +1,332 @@
+"""The poller: once a minute for the whole org (Cloud Scheduler, and the sweep), the Events that
+changed in Salesforce go to the inboxes of their owners' sessions, and those sessions are queued
+(R-21..R-23, R-26, R-30); public calendars' Events go to their one-way copies (R-25).
+
+Cost when nothing changed: one Salesforce call (a queryAll on the indexed SystemModstamp), and
+a second one (getDeleted) at most every five minutes, whatever the number of users. The
+watermark is Salesforce's own SystemModstamp, re-read with an overlap for transactions that
+commit late; rows read again in the overlap are not routed twice. Deletes come with the same
+query while the Recycle Bin keeps them; getDeleted tells when Salesforce purged some before
+calsync saw them, and then every mapped Event is checked again (a full check: rare, and costly
+in proportion to the mappings). An owner seen for the first time (a user just enabled) gets
+their Events of the sliding window routed once.
+
+State lives in one Firestore document (`calsync_org/sf_poll`), claimed by one poll at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.cloud import firestore
+
+from core import series, sf_routing
+from core.errors import CalsyncError, PermanentError
+from core.issues import Issue
+from core.model import Mapping, SfEventState
+from core.ports import IssueStore, SessionQueue, SettingsStore
+from core.settings import Settings, resolve
+from core.sf_routing import Routes, Seen, SfChange, Why
+from infra import sf_changes
+from infra.salesforce import SalesforceAdapter
+
+log = logging.getLogger("calsync.sf_poll")
+
+POLL_DOC = ("calsync_org", "sf_poll")
+OVERLAP = timedelta(minutes=2)  # late commits: a row may carry a stamp before the last read
+DELETES_EVERY = timedelta(minutes=5)  # Salesforce advises replication calls no more often
+RECYCLE_BIN = timedelta(days=15)  # how far back deleted rows (and getDeleted) reach
+LEASE_TTL = timedelta(minutes=4)  # the function's timeout is 240 s
+SEEN_KEPT = 5000  # marks kept for the overlap; beyond, a row may be routed twice (harmless)
+READ_FAILED = "CS-024"
+
+
+@dataclass
+class PollState:
+    """Where the last poll left off. `since` and `deleted_through` are on Salesforce's clock."""
+
+    since: datetime | None = None  # SystemModstamp watermark
+    seen: tuple[str, ...] = ()  # rows routed inside the overlap ("id@stamp")
+    deleted_through: datetime | None = None  # getDeleted's latestDateCovered
+    deletes_checked_at: datetime | None = None  # calsync's clock
+    owners: tuple[str, ...] = ()  # SF ids whose window Events were routed once
+    public_entries: dict[str, str] = field(default_factory=dict)  # R-25: entry → fingerprint
+    integration_user: str = ""  # calsync's SF User id (the echo check; the webhook reads it)
+    last_poll_at: datetime | None = None
+    last_result: str = ""
+
+    def doc(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> PollState:
+        known = cls.__dataclass_fields__
+        values = {k: v for k, v in data.items() if k in known}
+        for name in ("seen", "owners"):
+            values[name] = tuple(str(v) for v in values.get(name) or ())
+        values["public_entries"] = dict(values.get("public_entries") or {})
+        return cls(**values)
+
+
+class FirestorePollStore:
+    """The poll's state document, claimed by one poll at a time (expiry on Firestore's clock)."""
+
+    def __init__(self, client: firestore.Client) -> None:
+        self._db = client
+        self._ref = client.collection(POLL_DOC[0]).document(POLL_DOC[1])
+
+    def read(self) -> PollState:
+        snapshot = self._ref.get()
+        return PollState.of(snapshot.to_dict() or {}) if snapshot.exists else PollState()
+
+    def claim(self, holder: str, ttl: timedelta = LEASE_TTL) -> PollState | None:
+        """The state, for `holder` alone until it saves or `ttl` passes; None while another
+        poll holds it."""
+
+        @firestore.transactional
+        def take(txn: firestore.Transaction) -> PollState | None:
+            snapshot = self._ref.get(transaction=txn)
+            data = (snapshot.to_dict() or {}) if snapshot.exists else {}
+            now = snapshot.read_time or datetime.now(UTC)
+            lease = data.get("_lease") or {}
+            if lease.get("holder") and lease.get("until") and lease["until"] > now:
+                return None
+            txn.set(self._ref, {"_lease": {"holder": holder, "until": now + ttl}}, merge=True)
+            return PollState.of(data)
+
+        result = take(self._db.transaction())
+        return result if isinstance(result, PollState) else None
+
+    def save(self, holder: str, state: PollState) -> bool:
+        """Write the state and give the claim back; False (nothing written) when the claim
+        expired and another poll took it meanwhile."""
+
+        @firestore.transactional
+        def write(txn: firestore.Transaction) -> bool:
+            snapshot = self._ref.get(transaction=txn)
+            lease = ((snapshot.to_dict() or {}) if snapshot.exists else {}).get("_lease") or {}
+            if lease.get("holder") != holder:
+                return False
+            txn.set(self._ref, {**state.doc(), "_lease": {"holder": "", "until": None}})
+            return True
+
+        return bool(write(self._db.transaction()))
+
+    def release(self, holder: str) -> None:
+        @firestore.transactional
+        def give_back(txn: firestore.Transaction) -> None:
+            snapshot = self._ref.get(transaction=txn)
+            lease = ((snapshot.to_dict() or {}) if snapshot.exists else {}).get("_lease") or {}
+            if lease.get("holder") == holder:
+                txn.update(self._ref, {"_lease": {"holder": "", "until": None}})
+
+        give_back(self._db.transaction())
+
+
+@dataclass
+class PollReport:
+    """What one poll did (counts and ids only: it is logged and answered)."""
+
+    busy: bool = False
+    calls: int = 0  # Salesforce API calls made
+    read: int = 0  # rows read
+    routed: dict[str, int] = field(default_factory=dict)  # user → ids added to the inbox
+    queued: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # reason → rows
+    public: int = 0  # R-25: copies written
+    full_check: bool = False
+    onboarded: int = 0  # owners whose window Events were routed for the first time
+    error: str = ""
+
+    def answer(self) -> dict[str, Any]:
+        return {"busy": self.busy, "calls": self.calls, "read": self.read,
+                "routed": sum(self.routed.values()), "users": len(self.routed),
+                "queued": self.queued, "dropped": self.dropped, "public": self.public,
+                "full_check": self.full_check, "onboarded": self.onboarded, "error": self.error}  # fmt: skip
+
+
+class MappingLookup:
+    """What the poller reads of the mappings (infra/sync_store.FirestoreMappingStore)."""
+
+    def for_sf_events(self, sf_event_ids: Iterable[str]) -> list[Mapping]: ...
+
+    def mapped_sf_events(self) -> Iterable[Mapping]: ...
+
+
+PublicCopier = Callable[[Sequence[SfChange], Sequence[str], Settings, datetime], int]
+"""R-25: (changes of listed calendars, calendars to read whole, settings, now) → copies written."""
+
+
+@dataclass
+class Poller:
+    store: FirestorePollStore
+    settings: SettingsStore
+    mappings: Any  # MappingLookup
+    issues: IssueStore
+    queue: SessionQueue
+    salesforce: Callable[[], SalesforceAdapter]
+    integration_username: str = ""
+    public: PublicCopier | None = None
+
+    def run(self, now: datetime) -> PollReport:
+        holder = uuid.uuid4().hex
+        state = self.store.claim(holder)
+        if state is None:
+            log.info("poll skipped: another poll runs")
+            return PollReport(busy=True)
+        report = PollReport()
+        try:
+            new = self._poll(state, now, report)
+        except CalsyncError as exc:
+            self.store.release(holder)
+            report.error = f"{type(exc).__name__}: {exc.message[:200]}"
+            log.warning("poll failed", extra={"code": getattr(exc, "sf_code", "") or exc.code})
+            if isinstance(exc, PermanentError):
+                self._org_issue(now, f"Salesforce changes cannot be read: {report.error}")
+            raise
+        except BaseException:
+            self.store.release(holder)
+            raise
+        new.last_poll_at, new.last_result = now, "ok"
+        if not self.store.save(holder, new):
+            log.warning("poll state not saved: the claim expired")
+        self._org_issue(now, None)
+        log.info("poll done", extra={"count": report.read, "status": f"calls {report.calls}"})
+        return report
+
+    # -- one poll -------------------------------------------------------------------------
+
+    def _poll(self, state: PollState, now: datetime, report: PollReport) -> PollState:
+        sf = self.salesforce()
+        calls = sf.calls
+        settings, _ = resolve(self.settings.org_settings(), None, "org",
+                              last_valid_org=self.settings.last_valid_org_settings())  # fmt: skip
+        owners = {u.sf_user_id: u.email for u in self.settings.list_users()
+                  if u.enabled and u.sf_user_id}  # fmt: skip
+        calendars = sorted({e.sf_calendar_id for e in settings.sf_public_calendars})
+        integration = state.integration_user or sf_changes.user_id(sf, self.integration_username)
+        since = state.since or now - OVERLAP
+        full = now - since > RECYCLE_BIN
+        if full:
+            since = now - OVERLAP
+        rows = sf_changes.changed_since(sf, since - OVERLAP, sorted(owners) + calendars)
+        report.read = len(rows)
+        changes = Seen(set(state.seen)).new(rows)
+        deleted_through, checked_at = state.deleted_through, state.deletes_checked_at
+        if checked_at is None or now - checked_at >= DELETES_EVERY:
+            start = deleted_through or since - OVERLAP
+            try:
+                feed = self._deletes(sf, start, now)
+            except sf_changes.ReplicationGap as gap:
+                log.warning("deletes purged before they were read: full check", extra={
+                    "action": str(gap)[:120]})  # fmt: skip
+                full, feed = True, None
+            if feed is not None:
+                known = {c.id for c in rows}
+                changes += [_bare_delete(i) for i in feed.ids if i not in known]
+                deleted_through = feed.latest
+            elif full:
+                deleted_through = None
+            checked_at = now
+        new_owners = sorted(set(owners) - set(state.owners)) if not full else sorted(owners)
+        lo, hi = series.window(settings, now)
+        if new_owners:
+            changes += sf_changes.owners_window(sf, new_owners, lo, hi)
+            report.onboarded = len(new_owners)
+        if full:
+            report.full_check = True
+            changes += self._full_check(sf)
+        mapped = self.mappings.for_sf_events({c.id for c in changes})
+        by_id: dict[str, list[Mapping]] = {}
+        for m in mapped:
+            by_id.setdefault(m.sf_event_id, []).append(m)
+        routes = sf_routing.route(changes, owners, by_id, integration, calendars)
+        self._deliver(routes, now, report)
+        report.public = self._copy(routes, settings, state, now, sf)
+        report.calls = sf.calls - calls
+        newest = max((c.stamp for c in rows if c.stamp is not None), default=since)
+        new_since = max(since, newest)
+        keep = [
+            Seen.mark(c) for c in rows if c.stamp is not None and c.stamp >= new_since - OVERLAP
+        ]
+        return replace(
+            state,
+            since=new_since,
+            seen=tuple(sorted(set(keep)))[-SEEN_KEPT:],
+            deleted_through=deleted_through if deleted_through is not None else since,
+            deletes_checked_at=checked_at,
+            owners=tuple(sorted(owners)),
+            public_entries=_entry_marks(settings),
+            integration_user=integration,
+        )
+
+    def _deletes(self, sf: SalesforceAdapter, start: datetime,
+                 now: datetime) -> sf_changes.DeletedFeed | None:  # fmt: skip
+        """getDeleted over [start, now), when its window is allowed: no more than 15 days back
+        (older: a full check), more than a minute long (shorter: next time)."""
+        if now - start > RECYCLE_BIN:
+            raise sf_changes.ReplicationGap("the last delete check is older than 15 days")
+        if now.replace(second=0, microsecond=0) - start.replace(second=0, microsecond=0) <= \
+                timedelta(minutes=1):  # fmt: skip
+            return None
+        return sf_changes.deleted_between(sf, start, now)
+
+    def _full_check(self, sf: SalesforceAdapter) -> list[SfChange]:
+        """Every mapped Event as Salesforce has it now; one it no longer has is a delete."""
+        ids = sorted({m.sf_event_id for m in self.mappings.mapped_sf_events()})
+        found = {c.id: c for c in sf_changes.events_by_id(sf, ids)}
+        return [found.get(i) or _bare_delete(i) for i in ids]
+
+    def _deliver(self, routes: Routes, now: datetime, report: PollReport) -> None:
+        """Into each user's inbox first (ArrayUnion), then the session: a lost task is made good
+        by the sweep, a lost inbox write by the next poll (the state is saved after this)."""
+        for user, ids in routes.inboxes.items():
+            self.settings.add_sf_changes(user, ids)
+            report.routed[user] = len(ids)
+            try:
+                report.queued += bool(self.queue.enqueue(user, now, reason="salesforce"))
+            except Exception as exc:  # noqa: BLE001 - the inbox holds the ids; the sweep queues
+                log.warning("session not queued", extra={"user": user,
+                                                         "code": type(exc).__name__})  # fmt: skip
+        report.dropped = {w.value: n for w in Why if w not in (Why.ROUTED, Why.PUBLIC)
+                          if (n := routes.count(w))}  # fmt: skip
+
+    def _copy(self, routes: Routes, settings: Settings, state: PollState, now: datetime,
+              sf: SalesforceAdapter) -> int:  # fmt: skip
+        if self.public is None or not settings.sf_public_calendars:
+            return 0
+        from core.public_calendars import entries_changed
+
+        fresh = entries_changed(settings.sf_public_calendars, state.public_entries)
+        return self.public(routes.public, sorted({e.sf_calendar_id for e in fresh}), settings, now)
+
+    def _org_issue(self, now: datetime, message: str | None) -> None:
+        """CS-024 while Salesforce cannot be read for a reason a retry cannot fix; closed by the
+        next poll that reads."""
+        try:
+            have = [i for i in self.issues.open_for_user("") if i.code == READ_FAILED]
+            if message is None:
+                if have:
+                    self.issues.record([], have, now)
+                return
+            want = Issue(READ_FAILED, "", "salesforce", message[:900])
+            if not any(h.message == want.message for h in have):
+                self.issues.record([want], [], now)
+        except CalsyncError:
+            log.warning("poll issue not recorded")
+
+
+def _bare_delete(event_id: str) -> SfChange:
+    """A delete known by its id only (its row is gone, or the log named it)."""
+    return SfChange(SfEventState(event_id, "", deleted=True), read=False)
+
+
+def _entry_marks(settings: Settings) -> dict[str, str]:
+    from core.public_calendars import entry_fingerprint, entry_key
+
+    return {entry_key(e): entry_fingerprint(e) for e in settings.sf_public_calendars}
