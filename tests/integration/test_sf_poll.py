@@ -1,0 +1,282 @@
+"""The poller of Salesforce changes (infra/sf_poll.py) on the emulators: Firestore, the Salesforce
+emulator through simple-salesforce, the Calendar emulator for public calendars' copies
+(R-21..R-26, R-30)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from core.errors import PermanentError, RetryableError
+from infra.google_calendar import Backoff
+from infra.public_calendars import CopyCalendar, FirestoreCopyStore, PublicCopies, copy_doc_id
+from infra.salesforce import SalesforceAdapter
+from infra.sf_poll import FirestorePollStore, Poller
+from tests.fixtures.upsync import ALICE, BOB, CAROL, JANE, RecordingQueue, _calendar_config
+
+pytestmark = pytest.mark.integration
+
+INTEGRATION = "integration@calsync.example"  # the emulator's integration user
+FAIRS = "fairs@group.calendar.google.com"
+
+
+@dataclass
+class Polling:
+    org: Any
+    poller: Poller
+    queue: RecordingQueue
+    store: FirestorePollStore
+    copies: FirestoreCopyStore
+
+    def poll(self, advance: float = 0.0):
+        """One poll at Salesforce's own time, `advance` seconds later (both clocks agree, as
+        they do in production)."""
+        now = self.org.sf_org.advance(advance) if advance else self.org.sf_org.now()
+        return self.poller.run(now)
+
+    def inbox(self, email: str) -> tuple[str, ...]:
+        return self.org.store.get_user(email).state.sf_changed
+
+    def rep(self, email: str = ALICE):
+        return self.org.sf_org.as_user(email)
+
+    def event(self, client, subject: str, days: float = 2, **extra: Any) -> str:
+        start = self.org.sf_org.now().replace(microsecond=0) + timedelta(days=days)
+        body = {"Subject": subject, "StartDateTime": start.isoformat(), "DurationInMinutes": 60,
+                **extra}  # fmt: skip
+        return str(client.Event.create(body)["id"])
+
+
+@pytest.fixture
+def polling(org, firestore_client, gcal, tmp_path) -> Polling:
+    for email, ref in ((ALICE, "alice"), (BOB, "bob")):
+        org.store.enable_user(email, org.ids[ref])
+    queue = RecordingQueue()
+    config = _calendar_config(gcal, tmp_path)
+    backoff = Backoff(attempts=3, base=0.001, cap=0.01)
+    copies = FirestoreCopyStore(firestore_client)
+    public = PublicCopies(copies, lambda email: CopyCalendar(config, email, backoff=backoff),
+                          org.services.salesforce, org.services.issues)  # fmt: skip
+    store = FirestorePollStore(firestore_client)
+    poller = Poller(store, org.store, org.services.mappings, org.services.issues, queue,
+                    org.services.salesforce, INTEGRATION, public)  # fmt: skip
+    return Polling(org, poller, queue, store, copies)
+
+
+def test_R21_an_event_a_rep_creates_goes_to_their_inbox_and_queues_their_session(polling):
+    polling.poll()  # the watermark
+    event = polling.event(polling.rep(ALICE), "Call with Jane")
+    report = polling.poll()
+    assert polling.inbox(ALICE) == (event,)
+    assert polling.inbox(BOB) == ()
+    assert polling.queue.queued == [(ALICE, "salesforce")]
+    assert report.routed == {ALICE: 1} and report.calls == 1
+
+
+def test_R30_idle_polls_cost_at_most_two_calls_whatever_the_number_of_users(polling):
+    for n in range(50):
+        polling.org.store.enable_user(f"rep{n:02d}@example.com", f"005gK{n:010d}AAA")
+    polling.poll()  # onboards 52 owners: their window's Events are read once
+    second = polling.poll(advance=60)
+    assert (second.calls, second.onboarded, second.routed) == (1, 0, {})
+    fifth_minute = polling.poll(advance=300)  # getDeleted's turn
+    assert fifth_minute.calls == 2
+    assert polling.queue.queued == []
+
+
+def test_R26_what_calsync_wrote_itself_is_not_read_back(polling):
+    org = polling.org
+    org.insert(ALICE, "Acme kickoff", attendees=(ALICE, JANE), colorId="9")
+    org.sync(ALICE)
+    [sf] = org.events()
+    polling.poll()
+    assert polling.inbox(ALICE) == ()
+    assert polling.queue.queued == []
+    polling.rep(ALICE).Event.update(sf["Id"], {"Subject": "Acme kickoff (moved)"})
+    report = polling.poll()
+    assert polling.inbox(ALICE) == (sf["Id"],)
+    assert report.dropped == {}
+
+
+def test_R21_the_first_poll_after_a_user_is_enabled_routes_their_window_once(polling):
+    org = polling.org
+    carol_event = polling.event(polling.rep(CAROL), "Carol's demo")
+    far = polling.event(polling.rep(CAROL), "Far away", days=120)
+    polling.poll(advance=600)  # long after: no longer a change the poll reads
+    assert polling.inbox(ALICE) == ()
+    org.store.enable_user(CAROL, org.ids["carol"])
+    report = polling.poll(advance=5)
+    assert report.onboarded == 1
+    assert polling.inbox(CAROL) == (carol_event,)  # the one in the window, not `far`
+    assert far not in polling.inbox(CAROL)
+    polling.poll(advance=5)
+    assert polling.queue.queued.count((CAROL, "salesforce")) == 1
+
+
+def test_R21_invitee_child_events_are_never_routed(polling):
+    polling.poll()
+    alice = polling.rep(ALICE)
+    event = polling.event(alice, "Team sync")
+    alice.EventRelation.create({"EventId": event, "RelationId": polling.org.ids["bob"]})
+    report = polling.poll()
+    assert polling.inbox(ALICE) == (event,)
+    assert polling.inbox(BOB) == ()
+    assert report.dropped.get("invitee's child event") == 1
+
+
+def test_R23_a_delete_in_salesforce_goes_to_the_user_who_maps_the_event(polling):
+    org = polling.org
+    org.insert(ALICE, "Acme kickoff", attendees=(ALICE, JANE), colorId="9")
+    org.sync(ALICE)
+    [sf] = org.events()
+    unmapped = polling.event(polling.rep(BOB), "Bob's own")
+    polling.poll()
+    bob_had = polling.inbox(BOB)
+    polling.rep(ALICE).Event.delete(sf["Id"])
+    polling.rep(BOB).Event.delete(unmapped)
+    report = polling.poll()
+    assert polling.inbox(ALICE) == (sf["Id"],)
+    assert polling.inbox(BOB) == bob_had  # never synced: nothing to unlabel
+    assert report.dropped.get("deleted, never synced") == 1
+
+
+def test_rows_read_again_in_the_overlap_are_not_routed_twice(polling):
+    polling.poll()
+    polling.event(polling.rep(ALICE), "Once")
+    polling.poll()
+    again = polling.poll(advance=30)  # the row is inside the two-minute overlap
+    assert again.read >= 1 and again.routed == {}
+    assert len(polling.queue.queued) == 1
+
+
+def test_R23_deletes_purged_before_a_poll_read_them_are_found_by_a_full_check(polling):
+    org = polling.org
+    org.insert(ALICE, "Acme kickoff", attendees=(ALICE, JANE), colorId="9")
+    org.sync(ALICE)
+    [sf] = org.events()
+    polling.poll()
+    polling.rep(ALICE).Event.delete(sf["Id"])
+    org.sf_org.advance(90)  # a minute later, Salesforce empties the Recycle Bin, trims the log
+    org.sf_org.admin("POST", "recycle_bin/empty")  # gone before any poll saw the row
+    org.sf_org.admin("POST", "delete_log/purge")
+    quick = polling.poll(advance=30)
+    assert not quick.full_check and polling.inbox(ALICE) == ()  # queryAll no longer sees it
+    report = polling.poll(advance=300)  # getDeleted's turn: INVALID_REPLICATION_DATE
+    assert report.full_check
+    assert polling.inbox(ALICE) == (sf["Id"],)
+
+
+def test_one_poll_at_a_time(polling):
+    assert polling.store.claim("someone else") is not None
+    assert polling.poll().busy
+    assert polling.queue.queued == []
+
+
+def test_a_failed_poll_leaves_the_watermark_and_reads_again(polling, monkeypatch):
+    polling.poll()
+    event = polling.event(polling.rep(ALICE), "Retried")
+    before = polling.store.read().since
+    polling.org.sf_org.admin("POST", "faults", json={"kind": "503", "count": 1})
+    with pytest.raises(RetryableError):
+        polling.poll()
+    assert polling.store.read().since == before
+    polling.poll()
+    assert polling.inbox(ALICE) == (event,)
+
+
+def test_R21_CS024_when_salesforce_refuses_the_poller_for_good(polling):
+    org = polling.org
+    bad = SalesforceAdapter.from_client(org.sf_org.client("not-a-session"))
+    polling.poller.salesforce = lambda: bad
+    with pytest.raises(PermanentError):
+        polling.poll()
+    [issue] = [i for i in org.services.issues.open_for_user("") if i.code == "CS-024"]
+    assert "cannot be read" in issue.message
+    polling.poller.salesforce = org.services.salesforce
+    polling.poll()
+    assert not [i for i in org.services.issues.open_for_user("") if i.code == "CS-024"]
+
+
+# -- R-25: public calendars -------------------------------------------------------------------
+
+
+def list_public(polling: Polling, team: str, writer: str = CAROL, color: str = "5") -> None:
+    polling.org.store.set_org_settings({"sf_public_calendars": [
+        {"sf_calendar_id": team, "google_calendar": FAIRS, "color": color, "writer": writer}]})  # fmt: skip
+
+
+@pytest.fixture
+def fairs(polling, gcal) -> str:
+    gcal.admin("POST", "calendars", {"id": FAIRS, "members": {CAROL: "writer", ALICE: "reader"}})
+    return str(polling.org.sf_org.admin("POST", "calendars", json={"name": "Trade fairs"})["id"])
+
+
+def copies_in(gcal, calendar: str) -> list[dict]:
+    events = [e["data"] for e in gcal.raw_events(calendar)]
+    return [e for e in events if e.get("status") != "cancelled"]
+
+
+def test_R25_a_listed_public_calendar_is_copied_one_way_with_the_admins_colour(
+    polling, fairs, gcal
+):
+    before = polling.event(polling.rep(ALICE), "Expo Berlin", OwnerId=fairs)
+    list_public(polling, fairs)
+    polling.poll()  # a newly listed calendar: its window is copied whole
+    [copy] = copies_in(gcal, FAIRS)
+    assert (copy["summary"], copy["colorId"]) == ("Expo Berlin", "5")
+    assert copy["extendedProperties"]["private"]["calsync_public"] == before
+    assert "attendees" not in copy
+    moved = polling.event(polling.rep(ALICE), "Expo Paris", days=4, OwnerId=fairs)
+    polling.rep(ALICE).Event.update(before, {"Subject": "Expo Berlin (day 2)"})
+    report = polling.poll(advance=5)
+    assert report.public == 2
+    assert sorted(c["summary"] for c in copies_in(gcal, FAIRS)) == [
+        "Expo Berlin (day 2)", "Expo Paris"]  # fmt: skip
+    polling.rep(ALICE).Event.delete(moved)
+    polling.poll(advance=5)
+    assert [c["summary"] for c in copies_in(gcal, FAIRS)] == ["Expo Berlin (day 2)"]
+    assert polling.inbox(ALICE) == ()  # never anyone's own event
+
+
+def test_R25_a_copy_is_never_read_back_and_a_retry_never_makes_a_second(polling, fairs, gcal):
+    event = polling.event(polling.rep(ALICE), "Expo", OwnerId=fairs)
+    list_public(polling, fairs)
+    polling.poll()
+    [copy] = copies_in(gcal, FAIRS)
+    carol = gcal.service(CAROL).events()
+    carol.patch(
+        calendarId=FAIRS, eventId=copy["id"], body={"summary": "edited in Google"}
+    ).execute()
+    polling.poll(advance=5)
+    assert copies_in(gcal, FAIRS)[0]["summary"] == "edited in Google"  # not read back
+    # a lost record: the retry meets the copy's id (409) and updates it instead
+    polling.copies._col.document(copy_doc_id(FAIRS, event)).delete()
+    polling.rep(ALICE).Event.update(event, {"Location": "Hall 4"})
+    polling.poll(advance=5)
+    [again] = copies_in(gcal, FAIRS)
+    assert (again["id"], again["location"], again["summary"]) == (copy["id"], "Hall 4", "Expo")
+
+
+def test_R25_a_new_colour_recolours_every_copy(polling, fairs, gcal):
+    polling.event(polling.rep(ALICE), "Expo", OwnerId=fairs)
+    list_public(polling, fairs)
+    polling.poll()
+    list_public(polling, fairs, color="11")
+    polling.poll(advance=5)
+    assert [c["colorId"] for c in copies_in(gcal, FAIRS)] == ["11"]
+
+
+def test_R25_CS025_when_the_writer_cannot_write_the_calendar(polling, fairs, gcal):
+    polling.event(polling.rep(ALICE), "Expo", OwnerId=fairs)
+    list_public(polling, fairs, writer=ALICE)  # a reader only
+    polling.poll()
+    assert copies_in(gcal, FAIRS) == []
+    [issue] = [i for i in polling.org.services.issues.open_for_user("") if i.code == "CS-025"]
+    assert FAIRS in issue.message
+    list_public(polling, fairs, writer=CAROL)
+    polling.poll(advance=5)  # the pending copy is written, the issue closes
+    assert [c["summary"] for c in copies_in(gcal, FAIRS)] == ["Expo"]
+    assert not [i for i in polling.org.services.issues.open_for_user("") if i.code == "CS-025"]
