@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.downsync import NewGoogleEvent
 from core.fields import Conflict, GooglePatch, NewPerson, SfEventFields
 from core.issues import Issue
 from core.labels import LabelPatch, LabelState
@@ -126,6 +127,18 @@ class GoogleDelete:
 
 
 @dataclass(frozen=True)
+class GoogleCreate:
+    """R-21: insert the user's copy of an SF Event created in Salesforce (an id of calsync's
+    choosing: a retried insert finds the copy it made, never a second one)."""
+
+    event: NewGoogleEvent
+    rule: str = "R-21"
+
+    def describe(self) -> str:
+        return f"create Google item {self.event.event_id} in {self.event.calendar_id}"
+
+
+@dataclass(frozen=True)
 class AttachmentUpload:
     """R-20: store one attachment as a ContentVersion linked to the SF Event."""
 
@@ -137,7 +150,8 @@ class AttachmentUpload:
         return f"store attachment {self.attachment.file_id} with {self.sync_key}"
 
 
-Write = SfCreate | SfUpdate | SfDelete | GoogleWrite | GoogleDelete | AttachmentUpload
+Write = (SfCreate | SfUpdate | SfDelete | GoogleWrite | GoogleDelete | GoogleCreate
+         | AttachmentUpload)  # fmt: skip
 SF_WRITES = (SfCreate, SfUpdate, SfDelete, AttachmentUpload)
 
 # ---------------------------------------------------------------------------------------------
@@ -341,7 +355,9 @@ class Work:
             key=self.key,
             item=self.item,
             decision=self.decision,
-            writes=tuple(x for x in a if isinstance(x, (*SF_WRITES, GoogleWrite, GoogleDelete))),
+            writes=tuple(
+                x for x in a if isinstance(x, (*SF_WRITES, GoogleWrite, GoogleDelete, GoogleCreate))
+            ),
             mappings=tuple(x for x in a if isinstance(x, (MappingPut, MappingDelete))),
             labels=tuple(x for x in a if isinstance(x, LabelWrite)),
             issues=tuple(x for x in a if isinstance(x, (IssueOpen, IssueClose))),

@@ -18,6 +18,7 @@ from core import labels
 from core.actions import (
     SF_WRITES,
     AttachmentUpload,
+    GoogleCreate,
     GoogleWrite,
     HistoryNote,
     IssueClose,
@@ -309,6 +310,8 @@ def _error_label(unit: Unit, issue: Issue, settings: Settings) -> tuple[LabelPat
     item = unit.item
     if item is None or item.status is ItemStatus.CANCELLED or item.span is None:
         return ()
+    if any(isinstance(w, GoogleCreate) for w in unit.writes):
+        return ()  # the copy was not created: nothing in Google to label
     label = Label(LabelState.ERROR, issue.message, issue.code)
     patch = labels.patch_for(
         item, label, settings, unit.manual or labels.wants_save(item, settings)

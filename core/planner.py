@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from core import fields, guard, labels, policy, recurrence, series
+from core import downsync, fields, guard, labels, policy, recurrence, series
 from core.actions import (
     Action,
     AttachmentUpload,
+    GoogleCreate,
     GoogleDelete,
     GoogleWrite,
     HistoryNote,
@@ -104,6 +105,7 @@ class _Planner:
             i.series_key for i in inp.items if i.is_instance and labels.wants_save(i, self.s)
         }
         self.parents = {i.series_key for i in inp.items if i.is_series}
+        self.known_keys = frozenset(m.sync_key for m in self.mine.values())
 
     def _index(self) -> None:
         self.by_event = {(m.calendar_id, m.event_id): m for m in self.mine.values()}
@@ -523,6 +525,29 @@ class _Planner:
         work.actions += self.issue_actions(str(m.key), None, "R-18")
         return work.unit()
 
+    # -- Salesforce creations (R-21, R-24) ------------------------------------------------
+
+    def sf_created(self, event: SfEventState) -> Unit | None:
+        """An SF Event that no mapping knows: copied into the calendar (R-21), or, a series,
+        reported (R-24); None when it is not the user's to receive."""
+        known = self.known_keys
+        down = downsync.new_event(event, self.user.email, self.user.sf_user_id, self.s,
+                                  self.inp.now, known)  # fmt: skip
+        if down is None:
+            return None
+        if down.create is None:
+            key = f"sf-series:{down.series_key}" if down.series_key else f"sf:{event.sf_event_id}"
+            work = Work(key, None, down.decision)
+            if down.decision.verdict is Verdict.FAIL:
+                want = Issue(down.decision.issue_code, self.user.email, key, down.decision.reason,
+                             event.subject, event.start_utc)  # fmt: skip
+                work.actions += self.issue_actions(key, want, down.decision.rule)
+            return work.unit()
+        assert down.mapping is not None and down.item is not None
+        work = Work(str(down.mapping.key), down.item, down.decision)
+        work.actions += [GoogleCreate(down.create), MappingPut(down.mapping, "R-21")]
+        return work.unit()
+
     # -- Salesforce deletions (R-23) ------------------------------------------------------
 
     def sf_deleted(self, event: SfEventState, items: dict[tuple[str, str], Item]) -> Unit:
@@ -599,12 +624,18 @@ def plan(inp: SessionInput) -> Plan:
     by_copy = {(i.calendar_id, i.id): i for i in items}
     units: list[Unit] = []
     gone: set[tuple[str, str]] = set()
+    series_seen: set[str] = set()
     for event in sorted(inp.sf_events, key=lambda e: e.sf_event_id):
         if event.deleted and event.sf_event_id in planner.by_sf:
             m = planner.by_sf[event.sf_event_id]
             units.append(planner.sf_deleted(event, by_copy))
             if planner.mine.get(m.key) is None or not m.key.instance:
                 gone.add((m.calendar_id, m.event_id))
+        elif event.sf_event_id not in planner.by_sf:
+            created = planner.sf_created(event)
+            if created is not None and created.key not in series_seen:  # R-24: once a series
+                series_seen.add(created.key)
+                units.append(created)
     planned: set[ItemKey] = set()
     for item, copies in _same_meeting([i for i in items if (i.calendar_id, i.id) not in gone],
                                       inp.user.email):  # fmt: skip

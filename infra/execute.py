@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from core import labels
 from core.actions import (
     AttachmentUpload,
+    GoogleCreate,
     GoogleDelete,
     GoogleWrite,
     HistoryNote,
@@ -34,6 +35,7 @@ from core.actions import (
     Write,
     WriteResult,
 )
+from core.fields import GooglePatch, apply_google_patch
 from core.issues import Issue
 from core.model import Item, ItemKey, Mapping
 from core.outcome import GOOGLE_REFUSED, TRY_AGAIN, Outcome, intents, settle
@@ -73,8 +75,23 @@ class Executor:
     history: Callable[[Sequence[HistoryNote], str, datetime], None] = lambda n, u, t: None
     between_rounds: Callable[[], None] = lambda: None  # the session renews its lease here
 
+    def _seen(self, write: GoogleWrite) -> GooglePatch:
+        """R-26: a field patch also records the echo digest of the copy it leaves, so that the
+        change coming back through the sync token costs no session; when a label patch of the
+        same copy follows, that one records it (from the patched copy, kept in `items`)."""
+        copy = (write.patch.calendar_id, write.patch.event_id)
+        item = self.items.get(copy)
+        if item is None:
+            return write.patch
+        after = apply_google_patch(item, write.patch)
+        self.items[copy] = after
+        if copy in self._labelled:
+            return write.patch
+        return replace(write.patch, seen=labels.seen_digest(after))
+
     def run(self, plan: Plan) -> Executed:
         units = list(plan.units)
+        self._labelled = {(a.patch.calendar_id, a.patch.event_id) for u in units for a in u.labels}
         pending = intents(units)
         if pending:
             self.mappings.put(pending, self.fence)
@@ -127,7 +144,11 @@ class Executor:
             return self.salesforce.delete_events([w for w in writes if isinstance(w, SfDelete)])
         if kind is GoogleWrite:
             return self.calendar.apply_patches(
-                [w.patch for w in writes if isinstance(w, GoogleWrite)]
+                [self._seen(w) for w in writes if isinstance(w, GoogleWrite)]
+            )
+        if kind is GoogleCreate:
+            return self.calendar.insert_events(
+                [w.event for w in writes if isinstance(w, GoogleCreate)]
             )
         if kind is GoogleDelete:
             return self.calendar.delete_events(

@@ -32,7 +32,7 @@ from core.errors import (
 )
 from core.guard import held_deletes, held_id, judged
 from core.issues import Issue
-from core.model import Item, ItemStatus, Mapping, People, PersonKind, SessionUser
+from core.model import Item, ItemStatus, Mapping, People, PersonKind, SessionUser, SfEventState
 from core.planner import SessionInput, plan
 from core.ports import (
     Calendar,
@@ -250,7 +250,8 @@ class Session:
         report.problems = [i.message for i in observed.problems + setting_issues]
         released = _released(user)
         pending = [m for m in mappings if m.pending_create or m.pending_delete]
-        if not observed.items and not released and not pending:
+        inbox = user.state.sf_changed  # R-21..R-23: what changed in Salesforce
+        if not observed.items and not released and not pending and not inbox:
             report.plan = Plan()
             if not dry_run:
                 self._record_problems(user, observed, setting_issues)
@@ -263,12 +264,15 @@ class Session:
             self._no_sf_user(user, dry_run)
             report.plan = Plan()
             return report
-        inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released)
+        states = self._sf_changes(sf, calendar, inbox, mappings, observed)
+        inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
+                          states)  # fmt: skip
         report.plan = self._plan(inp)
         if dry_run:
             return report
         if self._create_people(sf, report.plan):  # R-07: link the new records: plan again
-            inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released)
+            inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
+                              states)  # fmt: skip
             report.plan = self._plan(inp)
         self._renew()
         if self._over_budget():
@@ -281,6 +285,9 @@ class Session:
         report.retry = report.executed.retry
         self._record_problems(user, observed, setting_issues)
         self._save_state(user, observed, settings, report, sf)
+        if inbox and not report.retry:
+            # Read and settled (a refusal is an issue now); a retry reads them again.
+            self.s.settings.remove_sf_changes(user.email, inbox, fence=self.fence)
         log.info("session done", extra={"user": user.email, "count": len(report.plan.units),
                                         "status": "retry" if report.retry else "ok"})  # fmt: skip
         return report
@@ -422,9 +429,28 @@ class Session:
                 out += calendar.get_items(calendar_id, sorted(ids))
         return out
 
+    def _sf_changes(self, sf: Salesforce, calendar: Calendar, inbox: Sequence[str],
+                    mappings: list[Mapping], observed: _Observed) -> list[SfEventState]:  # fmt: skip
+        """R-21..R-23: the SF Events of the user's inbox as they are now, and the Google copies
+        of the mapped ones (their changes are merged into those copies)."""
+        if not inbox:
+            return []
+        states = sf.event_states(list(inbox))
+        by_sf = {m.sf_event_id: m for m in mappings if m.sf_event_id}
+        have = {(i.calendar_id, i.id) for i in observed.items}
+        wanted: dict[str, set[str]] = {}
+        for state in states:
+            m = by_sf.get(state.sf_event_id)
+            copy = (m.calendar_id, m.event_id) if m is not None else None
+            if m is not None and copy not in have and m.calendar_id in observed.readable:
+                wanted.setdefault(m.calendar_id, set()).add(m.event_id)
+        for calendar_id, ids in wanted.items():
+            observed.items += calendar.get_items(calendar_id, sorted(ids))
+        return states
+
     def _input(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
-               items: list[Item], mine: list[Mapping],
-               released: frozenset[str]) -> SessionInput:  # fmt: skip
+               items: list[Item], mine: list[Mapping], released: frozenset[str],
+               sf_events: Sequence[SfEventState] = ()) -> SessionInput:  # fmt: skip
         emails = sorted(_addresses(items))
         resolved = sf.search_people(emails) if emails else {}
         enabled: dict[str, str] = {}
@@ -459,6 +485,7 @@ class Session:
             open_issues=tuple(self.s.issues.open_for_user(user.email)),
             released=released,
             recent_deletes=_recent_count(user, self.now),
+            sf_events=tuple(sf_events),
         )
 
     def _match_sf_user(self, sf: Salesforce, user: User, dry_run: bool) -> str:

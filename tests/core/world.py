@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from core.actions import (
+    GoogleCreate,
     GoogleDelete,
     GoogleWrite,
     Plan,
@@ -21,7 +22,17 @@ from core.actions import (
 from core.fields import apply_google_patch
 from core.issues import Issue
 from core.labels import apply_patch
-from core.model import Item, ItemKey, Mapping, People, SessionUser, SfEventState
+from core.model import (
+    Item,
+    ItemKey,
+    Mapping,
+    People,
+    SessionUser,
+    SfEventState,
+    Span,
+    Transparency,
+    Visibility,
+)
 from core.outcome import settle
 from core.planner import SessionInput
 from core.settings import Settings
@@ -41,6 +52,7 @@ class World:
     creates: list[tuple[str, ItemKey]] = field(default_factory=list)  # (owner, key) ever created
     live: dict[str, tuple[str, ItemKey]] = field(default_factory=dict)  # sf id → (owner, key)
     released: frozenset[str] = frozenset()
+    inbox: set[str] = field(default_factory=set)  # SF Events changed in Salesforce
     counter: int = 0
 
     def add(self, *items: Item) -> World:
@@ -50,6 +62,7 @@ class World:
 
     def input(self) -> SessionInput:
         mapped = {m.sf_event_id for m in self.mappings.values() if m.sf_event_id}
+        mapped |= self.inbox
         return SessionInput(
             user=self.user,
             settings=self.settings,
@@ -140,4 +153,17 @@ class World:
         if isinstance(a, GoogleDelete):
             self.items.pop((a.calendar_id, a.event_id), None)
             return WriteResult(a.event_id, True, a.event_id)
+        if isinstance(a, GoogleCreate):
+            ev = a.event
+            p = ev.fields
+            assert p.start is not None and p.end is not None
+            span = (Span.all_day(p.start.date, p.end.date) if p.start.date and p.end.date
+                    else Span.timed(p.start.date_time, p.end.date_time, p.start.time_zone))  # type: ignore[arg-type]  # fmt: skip
+            self.items.setdefault((ev.calendar_id, ev.event_id), Item(
+                ev.event_id, ev.calendar_id, f"{ev.event_id}@google.com", span=span,
+                title=p.summary or "", location=p.location or "", description=p.description or "",
+                visibility=p.visibility or Visibility.DEFAULT,
+                transparency=p.transparency or Transparency.OPAQUE, color_id=ev.color_id,
+                private_props=ev.private_props, updated=self.now))  # fmt: skip
+            return WriteResult(ev.event_id, True, ev.event_id)
         return WriteResult("", True, "069000000000001")  # an attachment, stored
