@@ -612,11 +612,6 @@ def google_when(event: SfEventState, zone: str) -> dict[str, EventTime]:
     }
 
 
-def google_times(event: SfEventState, zone: str = "") -> dict[str, EventTime]:
-    """An SF Event's time as Google's start and end (R-22; R-25's copies)."""
-    return _google_when(event, zone)
-
-
 def apply_google_patch(item: Item, patch: GooglePatch) -> Item:
     """The copy after Google applied `patch` (for the planner's fingerprints and for tests)."""
     from dataclasses import replace

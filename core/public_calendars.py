@@ -97,7 +97,7 @@ class CopyWrite:
 
 def copy_body(event: SfEventState, entry: PublicCalendar) -> CopyBody:
     """The copy of `event` in `entry`'s Google calendar, with `entry`'s colour."""
-    times = fields.google_times(event, "")
+    times = fields.google_when(event, "")
     private = event.is_private
     return CopyBody(
         summary=PRIVATE_TITLE if private else (event.subject or fields.NO_TITLE),
