@@ -9,7 +9,11 @@ commit late; rows read again in the overlap are not routed twice. Deletes come w
 query while the Recycle Bin keeps them; getDeleted tells when Salesforce purged some before
 calsync saw them, and then every mapped Event is checked again (a full check: rare, and costly
 in proportion to the mappings). An owner seen for the first time (a user just enabled) gets
-their Events of the sliding window routed once.
+their Events of the sliding window routed once. An enabled user whose Salesforce User id is not
+known yet (`users enable` matched it by email and stored nothing; only a session with calendar
+items would store it) is matched by email here, once when first seen and then hourly while
+Salesforce has no such User, and the id is stored (the session's own field write): else a rep who
+works only in Salesforce would never be polled for.
 
 State lives in one Firestore document (`calsync_org/sf_poll`), claimed by one poll at a time.
 """
@@ -44,6 +48,7 @@ RECYCLE_BIN = timedelta(days=15)  # how far back deleted rows (and getDeleted) r
 LEASE_TTL = timedelta(minutes=4)  # the function's timeout is 240 s
 SEEN_KEPT = 5000  # marks kept for the overlap; beyond, a row may be routed twice (harmless)
 READ_FAILED = "CS-024"
+MATCH_AGAIN = timedelta(hours=1)  # an enabled user with no Salesforce User: asked again hourly
 
 
 @dataclass
@@ -57,6 +62,8 @@ class PollState:
     owners: tuple[str, ...] = ()  # SF ids whose window Events were routed once
     public_entries: dict[str, str] = field(default_factory=dict)  # R-25: entry → fingerprint
     integration_user: str = ""  # calsync's SF User id (the echo check; the webhook reads it)
+    unmatched: tuple[str, ...] = ()  # enabled users Salesforce had no User for, last asked...
+    unmatched_at: datetime | None = None  # ...at this time (calsync's clock)
     last_poll_at: datetime | None = None
     last_result: str = ""
 
@@ -67,7 +74,7 @@ class PollState:
     def of(cls, data: dict[str, Any]) -> PollState:
         known = cls.__dataclass_fields__
         values = {k: v for k, v in data.items() if k in known}
-        for name in ("seen", "owners"):
+        for name in ("seen", "owners", "unmatched"):
             values[name] = tuple(str(v) for v in values.get(name) or ())
         values["public_entries"] = dict(values.get("public_entries") or {})
         return cls(**values)
@@ -206,8 +213,9 @@ class Poller:
         calls = sf.calls
         settings, _ = resolve(self.settings.org_settings(), None, "org",
                               last_valid_org=self.settings.last_valid_org_settings())  # fmt: skip
-        owners = {u.sf_user_id: u.email for u in self.settings.list_users()
-                  if u.enabled and u.sf_user_id}  # fmt: skip
+        users = [u for u in self.settings.list_users() if u.enabled]
+        owners = {u.sf_user_id: u.email for u in users if u.sf_user_id}
+        unmatched, unmatched_at = self._match(sf, users, state, now, owners)
         calendars = sorted({e.sf_calendar_id for e in settings.sf_public_calendars})
         integration = state.integration_user or sf_changes.user_id(sf, self.integration_username)
         since = state.since or now - OVERLAP
@@ -263,7 +271,26 @@ class Poller:
             owners=tuple(sorted(owners)),
             public_entries=_entry_marks(settings),
             integration_user=integration,
+            unmatched=unmatched,
+            unmatched_at=unmatched_at,
         )
+
+    def _match(self, sf: SalesforceAdapter, users: Sequence[Any], state: PollState, now: datetime,
+               owners: dict[str, str]) -> tuple[tuple[str, ...], datetime | None]:  # fmt: skip
+        """Enabled users with no Salesforce User id yet, matched by email (one call, only when
+        one is new or the hour is up); found ids are stored and join `owners`."""
+        missing = sorted(u.email for u in users if not u.sf_user_id)
+        due = state.unmatched_at is None or now - state.unmatched_at >= MATCH_AGAIN
+        ask = [e for e in missing if due or e not in state.unmatched]
+        if not ask:
+            return tuple(e for e in state.unmatched if e in missing), state.unmatched_at
+        found = sf.user_ids(ask)
+        for email, sf_id in found.items():
+            if sf_id:
+                self.settings.set_sf_user_id(email, sf_id)  # the id only, as the session does
+                owners[sf_id] = email
+        left = sorted((set(state.unmatched) & set(missing)) | {e for e in ask if not found.get(e)})
+        return tuple(left), now if due else state.unmatched_at
 
     def _deletes(self, sf: SalesforceAdapter, start: datetime,
                  now: datetime) -> sf_changes.DeletedFeed | None:  # fmt: skip

@@ -280,3 +280,27 @@ def test_R25_CS025_when_the_writer_cannot_write_the_calendar(polling, fairs, gca
     polling.poll(advance=5)  # the pending copy is written, the issue closes
     assert [c["summary"] for c in copies_in(gcal, FAIRS)] == ["Expo"]
     assert not [i for i in polling.org.services.issues.open_for_user("") if i.code == "CS-025"]
+
+
+def test_R21_a_user_enabled_by_email_is_matched_by_the_poll_and_then_polled(polling):
+    """`users enable` stores no id when it matched by email; a rep with no calendar items would
+    never get one from a session, so the poll matches them (and stores the id) itself."""
+    org = polling.org
+    polling.poll()
+    org.store.enable_user(CAROL)
+    event = polling.event(polling.rep(CAROL), "Carol's call")
+    polling.poll(advance=5)
+    assert org.store.get_user(CAROL).sf_user_id == org.ids["carol"]
+    assert polling.inbox(CAROL) == (event,)
+    assert polling.queue.queued == [(CAROL, "salesforce")]
+    assert polling.poll(advance=60).calls == 1  # matched: no more asking
+
+
+def test_R30_a_user_salesforce_has_no_user_for_is_asked_again_hourly_not_every_poll(polling):
+    org = polling.org
+    polling.poll()
+    org.store.enable_user("nobody@example.com")
+    assert polling.poll(advance=5).calls == 2  # the changes, and the match that finds nothing
+    assert polling.poll(advance=60).calls == 1
+    assert polling.poll(advance=3600).calls == 3  # the hour: asked again (and getDeleted's turn)
+    assert org.store.get_user("nobody@example.com").sf_user_id == ""
