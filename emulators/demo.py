@@ -3,8 +3,10 @@
 A small org (three reps, an Account with two Contacts, a Lead) gets a dozen calendar items that
 cover the seed's scenarios. Nothing calls a sync session directly: each change in the Calendar
 emulator sends a push to `calendar_webhook`, which queues a Cloud Task, which runs `sync_user`,
-exactly as in Google Cloud; at the end the scheduler's `sweep` runs once. Then it prints, per
-item: decision, owner, SF Event id, label and issue.
+exactly as in Google Cloud; at the end the scheduler's `sweep` runs once. Then the reps change
+Salesforce (R-21..R-26): the org's Flow calls `salesforce_webhook`, which queues the owner's
+session; with the Flow off, the scheduler's `sf-poll` job finds the change. Then it prints, per
+item: decision, owner, SF Event id, label and issue, and what a conflict's loser was.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Demo:
     env: Mapping[str, str]
     now: datetime
     items: list[tuple[str, str, str]]  # (user, event id, what it shows)
+    conflict: str = ""  # R-26: the Google event id of the item both sides changed
 
     # -- the stack's parts ----------------------------------------------------------------
 
@@ -78,6 +81,44 @@ class Demo:
             calendarId="primary", eventId=event_id, body=body, sendUpdates="none"
         ).execute()
 
+    def rep(self, email: str) -> Any:
+        """The rep's own Salesforce session (their edits, as in Salesforce's UI)."""
+        import requests
+        from simple_salesforce import Salesforce
+
+        from infra.salesforce import API_VERSION
+
+        token = self.salesforce_admin("POST", "sessions", json={"username": email})["access_token"]
+        http = requests.Session()
+        http.trust_env = False
+        http.verify = self.env["CALSYNC_SF_CA_CERT"]
+        return Salesforce(instance_url=self.env["CALSYNC_SF_INSTANCE_URL"], session_id=token,
+                          session=http, version=API_VERSION)  # fmt: skip
+
+    def sf_add(self, user: str, subject: str, *, day: float) -> str:
+        start = self.now.replace(minute=0, second=0, microsecond=0) + timedelta(days=day)
+        body = {"Subject": subject, "StartDateTime": start.isoformat(),
+                "EndDateTime": (start + timedelta(hours=1)).isoformat()}  # fmt: skip
+        return str(self.rep(user).Event.create(body)["id"])
+
+    def flow(self, enabled: bool) -> None:
+        self.salesforce_admin("POST", "flow", json={
+            "url": f"{self.env['CALSYNC_FUNCTIONS_URL']}/salesforce_webhook", "enabled": enabled})  # fmt: skip
+
+    def copy(self, user: str, sf_id: str) -> dict[str, Any] | None:
+        """The Google copy of an SF Event, if there is one yet."""
+        from googleapiclient.errors import HttpError
+
+        from core.downsync import google_event_id
+
+        try:
+            got = self.calendar(user).get(calendarId="primary", eventId=google_event_id(sf_id))
+            return dict(got.execute())
+        except HttpError as exc:
+            if exc.resp.status == 404:
+                return None
+            raise
+
     def respond(self, user: str, event_id: str, answer: str) -> None:
         event = self.calendar(user).get(calendarId="primary", eventId=event_id).execute()
         people = [
@@ -99,6 +140,7 @@ def _admin(*argv: str) -> str:
         services_factory=wiring.services,
         queue_factory=wiring.session_queue,
         config_factory=wiring.config,
+        history_factory=wiring.history,
     )
     if code != 0:
         raise SystemExit(f"demo: `python main.py {' '.join(argv)}` failed with exit code {code}")
@@ -215,14 +257,92 @@ def _external_invite(demo: Demo) -> dict[str, str]:
     }
 
 
-def _sweep(env: Mapping[str, str]) -> dict[str, Any]:
-    """What Cloud Scheduler does every few minutes (R-28)."""
+def _job(env: Mapping[str, str], function: str) -> dict[str, Any]:
+    """One run of a Cloud Scheduler job, as the scheduler makes it."""
     from emulators.scheduler import post
     from infra.schedule import JOBS
 
-    answer = post(next(job for job in JOBS if job.function == "sweep"), env)
+    answer = post(next(job for job in JOBS if job.function == function), env)
     answer.raise_for_status()
     return dict(answer.json())
+
+
+def _sweep(env: Mapping[str, str]) -> dict[str, Any]:
+    """What Cloud Scheduler does every few minutes (R-28)."""
+    return _job(env, "sweep")
+
+
+def _tasks(paused: bool) -> None:
+    """Pause or resume the sessions' queue: changes on both sides meet in one session."""
+    from infra import wiring
+    from infra.tasks import client_for
+
+    config = wiring.config()
+    client = client_for(config)
+    if paused:
+        client.pause_queue(name=config.tasks_queue_path)
+    else:
+        client.resume_queue(name=config.tasks_queue_path)
+
+
+def _downsync(demo: Demo) -> dict[str, float | None]:
+    """R-21..R-26: the reps change Salesforce; returns the latencies (SF change → Google)."""
+    from core.downsync import google_event_id
+
+    measured: dict[str, float | None] = {}
+
+    def arrives(user: str, sf_id: str, check: Callable[[dict[str, Any]], bool]) -> float | None:
+        return _wait_for(lambda: bool((c := demo.copy(user, sf_id)) and check(c)))
+
+    demo.flow(True)
+    made = demo.sf_add(ALICE, "Renewal call", day=10)
+    measured["SF Event to Google, through the Flow"] = arrives(ALICE, made, lambda c: True)
+    demo.items.append((ALICE, google_event_id(made), "made in Salesforce, Flow [R-21]"))
+
+    demo.flow(False)  # an org without the Flow: the scheduled poll is the path
+    polled = demo.sf_add(BOB, "Site visit", day=10.5)
+    started = time.monotonic()
+    _job(demo.env, "sf_poll")
+    waited = arrives(BOB, polled, lambda c: True)
+    measured["SF Event to Google, through the poll (run at once)"] = (
+        time.monotonic() - started if waited is not None else None
+    )
+    demo.items.append((BOB, google_event_id(polled), "made in Salesforce, poll [R-21]"))
+    demo.flow(True)
+
+    edited = demo.sf_add(ALICE, "Budget review", day=11)
+    arrives(ALICE, edited, lambda c: True)
+    demo.rep(ALICE).Event.update(edited, {"Subject": "Budget review (2h)", "Location": "Room 4"})
+    measured["SF edit to Google, through the Flow"] = arrives(
+        ALICE, edited, lambda c: c.get("summary") == "Budget review (2h)"
+    )
+    demo.items.append((ALICE, google_event_id(edited), "edited in Salesforce [R-22]"))
+
+    dropped = demo.sf_add(CAROL, "Offsite prep", day=12)
+    arrives(CAROL, dropped, lambda c: c.get("colorId") == "9")
+    demo.rep(CAROL).Event.delete(dropped)  # no Flow runs on a delete: the poll finds it
+    _job(demo.env, "sf_poll")
+    measured["SF delete to an unlabelled copy, through the poll (run at once)"] = arrives(
+        CAROL, dropped, lambda c: "colorId" not in c
+    )
+    demo.items.append((CAROL, google_event_id(dropped), "deleted in Salesforce [R-23]"))
+
+    both = demo.sf_add(ALICE, "Board prep", day=13)
+    arrives(ALICE, both, lambda c: True)
+    _quiet(demo)
+    _tasks(paused=True)  # the two edits meet in one session
+    try:
+        demo.patch(ALICE, google_event_id(both), summary="Board prep (Google)")
+        time.sleep(1.5)  # Salesforce's edit is the later one
+        demo.rep(ALICE).Event.update(both, {"Subject": "Board prep (Salesforce)"})
+        time.sleep(1.0)
+    finally:
+        _tasks(paused=False)
+    if arrives(ALICE, both, lambda c: c.get("summary") == "Board prep (Salesforce)") is not None:
+        demo.conflict = google_event_id(both)
+    demo.items.append((ALICE, google_event_id(both), "both changed: later wins [R-26]"))
+    _quiet(demo)
+    return measured
 
 
 def _rows(demo: Demo) -> list[tuple[str, ...]]:
@@ -247,6 +367,8 @@ def _rows(demo: Demo) -> list[tuple[str, ...]]:
             decision = "invited to their Event" if mapping.role.value == "invitee" else "saved"
         elif props.get("calsync_issue"):
             decision = "waiting" if props["calsync_issue"] == "CS-001" else "failed"
+        elif props.get("calsync_unsynced") == "1":
+            decision = "unlabelled"
         else:
             decision = "not saved"
         owner = sf_users.get(mapping.owner_sf_id, "-") if mapping else "-"
@@ -293,9 +415,15 @@ def run(env: Mapping[str, str]) -> int:
     print(f"3. the scheduled sweep (R-28) queued {swept['queued']} sessions and renewed "
           f"{swept['renewed']} channels ({swept['failed']} failed)")  # fmt: skip
     _quiet(demo)
-    print("\n4. the result, per item (rules: docs/rules.md)\n")
+    print("4. the reps change Salesforce: the Flow's callout (or the scheduled poll) queues "
+          "the owner's session")  # fmt: skip
+    measured.update(_downsync(demo))
+    print("\n5. the result, per item (rules: docs/rules.md)\n")
     rows = _rows(demo)
     _print_table(rows)
+    if demo.conflict:
+        print(f"\nthe conflict's history (R-26): python main.py history {ALICE} {demo.conflict}")
+        print("   " + _admin("history", ALICE, demo.conflict).replace("\n", "\n   "))
     events = demo.salesforce_admin("GET", "records", params={"type": "Event"})["Event"]
     issues = _admin("issues")
     print(
@@ -306,7 +434,7 @@ def run(env: Mapping[str, str]) -> int:
         print(f"latency, {name}: " + (f"{seconds:.2f} s" if seconds is not None else "timed out"))
     print("\n" + _dashboard(env))
     failed = [r for r in rows if r[3] == "cancelled, SF Event kept?!"]
-    ok = not failed and all(v is not None for v in measured.values())
+    ok = not failed and bool(demo.conflict) and all(v is not None for v in measured.values())
     print(
         "\nsummary: "
         + ("every scenario played through" if ok else "SOMETHING WENT WRONG (see above)")

@@ -1,12 +1,15 @@
 """The record-triggered Flow on Event that calsync ships (salesforce/), played by the emulator.
 
-After each committed create, update and delete of a top-level Event (not an invitee's child
-event) by a user the Flow's entry condition lets through (not calsync's integration user, which
+After each committed create and update of a top-level Event (not an invitee's child event) by a
+user the Flow's entry condition lets through (not calsync's integration user, which
 holds the `Calsync_Integration` custom permission), the Flow's asynchronous path calls calsync's
 webhook through its Named Credential: an HTTPS POST whose `Authorization` header carries a JWT
 that Salesforce signs with the org's certificate (RS256, `iss`, `aud`, `iat`, `exp`; API-FACTS-2
 §1.7), and the change as JSON. Like the real async path it runs after commit, a little later
-(`delay_ms`), once, with no retry: a lost callout is the poller's to find.
+(`delay_ms`), once, with no retry: a lost callout is the poller's to find. Deletes send nothing,
+as in a real org: a Flow triggered by a delete runs before the delete, on the synchronous path
+only, where Salesforce forbids callouts; deletes reach calsync through the poll (queryAll's
+IsDeleted rows, getDeleted).
 
 Configured through `POST /_admin/flow`; `GET /_admin/flow` lists what was sent.
 """
@@ -131,7 +134,7 @@ class FlowPlayer:
             bodies.append({
                 "orgId": self.org_id, "eventId": rec["Id"], "ownerId": rec.get("OwnerId"),
                 "change": kind, "isChild": False,
-                "lastModifiedById": rec.get("LastModifiedById") if kind != "deleted" else running_user,
+                "lastModifiedById": rec.get("LastModifiedById"),
                 "systemModstamp": format_datetime(rec["SystemModstamp"]),
             })  # fmt: skip
         if not bodies:
@@ -187,8 +190,6 @@ def _change(before: Record | None, after: Record | None) -> str | None:
         return None
     if before is None:
         return None if after.get("IsDeleted") else "created"
-    if after.get("IsDeleted") and not before.get("IsDeleted"):
-        return "deleted"
     if after.get("IsDeleted"):
-        return None
+        return None  # a delete-triggered Flow has no asynchronous path: no callout
     return "updated"

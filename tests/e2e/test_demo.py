@@ -84,6 +84,39 @@ def test_R27_each_scenario_through_push_task_session(
     assert cells[:5] == [decision, owner, linked, label, issue]
 
 
+@pytest.mark.parametrize(
+    ("user", "scenario", "title", "decision", "owner", "label"),
+    [
+        pytest.param("alice", "made in Salesforce, Flow [R-21]", "Renewal call", "saved",
+                     "alice", "saved", id="R-21-flow"),
+        pytest.param("bob", "made in Salesforce, poll [R-21]", "Site visit", "saved", "bob",
+                     "saved", id="R-21-poll"),
+        pytest.param("alice", "edited in Salesforce [R-22]", "Budget review (2h)", "saved",
+                     "alice", "saved", id="R-22"),
+        pytest.param("carol", "deleted in Salesforce [R-23]", "Offsite prep", "unlabelled", "-",
+                     "-", id="R-23"),
+        pytest.param("alice", "both changed: later wins [R-26]", "Board prep (Salesf", "saved",
+                     "alice", "saved", id="R-26"),
+    ],
+)  # fmt: skip
+def test_R21_R26_each_salesforce_change_reaches_google(
+    demo_output, user, scenario, title, decision, owner, label
+):
+    [line] = [ln for ln in demo_output.stdout.splitlines() if scenario in ln]
+    assert title in line
+    cells = row(demo_output.stdout, user, scenario)
+    assert cells[:5] == [decision, owner, "-", label, "-"]
+
+
+def test_R26_demo_prints_the_conflicts_losing_value(demo_output):
+    out = demo_output.stdout.split("the conflict's history (R-26)", 1)[1]
+    [lost] = [ln for ln in out.splitlines() if "Board prep (Google)" in ln]
+    assert "subject" in lost.lower() and "Salesforce" in lost
+    assert re.search(
+        r"latency, SF Event to Google, through the Flow: \d+\.\d\d s", demo_output.stdout
+    )
+
+
 def test_R18_cancelled_item_lost_its_sf_event(demo_output):
     cells = row(demo_output.stdout, "carol", "saved, then cancelled [R-18]")
     assert cells[:5] == ["cancelled, SF Event deleted", "-", "-", "-", "-"]

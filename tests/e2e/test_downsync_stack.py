@@ -189,11 +189,14 @@ def test_R22_an_sf_edit_reaches_the_google_copy(live):
     assert event["Location"] == "HQ"
 
 
-def test_R23_an_sf_delete_takes_the_labels_off_the_google_copy(live):
+def test_R23_an_sf_delete_found_by_the_poll_takes_the_labels_off_the_google_copy(live):
     live.flow(True)
     sf_id = live.event(ALICE, "Delete me in Salesforce", days=5)
     wait_for(lambda: (c := live.copy(ALICE, sf_id)) and c.get("colorId") == "9", 20, "the copy")
-    live.rep(ALICE).Event.delete(sf_id)
+    live.rep(ALICE).Event.delete(sf_id)  # no Flow runs after a delete: the poll finds it
+    time.sleep(1.0)
+    assert live.copy(ALICE, sf_id).get("colorId") == "9"
+    live.poll()
     copy = wait_for(lambda: (c := live.copy(ALICE, sf_id)) and "colorId" not in c and c, 20,
                     "the copy unlabelled")  # fmt: skip
     assert copy["status"] == "confirmed"  # kept in the calendar: only the labels went
