@@ -203,4 +203,3 @@ def test_R18_unsync_colour_deletes_and_takes_labels_off(org):
     assert P_KEY not in org.private_props(ALICE, event["id"])
     org.sync(ALICE, sweep=True)
     assert org.events() == []  # autosave leaves it alone from then on
-
