@@ -3,11 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-TASKS_VENV := .venv-tasks
 
 .PHONY: install test lint demo up down bench docs clean
 
-install: $(VENV)/.installed $(TASKS_VENV)/.installed
+install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,18 +14,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
-# The Cloud Tasks emulator pins protobuf<5: it gets a venv of its own.
-$(TASKS_VENV)/.installed: requirements-tasks.txt
-	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
-	$(TASKS_VENV)/bin/python -m pip install --quiet -r requirements-tasks.txt
-	@touch $@
-
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-# Lint, then the whole suite with the Firestore and Cloud Tasks emulators up; exits with pytest's status.
+# Lint, then the whole suite (the Firestore emulator up; fixtures start ours); exits with pytest's status.
 test: install lint
 	$(PY) -m emulators.stack test $(PYTEST_ARGS)
 
@@ -47,4 +40,4 @@ docs: $(VENV)/.installed
 	$(PY) -m docs.generate
 
 clean: down
-	rm -rf $(VENV) $(TASKS_VENV) .calsync .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .calsync .pytest_cache .ruff_cache .mypy_cache

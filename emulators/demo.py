@@ -225,13 +225,20 @@ def _external_invite(demo: Demo) -> dict[str, str]:
 
 
 def _sweep(env: Mapping[str, str]) -> dict[str, Any]:
-    """What Cloud Scheduler does every few minutes (R-28)."""
-    from infra.tasks import SECRET_HEADER
+    """What Cloud Scheduler does every few minutes (R-28): call `sweep` with the invoker's OIDC
+    token, minted by IAM for the scheduler's service agent (terraform/scheduler.tf)."""
+    from emulators.stack import INVOKER_SA, SCHEDULER_AGENT
 
+    url = env["CALSYNC_FUNCTIONS_URL"] + "/sweep"
+    minted = requests.post(
+        f"{env['CALSYNC_IDENTITY_URL']}/v1/projects/-/serviceAccounts/{INVOKER_SA}:generateIdToken",
+        json={"audience": url, "includeEmail": True},
+        headers={"Authorization": f"Bearer dev:{SCHEDULER_AGENT}"},
+        timeout=10,
+    )
+    minted.raise_for_status()
     answer = requests.post(
-        env["CALSYNC_FUNCTIONS_URL"] + "/sweep",
-        headers={SECRET_HEADER: env["CALSYNC_SHARED_SECRET"]},
-        timeout=60,
+        url, headers={"Authorization": f"Bearer {minted.json()['token']}"}, timeout=60
     )
     answer.raise_for_status()
     return dict(answer.json())

@@ -1,9 +1,10 @@
-"""The local stack: Firestore and Cloud Tasks emulators, our Calendar and Salesforce emulators, and
-one functions-framework process serving every HTTP function of main.py.
+"""The local stack: the Firestore emulator, our emulators of Google identity (ID tokens), Cloud
+Tasks, Google Calendar and Salesforce, and one functions-framework process serving every HTTP
+function of main.py.
 
     python -m emulators.stack up      # start in the background, write .calsync/local.env
     python -m emulators.stack down    # stop what `up` started
-    python -m emulators.stack test [PYTEST ARGS]   # Firestore + Cloud Tasks, pytest, stop
+    python -m emulators.stack test [PYTEST ARGS]   # Firestore, pytest, stop (fixtures start the rest)
     python -m emulators.stack demo    # whole stack, the demo scenario, stop
 
 `make up`, `make down`, `make test` and `make demo` call these.
@@ -59,9 +60,6 @@ def check_prerequisites() -> None:
             "(`gcloud components install cloud-firestore-emulator`, or the Debian package "
             "google-cloud-cli-firestore-emulator)"
         )
-    tasks = ROOT / ".venv-tasks" / "bin" / "gcloud-tasks-emulator"
-    if not tasks.exists():
-        raise MissingTool(f"{tasks} is missing: `make install` creates it")
 
 
 def firestore_command(port: int) -> list[str]:
@@ -69,16 +67,11 @@ def firestore_command(port: int) -> list[str]:
     return [gcloud, "emulators", "firestore", "start", f"--host-port=127.0.0.1:{port}", "--quiet"]
 
 
-def tasks_command(port: int, queue_path: str) -> list[str]:
-    binary = ROOT / ".venv-tasks" / "bin" / "gcloud-tasks-emulator"
-    return [str(binary), "start", f"--port={port}", f"--default-queue={queue_path}"]
-
-
 def queue_path(project: str = PROJECT) -> str:
     return f"projects/{project}/locations/{LOCATION}/queues/{QUEUE}"
 
 
-def _start_firestore_and_tasks(servers: list[Server], env: dict[str, str], state: Path) -> None:
+def _start_firestore(servers: list[Server], env: dict[str, str], state: Path) -> None:
     port = free_port()
     servers.append(
         start(
@@ -90,23 +83,76 @@ def _start_firestore_and_tasks(servers: list[Server], env: dict[str, str], state
         )
     )
     env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
+
+
+SF_CONSUMER_KEY = "calsync-local"
+# The identities Google would hold in the project (terraform/iam.tf): the functions run as the
+# runtime account, which may put the invoker's token on tasks (actAs); Cloud Tasks and Cloud
+# Scheduler sign their calls as the invoker account, through their service agents.
+INVOKER_SA = f"calsync-invoker@{PROJECT}.iam.gserviceaccount.com"
+RUNTIME_SA = f"calsync-runtime@{PROJECT}.iam.gserviceaccount.com"
+PROJECT_NUMBER = "100000000001"  # the local project's number (service agents are named by it)
+TASKS_AGENT = f"service-{PROJECT_NUMBER}@gcp-sa-cloudtasks.iam.gserviceaccount.com"
+SCHEDULER_AGENT = f"service-{PROJECT_NUMBER}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
+SF_USERNAME = "integration@calsync.example"  # the Salesforce emulator's integration user
+# The sync queue as terraform/tasks.tf makes it with its variables' defaults (a test compares).
+QUEUE_RATE_LIMITS = {"max_dispatches_per_second": 5.0, "max_concurrent_dispatches": 20}
+QUEUE_RETRY = {"max_attempts": 10, "min_backoff": "5s", "max_backoff": "300s", "max_doublings": 5}
+
+
+def tasks_command(port: int, identity_url: str) -> list[str]:
+    """Our Cloud Tasks emulator, signing as the Cloud Tasks service agent through `identity_url`."""
+    return [PYTHON, "-m", "emulators.cloud_tasks", "--port", str(port),
+            "--identity-url", identity_url, "--service-agent", TASKS_AGENT,
+            "--act-as", f"{RUNTIME_SA}={INVOKER_SA}"]  # fmt: skip
+
+
+def create_queue(tasks_host: str, project: str = PROJECT, invoker: str | None = INVOKER_SA,
+                 rate_limits: dict | None = None, retry: dict | None = None) -> None:  # fmt: skip
+    """The sync queue, made through the real client as Terraform makes it in Google Cloud:
+    rate limits, retries, and every task sent with the invoker's OIDC token."""
+    from google.cloud import tasks_v2
+    from google.oauth2.credentials import Credentials
+    from google.protobuf import duration_pb2
+
+    def duration(text: str) -> duration_pb2.Duration:
+        value = duration_pb2.Duration()
+        value.FromJsonString(text)
+        return value
+
+    retry = dict(retry or QUEUE_RETRY)
+    for key in ("min_backoff", "max_backoff"):
+        retry[key] = duration(retry[key])
+    client = tasks_v2.CloudTasksClient(
+        transport="rest",
+        client_options={"api_endpoint": f"http://{tasks_host}"},
+        credentials=Credentials(token=f"dev:{RUNTIME_SA}"),
+    )
+    queue: dict = {
+        "name": queue_path(project),
+        "rate_limits": rate_limits or QUEUE_RATE_LIMITS,
+        "retry_config": retry,
+    }
+    if invoker:
+        queue["http_target"] = {"http_method": tasks_v2.HttpMethod.POST,
+                                "oidc_token": {"service_account_email": invoker}}  # fmt: skip
+    client.update_queue(queue=queue, timeout=10)
+
+
+def _start_tasks(servers: list[Server], env: dict[str, str], state: Path) -> None:
     port = free_port()
     servers.append(
         start(
             "cloud-tasks",
-            tasks_command(port, queue_path(env["GOOGLE_CLOUD_PROJECT"])),
-            state / "logs" / "tasks.log",
-            ready_port=port,
+            tasks_command(port, env["CALSYNC_IDENTITY_URL"]),
+            state / "logs" / "cloud-tasks.log",
+            cwd=ROOT,
         )
     )
     env["CALSYNC_TASKS_EMULATOR_HOST"] = f"127.0.0.1:{port}"
-
-
-SF_CONSUMER_KEY = "calsync-local"
-# The identities Google would hold in the project (terraform/iam.tf): Cloud Tasks and Cloud
-# Scheduler sign their calls as the invoker account.
-INVOKER_SA = f"calsync-invoker@{PROJECT}.iam.gserviceaccount.com"
-SF_USERNAME = "integration@calsync.example"  # the Salesforce emulator's integration user
+    create_queue(env["CALSYNC_TASKS_EMULATOR_HOST"], env["GOOGLE_CLOUD_PROJECT"])
+    # sync_user checks Cloud Tasks' OIDC token as in production (R-34)
+    env["CALSYNC_TASKS_SERVICE_ACCOUNT"] = INVOKER_SA
 
 
 def _start_api_emulators(servers: list[Server], env: dict[str, str], state: Path) -> None:
@@ -150,7 +196,8 @@ def _start_api_emulators(servers: list[Server], env: dict[str, str], state: Path
             "google-identity",
             [PYTHON, "-m", "emulators.google_identity", "--port", str(port),
              "--issuer-key", str(keys["issuer_key"]), "--issuer-cert", str(keys["issuer_cert"]),
-             "--service-account", INVOKER_SA],
+             "--service-account", INVOKER_SA, "--grant", f"{TASKS_AGENT}={INVOKER_SA}",
+             "--grant", f"{SCHEDULER_AGENT}={INVOKER_SA}"],
             state / "logs" / "google-identity.log",
             cwd=ROOT,
         )
@@ -186,15 +233,16 @@ def base_env() -> dict[str, str]:
 def running(
     whole_stack: bool, state: Path = STATE_DIR
 ) -> Iterator[tuple[dict[str, str], list[Server]]]:
-    """Start the stack (or just Firestore + Cloud Tasks); always stop what was started. Keys,
-    certificates and logs go under `state`."""
+    """Start the stack (or just Firestore); always stop what was started. Keys, certificates and
+    logs go under `state`."""
     check_prerequisites()
     env = base_env()
     servers: list[Server] = []
     try:
-        _start_firestore_and_tasks(servers, env, state)
+        _start_firestore(servers, env, state)
         if whole_stack:
             _start_api_emulators(servers, env, state)
+            _start_tasks(servers, env, state)
             _start_functions(servers, env, state)
         yield env, servers
     finally:
@@ -218,8 +266,9 @@ def up() -> int:
     env = base_env()
     servers: list[Server] = []
     try:
-        _start_firestore_and_tasks(servers, env, STATE_DIR)
+        _start_firestore(servers, env, STATE_DIR)
         _start_api_emulators(servers, env, STATE_DIR)
+        _start_tasks(servers, env, STATE_DIR)
         _start_functions(servers, env, STATE_DIR)
     except LaunchError as exc:
         for server in reversed(servers):
@@ -250,7 +299,8 @@ def down() -> int:
 
 
 def test(pytest_args: list[str]) -> int:
-    """Run pytest with Firestore and Cloud Tasks up; the fixtures start the API emulators."""
+    """Run pytest with Firestore up; the fixtures start our emulators (each in well under a
+    second), the Firestore emulator's Java takes seconds and is shared."""
     try:
         with running(whole_stack=False) as (env, _):
             # Interrupts reach pytest (our own process group); we only stop the emulators after.

@@ -2,6 +2,9 @@
 
 2xx when the session ran or recorded its failures as issues; 503 only when a retry can fix what
 failed (another session holds the lease, rate limits, 5xx), so Cloud Tasks retries just those.
+Around the session, the coalescing hooks (core/coalesce.py): `begin` before it reads anything,
+`finish` after it ended, which queues a follow-up when pushes came in the meantime. A retried
+attempt begins again, so a session that failed needs no finish.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from core.errors import RetryableError
 from core.users import normalise_email
 from functions.http import Answer, answer, from_google_infra
 from infra import wiring
+from infra.coalesce import counting
 from infra.session import Session
 
 log = logging.getLogger("calsync.sync_user")
@@ -27,11 +31,15 @@ def sync_user(request: Any) -> Answer:
         email = normalise_email(str(body.get("user", "")))
     except ValueError:
         return answer(400, error='body must be {"user": EMAIL}')  # a retry cannot fix it
+    queue, session = wiring.session_queue(), str(body.get("session", ""))
+    owes_sweep = queue.begin(email, session, datetime.now(UTC))
+    services, writes = counting(wiring.services())
     try:
-        report = Session(wiring.services(), email, datetime.now(UTC)).run(
-            sweep=body.get("reason") == "sweep"
+        report = Session(services, email, datetime.now(UTC)).run(
+            sweep=body.get("reason") == "sweep" or owes_sweep
         )
     except RetryableError as exc:
         log.warning("session will be retried", extra={"user": email, "code": exc.code})
         return answer(503, retry=True, code=exc.code)
+    queue.finish(email, session, datetime.now(UTC), writes.count)
     return answer(200, user=email, created=len(report.created), failed=len(report.failed))

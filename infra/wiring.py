@@ -60,9 +60,10 @@ def _calendar_for(email: str):  # one client per user and warm instance: its tok
 
 
 @cache
-def session_queue():
+def session_queue():  # -> infra.tasks.CloudTasksSessionQueue
+    from infra.coalesce import FirestoreCoalescer
     from infra.tasks import CloudTasksSessionQueue
     from infra.tasks import client_for as tasks_client_for
 
     cfg = config()
-    return CloudTasksSessionQueue(cfg, tasks_client_for(cfg))
+    return CloudTasksSessionQueue(cfg, tasks_client_for(cfg), FirestoreCoalescer(client_for(cfg)))

@@ -61,7 +61,6 @@ data "archive_file" "source" {
     ".ci/**",
     ".calsync/**",
     ".venv/**",
-    ".venv-tasks/**",
     ".mypy_cache/**",
     ".pytest_cache/**",
     ".ruff_cache/**",
@@ -75,7 +74,6 @@ data "archive_file" "source" {
     "terraform/**",
     "tests/**",
     "requirements-dev.txt",
-    "requirements-tasks.txt",
     "Makefile",
     # Key files that an admin might leave in the checkout must never reach the function image.
     "**/*.pem",

@@ -21,12 +21,12 @@ pytestmark = pytest.mark.integration
 SECRET = "local-secret"
 
 
-def _serve(firestore_emulator, tasks_emulator, http_receiver, **extra):
+def _serve(firestore_emulator, tasks_queue, http_receiver, **extra):
     port = free_port()
     env = {
         "FIRESTORE_EMULATOR_HOST": firestore_emulator,
         "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "CALSYNC_TASKS_EMULATOR_HOST": tasks_emulator,
+        "CALSYNC_TASKS_EMULATOR_HOST": tasks_queue.host,
         "CALSYNC_TASKS_QUEUE": QUEUE.rsplit("/", 1)[-1],
         "CALSYNC_FUNCTIONS_URL": http_receiver.url,
         **extra,
@@ -41,18 +41,18 @@ def _serve(firestore_emulator, tasks_emulator, http_receiver, **extra):
 
 
 @pytest.fixture
-def functions_url(firestore_client, firestore_emulator, tasks_emulator, http_receiver):
-    port, server = _serve(firestore_emulator, tasks_emulator, http_receiver,
+def functions_url(firestore_client, firestore_emulator, tasks_queue, http_receiver):
+    port, server = _serve(firestore_emulator, tasks_queue, http_receiver,
                           CALSYNC_SHARED_SECRET=SECRET)  # fmt: skip
     yield f"http://127.0.0.1:{port}"
     server.stop()
 
 
 @pytest.fixture
-def oidc_functions_url(firestore_client, firestore_emulator, tasks_emulator, http_receiver,
+def oidc_functions_url(firestore_client, firestore_emulator, tasks_queue, http_receiver,
                        identity):  # fmt: skip
     """Functions that expect Cloud Tasks' OIDC token, as in production (no shared secret)."""
-    port, server = _serve(firestore_emulator, tasks_emulator, http_receiver,
+    port, server = _serve(firestore_emulator, tasks_queue, http_receiver,
                           CALSYNC_TASKS_SERVICE_ACCOUNT=INVOKER,
                           CALSYNC_GOOGLE_CERTS_URL=identity.certs_url)  # fmt: skip
     yield f"http://127.0.0.1:{port}"
@@ -98,10 +98,8 @@ def test_R34_webhook_accepts_only_the_stored_channel_and_token(
     assert received.empty()  # refused pushes and the opening `sync` queue nothing
     accepted = push(functions_url, "ch-1", "tok-1")
     assert accepted.status_code == 200 and accepted.json()["queued"] is True
-    assert json.loads(http_receiver.next(timeout=15).body) == {
-        "user": "ann@example.com",
-        "reason": "push",
-    }
+    queued = json.loads(http_receiver.next(timeout=15).body)
+    assert (queued["user"], queued["reason"]) == ("ann@example.com", "push")
 
 
 def test_R34_webhook_refuses_a_disabled_users_channel(functions_url, firestore_client):
@@ -146,9 +144,9 @@ def test_M7_R34_task_endpoints_verify_the_oidc_token(oidc_functions_url, http_re
 
 
 def test_M7_R34_neither_oidc_nor_secret_refuses_everything(
-    firestore_client, firestore_emulator, tasks_emulator, http_receiver
+    firestore_client, firestore_emulator, tasks_queue, http_receiver
 ):
-    port, server = _serve(firestore_emulator, tasks_emulator, http_receiver)
+    port, server = _serve(firestore_emulator, tasks_queue, http_receiver)
     try:
         for name in ("sync_user", "sweep"):
             answer = requests.post(f"http://127.0.0.1:{port}/{name}", json={}, timeout=10)
