@@ -15,6 +15,7 @@ import os
 import random
 import statistics
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -97,7 +98,9 @@ class Org:
             "salesforce": int(sf["total"]),
             "salesforce_by_kind": dict(sf["by_kind"]),
             "calendar_by_method": dict(calendar),
-            "sessions": log.count('POST /sync_user HTTP/1.1\\" 200'),
+            "sessions": log.count('POST /sync_user HTTP/1.1\\" 200')
+            - log.count('"session snoozed"'),
+            "snoozes": log.count('"session snoozed"'),
             "sessions_retried": log.count('POST /sync_user HTTP/1.1\\" 503'),
             "pushes": log.count("POST /calendar_webhook"),
             "pushes_coalesced": log.count('"status": "coalesced"'),
@@ -116,7 +119,7 @@ def used(before: dict[str, Any], after: dict[str, Any], inserts: int) -> dict[st
         by_method[inserts_key] -= inserts
         if not by_method[inserts_key]:
             del by_method[inserts_key]
-    counts = ("sessions", "sessions_retried", "pushes", "pushes_coalesced")
+    counts = ("sessions", "snoozes", "sessions_retried", "pushes", "pushes_coalesced")
     return {
         **{name: after[name] - before[name] for name in counts},
         "salesforce_calls": after["salesforce"] - before["salesforce"],
@@ -167,19 +170,29 @@ def one_at_a_time(org: Org, run: str) -> tuple[list[float], int]:
 
 
 def burst(org: Org, run: str) -> tuple[list[float], int]:
-    """BURST changes BURST_GAP apart over the three reps; each latency from its own insert."""
+    """BURST changes BURST_GAP apart from one rep; each latency from its own insert, watched
+    while the burst goes on."""
     started: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        deadline = time.monotonic() + BURST * BURST_GAP + LIMIT
+        while time.monotonic() < deadline and not (done.is_set() and len(seen) == len(started)):
+            now, present = time.monotonic(), org.subjects()
+            seen.update({s: now - t for s, t in list(started.items())
+                         if s in present and s not in seen})  # fmt: skip
+            time.sleep(POLL)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     for i in range(BURST):
         subject = f"bench {run} burst {i}"
         started[subject] = time.monotonic()
-        org.insert(USERS[i % len(USERS)], CHANGES + i, subject)
+        org.insert(USERS[0], CHANGES + i, subject)
         time.sleep(BURST_GAP)
-    seen: dict[str, float] = {}
-    deadline = time.monotonic() + LIMIT
-    while len(seen) < len(started) and time.monotonic() < deadline:
-        now, present = time.monotonic(), org.subjects()
-        seen.update({s: now - started[s] for s in started if s in present and s not in seen})
-        time.sleep(POLL)
+    done.set()
+    watcher.join()
     return list(seen.values()), len(started) - len(seen)
 
 

@@ -104,7 +104,7 @@ def tasks_command(port: int, identity_url: str) -> list[str]:
     """Our Cloud Tasks emulator, signing as the Cloud Tasks service agent through `identity_url`."""
     return [PYTHON, "-m", "emulators.cloud_tasks", "--port", str(port),
             "--identity-url", identity_url, "--service-agent", TASKS_AGENT,
-            "--act-as", f"{RUNTIME_SA}={INVOKER_SA}"]  # fmt: skip
+            "--act-as", f"{RUNTIME_SA}={INVOKER_SA}", "--log-attempts"]  # fmt: skip
 
 
 def create_queue(tasks_host: str, project: str = PROJECT, invoker: str | None = INVOKER_SA,

@@ -2,27 +2,37 @@
 core/coalesce.py's transitions inside transactions, and the count of calendar copies a session
 wrote (its own pushes to expect, R-26).
 
-Each transition is one transaction: one document read, and one write when the state changes (a
-push that finds a session queued writes nothing).
+Each transition is one document read, and one conditional write when the state changes (a push
+that finds a session queued writes nothing).
 """
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from core import coalesce
-from core.coalesce import Phase, QueueState, Start
+from core.coalesce import Begin, Phase, QueueState, Start
+from core.errors import ServerError
 from core.ports import Calendar, WriteResult
 from core.users import normalise_email
 
 QUEUE = "calsync_queue"
+ATTEMPTS = 20
 T = TypeVar("T")
+
+
+_TIMES = ("since", "run_at", "last_push", "waiting_since")
+_COUNTS = ("seq", "pushes", "echoes")
+_FLAGS = ("dirty", "sweep", "follow_up", "busy")
 
 
 def _load(data: dict[str, Any] | None) -> QueueState:
@@ -32,31 +42,15 @@ def _load(data: dict[str, Any] | None) -> QueueState:
         phase = Phase(data.get("phase", "idle"))
     except ValueError:
         phase = Phase.IDLE  # an unknown phase counts as idle: the next push queues a session
-    return QueueState(
-        phase=phase,
-        since=data.get("since"),
-        task=str(data.get("task", "")),
-        run_at=data.get("run_at"),
-        seq=int(data.get("seq", 0)),
-        dirty=bool(data.get("dirty", False)),
-        pushes=int(data.get("pushes", 0)),
-        sweep=bool(data.get("sweep", False)),
-        chain=int(data.get("chain", 0)),
-    )
+    values: dict[str, Any] = {name: data.get(name) for name in _TIMES}
+    values.update({name: int(data.get(name) or 0) for name in _COUNTS})
+    values.update({name: bool(data.get(name, False)) for name in _FLAGS})
+    return QueueState(phase=phase, task=str(data.get("task", "")), **values)
 
 
 def _dump(state: QueueState) -> dict[str, Any]:
-    return {
-        "phase": state.phase.value,
-        "since": state.since,
-        "task": state.task,
-        "run_at": state.run_at,
-        "seq": state.seq,
-        "dirty": state.dirty,
-        "pushes": state.pushes,
-        "sweep": state.sweep,
-        "chain": state.chain,
-    }
+    fields = ("task", *_TIMES, *_COUNTS, *_FLAGS)
+    return {"phase": state.phase.value, **{name: getattr(state, name) for name in fields}}
 
 
 class FirestoreCoalescer:
@@ -69,18 +63,29 @@ class FirestoreCoalescer:
         return self._db.collection(QUEUE).document(normalise_email(email))
 
     def _step(self, email: str, move: Callable[[QueueState], tuple[QueueState, T]]) -> T:
+        """Read, decide, and write only if the document is still what was read (an update-time
+        precondition; a missing document is created, which fails if it appeared meanwhile).
+        Optimistic rather than a transaction: pushes arrive in bursts, and contended
+        transactions wait on locks (about 2 s each on the emulator) where a refused
+        precondition is answered at once and simply read again."""
         ref = self._ref(email)
-
-        @firestore.transactional
-        def step(txn: firestore.Transaction) -> T:
-            snapshot = ref.get(transaction=txn)
+        for _ in range(ATTEMPTS):
+            snapshot = ref.get()
             before = _load(snapshot.to_dict() if snapshot.exists else None)
             after, out = move(before)
-            if after != before:
-                txn.set(ref, _dump(after))
+            if after == before:
+                return out
+            try:
+                if snapshot.exists:
+                    when = self._db.write_option(last_update_time=snapshot.update_time)
+                    ref.update(_dump(after), option=when)
+                else:
+                    ref.create(_dump(after))
+            except (gexc.FailedPrecondition, gexc.Conflict, gexc.NotFound):
+                time.sleep(random.uniform(0, 0.01))  # someone else moved it: decide again
+                continue
             return out
-
-        return step(self._db.transaction())
+        raise ServerError(f"the session state of {email} kept changing under {ATTEMPTS} writes")
 
     def state(self, email: str) -> QueueState:
         snapshot = self._ref(email).get()
@@ -90,8 +95,9 @@ class FirestoreCoalescer:
         nonce = secrets.token_hex(4)
         return self._step(email, lambda s: coalesce.on_push(s, now, nonce, sweep))
 
-    def begin(self, email: str, task: str, now: datetime) -> bool:
-        return self._step(email, lambda s: coalesce.on_begin(s, now, task))
+    def begin(self, email: str, task: str, now: datetime) -> Begin:
+        nonce = secrets.token_hex(4)
+        return self._step(email, lambda s: coalesce.on_begin(s, now, task, nonce))
 
     def finish(self, email: str, task: str, now: datetime, own_writes: int) -> Start | None:
         nonce = secrets.token_hex(4)

@@ -20,7 +20,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 from google.protobuf import timestamp_pb2
 
-from core.coalesce import Start
+from core.coalesce import Begin, Start
 from core.errors import ServerError
 from core.users import normalise_email
 from infra.coalesce import FirestoreCoalescer
@@ -95,9 +95,13 @@ class CloudTasksSessionQueue:
             raise
         return True
 
-    def begin(self, email: str, session: str, now: datetime) -> bool:
-        """Before a queued session reads anything; True when it owes a sweep's work (R-28)."""
-        return self._coalescer.begin(email, session, now)
+    def begin(self, email: str, session: str, now: datetime) -> Begin:
+        """Before a queued session reads anything: whether it owes a sweep's work (R-28), or
+        snoozes (its successor is queued here, and the task ends without a session)."""
+        begun = self._coalescer.begin(email, session, now)
+        if begun.snooze is not None:
+            self._create(email, begun.snooze, "snoozed")
+        return begun
 
     def finish(self, email: str, session: str, now: datetime, own_writes: int) -> bool:
         """After a session ended (2xx); queues its follow-up when pushes came meanwhile."""

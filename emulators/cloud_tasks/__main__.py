@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="CALLER may create tasks with SA's OIDC token (repeatable)")  # fmt: skip
     parser.add_argument("--queue", action="append", default=[], metavar="NAME",
                         help="create this queue at start, with Cloud Tasks' defaults (repeatable)")  # fmt: skip
+    parser.add_argument("--log-attempts", action="store_true",
+                        help="print one line per attempt: start time, task, outcome, duration")  # fmt: skip
     parser.add_argument("--name-reuse-seconds", type=float, default=NAME_REUSE_SECONDS,
                         help="how long a used task name stays refused (default: one hour)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--identity-url and --service-agent go together")
     signer = Signer(args.identity_url, args.service_agent) if args.identity_url else None
     emulator = CloudTasks(signer, set(grants), args.name_reuse_seconds)  # type: ignore[arg-type]
+    emulator.log_attempts = args.log_attempts
     for name in args.queue:
         emulator.update_queue(tasks_v2.Queue(name=name), [])
     server = build(args.host, args.port, emulator)

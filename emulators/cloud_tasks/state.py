@@ -62,6 +62,7 @@ class CloudTasks:
         self.signer = signer
         self.act_as = {(c.lower(), s.lower()) for c, s in (act_as or set())}
         self.name_reuse_seconds = name_reuse_seconds
+        self.log_attempts = False  # one line per attempt on stdout (the emulator's log)
         self.queues: dict[str, QueueState] = {}
         self.used_names: dict[str, float] = {}  # task name → when its task left the queue
         self.deleted_queues: dict[str, float] = {}
@@ -315,6 +316,11 @@ class CloudTasks:
     def _attempt(self, state: QueueState, record: Record, out: dispatch.Outgoing,
                  headers: dict[str, str], started: datetime) -> None:  # fmt: skip
         outcome = dispatch.send(out, headers, self.signer, self._http())
+        if self.log_attempts:
+            finished = utcnow()
+            print(f"{started.isoformat(timespec='milliseconds')} {task_id_of(record.task.name)} "
+                  f"attempt {record.task.dispatch_count + 1}: {outcome.status or outcome.reason} "
+                  f"in {(finished - started).total_seconds() * 1000:.0f} ms", flush=True)  # fmt: skip
         with self.cond:
             self._settle(state, record, outcome, started)
             self.cond.notify_all()

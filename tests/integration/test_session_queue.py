@@ -113,9 +113,10 @@ def test_R27_a_push_that_lands_while_the_session_runs_gets_a_follow_up(
 
 def run_session(sessions, org, body):
     """What sync_user does with a task's body (functions/sync_user.py)."""
-    owes_sweep = sessions.begin(body["user"], body["session"], now())
+    begun = sessions.begin(body["user"], body["session"], now())
+    assert begun.snooze is None
     services, writes = counting(org.services)
-    Session(services, body["user"], now()).run(sweep=owes_sweep)
+    Session(services, body["user"], now()).run(sweep=begun.sweep)
     sessions.finish(body["user"], body["session"], now(), writes.count)
     return writes.count
 
