@@ -39,6 +39,7 @@ def cli(argv: list[str] | None = None) -> int:
             services_factory=wiring.services,
             queue_factory=wiring.session_queue,
             config_factory=wiring.config,
+            budget_factory=wiring.budget,
         )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -43,6 +43,20 @@ def _int_range(low: int, high: int) -> Check:
     return check
 
 
+def _share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise SettingError("must be a number above 0 and at most 1 (a share, e.g. 0.5)")
+    return float(value)
+
+
+def _address(text: str) -> str:
+    value = text.strip().lower()
+    local, at, domain = value.rpartition("@")
+    if not at or not local:
+        raise SettingError(f"{text!r} is not an address")
+    return f"{local}@{_domain(domain)}"
+
+
 def _choice(*allowed: str) -> Check:
     def check(value: Any) -> str:
         if value not in allowed:
@@ -182,6 +196,10 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Colour that removes an item from Salesforce (R-18)."),
     SettingSpec("error_color", "11", _color, Scope.ORG,
                 "Colour of an item that failed (R-02)."),
+    SettingSpec("api_budget_share", 0.5, _share, Scope.ORG,
+                "Bulk work (initial syncs, backfills) pauses before it takes more than this share of the org's remaining daily Salesforce calls; saves always go."),
+    SettingSpec("admins", (), _string_list(_address), Scope.ORG,
+                "Addresses whose Google-signed ID token opens the admin view of `status` (users, API budget)."),
 )  # fmt: skip
 
 BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
@@ -217,6 +235,8 @@ class Settings:
     save_color: str = "9"
     unsync_color: str = "8"
     error_color: str = "11"
+    api_budget_share: float = 0.5
+    admins: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     deletes_cmd = deletes.add_subparsers(dest="action", required=True, metavar="ACTION")
     confirm = deletes_cmd.add_parser("confirm", help="let the held deletes of a user go ahead")
     confirm.add_argument("email")
+    status = commands.add_parser("status", help="users and the org's Salesforce API budget")
+    status.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -85,6 +87,7 @@ class Context:
     services_factory: Callable[[], Any] | None = None
     queue_factory: Callable[[], Any] | None = None
     config_factory: Callable[[], Any] | None = None
+    budget_factory: Callable[[], Any] | None = None  # -> core.budget.Budget | None
     _store: SettingsStore | None = None
 
     @property
@@ -247,6 +250,25 @@ def _deletes_confirm(ctx: Context, args: argparse.Namespace, out: TextIO) -> Non
         ctx.queue_factory().enqueue(email, datetime.now(UTC), reason="deletes confirmed")
 
 
+def _status(ctx: Context, args: argparse.Namespace, out: TextIO) -> None:
+    from functions.status import budget_view
+
+    users = ctx.store.list_users()
+    budget = ctx.budget_factory() if ctx.budget_factory is not None else None
+    view = {"enabled_users": sum(1 for u in users if u.enabled), "users": len(users),
+            "salesforce_api": budget_view(budget)}  # fmt: skip
+    if args.json:
+        print(json.dumps(view, indent=2), file=out)
+        return
+    print(f"users: {view['enabled_users']} enabled of {view['users']}", file=out)
+    api = view["salesforce_api"]
+    if api is None:
+        print("Salesforce API budget: not known yet (no Salesforce call seen)", file=out)
+        return
+    print(f"Salesforce API budget: {api['remaining']:,} of {api['max']:,} daily calls left "
+          f"({api['used_share']:.1%} used), read {api['read_at']}", file=out)  # fmt: skip
+
+
 def _email(text: str) -> str:
     try:
         return normalise_email(text)
@@ -263,6 +285,7 @@ HANDLERS: dict[tuple[str, str], Callable[[Context, argparse.Namespace, TextIO], 
     ("sync", ""): _sync,
     ("issues", ""): _issues,
     ("deletes", "confirm"): _deletes_confirm,
+    ("status", ""): _status,
 }
 assert set(BY_NAME)  # the catalogue is importable before any command runs
 
@@ -275,10 +298,11 @@ def run(
     services_factory: Callable[[], Any] | None = None,
     queue_factory: Callable[[], Any] | None = None,
     config_factory: Callable[[], Any] | None = None,
+    budget_factory: Callable[[], Any] | None = None,
 ) -> int:
     """Parse `argv`, run the command, return the exit code (2 for bad input)."""
     args = _parser().parse_args(list(argv))
-    ctx = Context(store_factory, services_factory, queue_factory, config_factory)
+    ctx = Context(store_factory, services_factory, queue_factory, config_factory, budget_factory)
     try:
         HANDLERS[(args.command, getattr(args, "action", "") or "")](ctx, args, out)
     except CliError as exc:

@@ -46,10 +46,25 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
 
 
 @cache
-def _salesforce():  # one per warm instance: its login and its describe of Event are reused
+def _salesforce():  # one per warm instance: its login, describe of Event and people cache reused
     from infra.salesforce import SalesforceAdapter
 
-    return SalesforceAdapter.from_config(config())
+    adapter = SalesforceAdapter.from_config(config())
+    adapter.limit_listener = budget_recorder().observe  # the org's API budget (infra/budget.py)
+    return adapter
+
+
+def budget():  # -> core.budget.Budget | None: the org's Salesforce API budget, as last stored
+    from infra.budget import read_budget
+
+    return read_budget(client_for(config()))
+
+
+@cache
+def budget_recorder():  # -> infra.budget.BudgetRecorder
+    from infra.budget import BudgetRecorder
+
+    return BudgetRecorder(client_for(config()))
 
 
 @lru_cache(maxsize=512)

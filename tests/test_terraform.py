@@ -369,7 +369,7 @@ def archive_excludes() -> list[str]:
 
 def test_archive_ships_the_code_and_leaves_out_tests_tools_and_secrets():
     excludes = archive_excludes()
-    for must_go in ["tests/**", "emulators/**", ".venv/**", ".venv-tasks/**", "terraform/**"]:
+    for must_go in ["tests/**", "emulators/**", ".venv/**", "terraform/**"]:
         assert must_go in excludes
     assert ".git/**" in excludes and ".calsync/**" in excludes
     for key_file in ["**/*.pem", "**/*.key", "**/*.p12", "**/.env", "**/*.env"]:

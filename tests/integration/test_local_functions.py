@@ -4,6 +4,7 @@ main.py, and what each entry point refuses (R-34)."""
 import json
 import os
 import sys
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -65,7 +66,39 @@ def test_every_http_function_is_served(functions_url, firestore_client):
         assert callable(getattr(main, name)), name
     answer = requests.get(functions_url + "/status", timeout=10)
     assert answer.status_code == 200
-    assert answer.json() == {"service": "calsync", "firestore": "ok", "enabled_users": 1}
+    # M7: without a token, only that the service and Firestore answer
+    assert answer.json() == {"service": "calsync", "firestore": "ok"}
+
+
+def test_M7_status_shows_users_and_the_api_budget_to_admins_only(oidc_functions_url,
+                                                                http_receiver, identity,
+                                                                firestore_client):  # fmt: skip
+    store = FirestoreSettingsStore(firestore_client)
+    store.enable_user("ann@example.com")
+    store.set_org_settings({"admins": ["boss@example.com"]})
+    firestore_client.collection("calsync_org").document("api_budget").set(
+        {"remaining": 75_000, "max": 100_000, "read_at": datetime.now(UTC)})  # fmt: skip
+    audience = http_receiver.url + "/status"  # CALSYNC_FUNCTIONS_URL + the function's name
+
+    def status(token: str) -> requests.Response:
+        return requests.get(oidc_functions_url + "/status", timeout=10,
+                            headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+    admin = status(identity.mint(aud=audience, email="boss@example.com", email_verified=True))
+    assert admin.status_code == 200
+    body = admin.json()
+    assert body["enabled_users"] == 1
+    assert (body["salesforce_api"]["remaining"], body["salesforce_api"]["max"]) == (75_000,
+                                                                                    100_000)  # fmt: skip
+    for token in (
+        identity.mint(aud=audience, email="rep@example.com", email_verified=True),
+        identity.mint(aud=audience + "x", email="boss@example.com", email_verified=True),
+        identity.mint(aud=audience, email="boss@example.com", email_verified=False),
+        "not-a-token",
+    ):
+        refused = status(token)
+        assert refused.status_code == 403
+        assert "enabled_users" not in refused.text and "75000" not in refused.text
 
 
 def test_unknown_function_is_404(functions_url):
