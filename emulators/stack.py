@@ -206,13 +206,18 @@ def _start_api_emulators(servers: list[Server], env: dict[str, str], state: Path
     env["CALSYNC_IDENTITY_URL"] = f"http://127.0.0.1:{port}"  # local tools mint tokens here
 
 
-def _start_functions(servers: list[Server], env: dict[str, str], state: Path) -> None:
+FUNCTIONS_MODULE = "functions.local_server"
+
+
+def _start_functions(servers: list[Server], env: dict[str, str], state: Path,
+                     module: str = FUNCTIONS_MODULE) -> None:  # fmt: skip
+    """`module` serves main.py's functions (benchmarks pass a wrapper that counts calls)."""
     port = free_port()
     env["CALSYNC_FUNCTIONS_URL"] = f"http://127.0.0.1:{port}"
     servers.append(
         start(
             "functions",
-            [PYTHON, "-m", "functions.local_server", "--port", str(port)],
+            [PYTHON, "-m", module, "--port", str(port)],
             state / "logs" / "functions.log",
             env=env,
             cwd=ROOT,
@@ -231,7 +236,7 @@ def base_env() -> dict[str, str]:
 
 @contextmanager
 def running(
-    whole_stack: bool, state: Path = STATE_DIR
+    whole_stack: bool, state: Path = STATE_DIR, functions_module: str = FUNCTIONS_MODULE
 ) -> Iterator[tuple[dict[str, str], list[Server]]]:
     """Start the stack (or just Firestore); always stop what was started. Keys, certificates and
     logs go under `state`."""
@@ -243,7 +248,7 @@ def running(
         if whole_stack:
             _start_api_emulators(servers, env, state)
             _start_tasks(servers, env, state)
-            _start_functions(servers, env, state)
+            _start_functions(servers, env, state, functions_module)
         yield env, servers
     finally:
         for server in reversed(servers):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache, lru_cache
 
 from infra.config import Config
@@ -45,8 +46,19 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
     )
 
 
+_SALESFORCE_LOCK = threading.Lock()
+
+
 @cache
 def _salesforce():  # one per warm instance: its login, describe of Event and people cache reused
+    # `cache` lets concurrent first callers each build one (sessions run on threads); the lock
+    # makes it exactly one, so its people cache is the instance's, not a thread's.
+    with _SALESFORCE_LOCK:
+        return _one_salesforce()
+
+
+@cache
+def _one_salesforce():
     from infra.salesforce import SalesforceAdapter
 
     adapter = SalesforceAdapter.from_config(config())

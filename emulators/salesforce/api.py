@@ -55,6 +55,7 @@ class Emulator:
     base_url: str = ""
     seed: Any = None
     page_size: int | None = None  # admin override of the query page size
+    latency_ms: int = 0  # added to every API call's answer, as a real org's round trip
 
 
 Handler = Callable[[Emulator, Request], Response]
