@@ -17,7 +17,9 @@ A task that begins while another is recorded (a retried attempt of an older task
 an extra session is harmless, a skipped one would not be. A state that stayed QUEUED or RUNNING
 longer than a session can live (its task dropped, its function killed) counts as IDLE, so a lost
 task never holds a user's changes back for longer than STALE; the periodic sweep is the second
-net (R-28).
+net (R-28). The sweep's own sessions do not pass through here (infra/tasks.py): they run
+whatever else is queued, so their work (items that slid into the window, items that wait) is
+never folded into a push's session and lost (audit L5).
 
 Debounce: a session's own calendar writes come back as pushes (R-26), one per copy written. When
 a follow-up's task arrives and the pushes since the last session began are not exactly the
@@ -59,7 +61,6 @@ class QueueState:
     run_at: datetime | None = None  # when the queued task is scheduled
     seq: int = 0  # tasks queued so far: part of each task's id
     dirty: bool = False  # a push arrived while the session ran
-    sweep: bool = False  # the next session owes a sweep's work (R-28)
     last_push: datetime | None = None  # the latest push
     follow_up: bool = False  # the queued task is a follow-up (it may snooze)
     pushes: int = 0  # pushes since the last session began (while it ran, then while queued)
@@ -81,15 +82,13 @@ class Start:
 
     task: str
     run_at: datetime
-    sweep: bool
 
 
 @dataclass(frozen=True)
 class Begin:
-    """What a task does when it arrives: run the session (owing a sweep's work or not), or
-    snooze: end at once, after creating `snooze` (the same session, later)."""
+    """What a task does when it arrives: run the session (`snooze` None), or snooze: end at
+    once, after creating `snooze` (the same session, later)."""
 
-    sweep: bool = False
     snooze: Start | None = None
 
 
@@ -100,13 +99,11 @@ def _queue(state: QueueState, now: datetime, run_at: datetime, nonce: str, follo
     new = replace(state, phase=Phase.QUEUED, since=now, task=task, run_at=run_at, seq=seq,
                   dirty=False, follow_up=follow_up,
                   waiting_since=(waiting_since or now) if follow_up else None)  # fmt: skip
-    return new, Start(task, run_at, state.sweep)
+    return new, Start(task, run_at)
 
 
-def on_push(state: QueueState, now: datetime, nonce: str,
-            sweep: bool = False) -> tuple[QueueState, Start | None]:  # fmt: skip
-    """A push (or the sweep, or a confirmation) for this user arrived at `now`."""
-    state = replace(state, sweep=state.sweep or sweep)
+def on_push(state: QueueState, now: datetime, nonce: str) -> tuple[QueueState, Start | None]:
+    """A push (or a confirmation) for this user arrived at `now`."""
     if not state.live(now):
         fresh = replace(state, last_push=now, pushes=0, echoes=0, busy=False)
         return _queue(fresh, now, now, nonce, follow_up=False)
@@ -125,11 +122,9 @@ def on_begin(state: QueueState, now: datetime, task: str, nonce: str) -> tuple[Q
         new, start = _queue(replace(state, busy=busy), now, until, nonce, follow_up=True,
                             waiting_since=state.waiting_since)  # fmt: skip
         return new, Begin(snooze=start)
-    owed = state.sweep
     new = replace(state, phase=Phase.RUNNING, since=now, task=task, run_at=None, dirty=False,
-                  sweep=False, follow_up=False, pushes=0, echoes=0, busy=False,
-                  waiting_since=None)  # fmt: skip
-    return new, Begin(sweep=owed)
+                  follow_up=False, pushes=0, echoes=0, busy=False, waiting_since=None)  # fmt: skip
+    return new, Begin()
 
 
 def _snooze_until(state: QueueState, now: datetime, task: str) -> datetime | None:
@@ -152,7 +147,7 @@ def on_finish(state: QueueState, now: datetime, task: str, nonce: str,
     if state.phase is not Phase.RUNNING or state.task != task:
         return state, None  # a later session began meanwhile: what comes next is its business
     if not state.dirty:
-        return QueueState(seq=state.seq, sweep=state.sweep, last_push=state.last_push), None
+        return QueueState(seq=state.seq, last_push=state.last_push), None
     queued, start = _queue(replace(state, echoes=own_writes), now, now, nonce, follow_up=True)
     until = _snooze_until(queued, now, queued.task)  # scheduled where it would snooze to
     if until is None:
@@ -163,5 +158,5 @@ def on_finish(state: QueueState, now: datetime, task: str, nonce: str,
 def on_start_failed(state: QueueState, task: str) -> QueueState:
     """Creating `task` failed: the user is idle again, so that the next push queues anew."""
     if state.phase is Phase.QUEUED and state.task == task:
-        return QueueState(seq=state.seq, sweep=state.sweep, last_push=state.last_push)
+        return QueueState(seq=state.seq, last_push=state.last_push)
     return state

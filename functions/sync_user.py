@@ -2,10 +2,10 @@
 
 2xx when the session ran or recorded its failures as issues; 503 only when a retry can fix what
 failed (another session holds the lease, rate limits, 5xx), so Cloud Tasks retries just those.
-Around the session, the coalescing hooks (core/coalesce.py): `begin` before it reads anything
-(a busy user's follow-up may snooze there: it queues itself a little later and ends), `finish`
-after it ended, which queues a follow-up when pushes came in the meantime. A retried attempt
-begins again, so a session that failed needs no finish.
+Around a pushed session, the coalescing hooks (core/coalesce.py): `begin` before it reads
+anything (a busy user's follow-up may snooze there: it queues itself a little later and ends),
+`finish` after it ended, which queues a follow-up when pushes came in the meantime. A retried
+attempt begins again, so a session that failed needs no finish. The sweep's sessions skip both.
 """
 
 from __future__ import annotations
@@ -33,17 +33,18 @@ def sync_user(request: Any) -> Answer:
     except ValueError:
         return answer(400, error='body must be {"user": EMAIL}')  # a retry cannot fix it
     queue, session = wiring.session_queue(), str(body.get("session", ""))
+    sweep = body.get("reason") == "sweep"  # the sweep's sessions are not coalesced
     services, writes = counting(wiring.services())
     try:
-        begun = queue.begin(email, session, datetime.now(UTC))
-        if begun.snooze is not None:  # the user is still busy: the session runs a little later
-            log.info("session snoozed", extra={"user": email, "session": begun.snooze.task})
-            return answer(200, user=email, snoozed=True)
-        report = Session(services, email, datetime.now(UTC)).run(
-            sweep=body.get("reason") == "sweep" or begun.sweep
-        )
+        if not sweep:
+            begun = queue.begin(email, session, datetime.now(UTC))
+            if begun.snooze is not None:  # the user is still busy: the session runs a bit later
+                log.info("session snoozed", extra={"user": email, "session": begun.snooze.task})
+                return answer(200, user=email, snoozed=True)
+        report = Session(services, email, datetime.now(UTC)).run(sweep=sweep)
     except RetryableError as exc:
         log.warning("session will be retried", extra={"user": email, "code": exc.code})
         return answer(503, retry=True, code=exc.code)
-    queue.finish(email, session, datetime.now(UTC), writes.count)
+    if not sweep:
+        queue.finish(email, session, datetime.now(UTC), writes.count)
     return answer(200, user=email, created=len(report.created), failed=len(report.failed))

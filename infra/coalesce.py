@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 _TIMES = ("since", "run_at", "last_push", "waiting_since")
 _COUNTS = ("seq", "pushes", "echoes")
-_FLAGS = ("dirty", "sweep", "follow_up", "busy")
+_FLAGS = ("dirty", "follow_up", "busy")
 
 
 def _load(data: dict[str, Any] | None) -> QueueState:
@@ -91,9 +91,9 @@ class FirestoreCoalescer:
         snapshot = self._ref(email).get()
         return _load(snapshot.to_dict() if snapshot.exists else None)
 
-    def push(self, email: str, now: datetime, sweep: bool = False) -> Start | None:
+    def push(self, email: str, now: datetime) -> Start | None:
         nonce = secrets.token_hex(4)
-        return self._step(email, lambda s: coalesce.on_push(s, now, nonce, sweep))
+        return self._step(email, lambda s: coalesce.on_push(s, now, nonce))
 
     def begin(self, email: str, task: str, now: datetime) -> Begin:
         nonce = secrets.token_hex(4)

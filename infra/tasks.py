@@ -83,9 +83,16 @@ class CloudTasksSessionQueue:
         self._coalescer = coalescer
 
     def enqueue(self, email: str, now: datetime, reason: str = "push") -> bool:
-        """Queue a session for `email`; False when a queued or running one covers it."""
+        """Queue a session for `email`; False when a queued or running one covers it.
+
+        The sweep's sessions (R-28) are not coalesced: each sweep gives every user a task of
+        its own (named after the sweep's minute, so a repeated sweep call queues nothing new),
+        which costs no Firestore operation here and is never folded into a push's session."""
         email = normalise_email(email)
-        start = self._coalescer.push(email, now, sweep=reason == "sweep")
+        if reason == "sweep":
+            slot = int(now.timestamp()) // 60
+            return self._create(email, Start(f"sweep-{slot}", now), reason)
+        start = self._coalescer.push(email, now)
         if start is None:
             return False
         try:
@@ -96,8 +103,8 @@ class CloudTasksSessionQueue:
         return True
 
     def begin(self, email: str, session: str, now: datetime) -> Begin:
-        """Before a queued session reads anything: whether it owes a sweep's work (R-28), or
-        snoozes (its successor is queued here, and the task ends without a session)."""
+        """Before a queued session reads anything; it may snooze (its successor is queued here,
+        and the task ends without a session)."""
         begun = self._coalescer.begin(email, session, now)
         if begun.snooze is not None:
             self._create(email, begun.snooze, "snoozed")
@@ -110,12 +117,12 @@ class CloudTasksSessionQueue:
             self._create(email, start, "follow-up")
         return start is not None
 
-    def _create(self, email: str, start: Start, reason: str) -> None:
+    def _create(self, email: str, start: Start, reason: str) -> bool:
+        """Create the task; False when it exists already (a repeated create of the same one)."""
         run_at = timestamp_pb2.Timestamp()
         run_at.FromDatetime(start.run_at)
         target = f"{self._config.functions_url}/sync_user"
-        body = {"user": email, "reason": "sweep" if start.sweep else reason,
-                "session": start.task}  # fmt: skip
+        body = {"user": email, "reason": reason, "session": start.task}
         request: dict[str, Any] = {
             "url": target,
             "http_method": tasks_v2.HttpMethod.POST,
@@ -138,6 +145,7 @@ class CloudTasksSessionQueue:
             )
         except gexc.GoogleAPICallError as exc:
             if already_exists(exc):  # a name made for this session alone: it is there already
-                return
+                return False
             raise ServerError(f"Cloud Tasks refused the session task: {exc.code}") from exc
         log.info("session queued", extra={"user": email, "task": name.rsplit("/", 1)[-1]})
+        return True

@@ -136,26 +136,6 @@ def test_R27_a_state_older_than_a_session_can_live_counts_as_idle():
     assert start is not None and start.run_at == late
 
 
-def test_R28_a_sweep_that_meets_a_queued_push_is_owed_by_the_next_session():
-    """Audit L5: the sweep's work (slid-in and waiting items) is not dropped when a push got
-    there first."""
-    state, first = coalesce.on_push(QueueState(), at(0), "n1")
-    assert first is not None and not first.sweep
-    state, start = coalesce.on_push(state, at(0.2), "n2", sweep=True)
-    assert start is None and state.sweep
-    state, begun = coalesce.on_begin(state, at(0.5), first.task, "b")
-    assert begun.sweep and not state.sweep
-
-
-def test_R28_a_sweep_during_a_session_is_owed_by_the_follow_up():
-    state, first = coalesce.on_push(QueueState(), at(0), "n1")
-    assert first is not None
-    state, _ = coalesce.on_begin(state, at(0.1), first.task, "b")
-    state, _ = coalesce.on_push(state, at(0.2), "x", sweep=True)
-    state, follow_up = coalesce.on_finish(state, at(0.3), first.task, "n2", own_writes=0)
-    assert follow_up is not None and follow_up.sweep
-
-
 def test_a_failed_create_returns_the_user_to_idle():
     state, start = coalesce.on_push(QueueState(), at(0), "n1")
     assert start is not None
@@ -199,8 +179,8 @@ class World:
         self.now += 0.05
         return at(self.now)
 
-    def push(self, sweep: bool = False) -> None:
-        self.state, start = coalesce.on_push(self.state, self.tick(), f"p{self.pushes}", sweep)
+    def push(self) -> None:
+        self.state, start = coalesce.on_push(self.state, self.tick(), f"p{self.pushes}")
         self.uncovered.add(self.pushes)
         self.pushes += 1
         if start is not None:
@@ -264,7 +244,7 @@ def test_R27_every_push_is_read_by_a_session_that_begins_after_it(ops):
     world = World()
     for name, arg in ops:
         if name == "push":
-            world.push(sweep=bool(arg))
+            world.push()
         elif name == "dispatch":
             world.dispatch(int(arg))
         elif name.startswith("dispatch,"):

@@ -116,7 +116,7 @@ def run_session(sessions, org, body):
     begun = sessions.begin(body["user"], body["session"], now())
     assert begun.snooze is None
     services, writes = counting(org.services)
-    Session(services, body["user"], now()).run(sweep=begun.sweep)
+    Session(services, body["user"], now()).run()
     sessions.finish(body["user"], body["session"], now(), writes.count)
     return writes.count
 
@@ -131,6 +131,22 @@ def test_R27_a_session_without_pushes_meanwhile_leaves_the_user_idle(sessions, h
     assert http_receiver.nothing_within(1.0)
     assert FirestoreCoalescer(firestore_client).state(ALICE).phase is Phase.IDLE
     assert sessions.enqueue(ALICE, now())  # quiet again: the next push starts at once
+
+
+def test_R28_L5_the_sweeps_sessions_are_never_coalesced_into_a_push(sessions, http_receiver,
+                                                                    firestore_client):  # fmt: skip
+    """Audit L5: a push queued just before the sweep used to take the sweep's place (and its
+    work: slid-in and waiting items). Now the sweep's session is a task of its own, costs no
+    coalescing state, and a repeated sweep in the same minute queues nothing new."""
+    when = now()
+    assert sessions.enqueue("ann@example.com", when, reason="push")
+    assert sessions.enqueue("ann@example.com", when, reason="sweep")
+    assert not sessions.enqueue("ann@example.com", when, reason="sweep")  # the same sweep
+    bodies = sorted((json.loads(http_receiver.next(timeout=5).body) for _ in range(2)),
+                    key=lambda b: b["reason"])  # fmt: skip
+    assert [b["reason"] for b in bodies] == ["push", "sweep"]
+    state = FirestoreCoalescer(firestore_client).state("ann@example.com")
+    assert state.seq == 1  # only the push went through the coalescing state
 
 
 def test_R27_a_failed_create_leaves_the_user_idle_for_the_next_push(firestore_client):
