@@ -447,7 +447,7 @@ def measure(env: dict[str, str], functions_log: Path, tasks_log: Path) -> dict[s
 
 def main() -> int:
     started = time.monotonic()
-    with stack.running(whole_stack=True,
+    with stack.running(whole_stack=True, state=stack.STATE_DIR / "bench",
                        functions_module="bench.counting_functions") as (env, servers):  # fmt: skip
         logs = {s.name: s.log_path for s in servers}
         measured = measure(env, logs["functions"], logs["cloud-tasks"])

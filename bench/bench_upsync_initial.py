@@ -91,20 +91,12 @@ def body(i: int, now: datetime) -> dict[str, Any]:
 
 def fill_calendar(env: dict[str, str], now: datetime) -> float:
     """Insert ITEMS events into the rep's calendar, BATCH per batch request; returns seconds."""
-    from google.oauth2.credentials import Credentials
-    from googleapiclient.discovery import build
     from googleapiclient.http import BatchHttpRequest
 
+    from emulators.rep import calendar
     from infra.google_calendar import batch_uri_for
 
-    events = build(
-        "calendar",
-        "v3",
-        credentials=Credentials(token=f"dev:{USER}"),  # the emulator's dev login for users
-        static_discovery=True,
-        cache_discovery=False,
-        client_options={"api_endpoint": env["CALSYNC_CALENDAR_URL"]},
-    ).events()
+    events = calendar(env, USER)
     failures: list[BaseException] = []
 
     def collect(request_id: str, response: Any, exception: BaseException | None) -> None:
@@ -251,7 +243,7 @@ def measure(env: dict[str, str]) -> dict[str, Any]:
 
 def main() -> int:
     started = time.monotonic()
-    with stack.running(whole_stack=True) as (env, _servers):
+    with stack.running(whole_stack=True, state=stack.STATE_DIR / "bench") as (env, _servers):
         measured = measure(env)
     result = {
         **measured,

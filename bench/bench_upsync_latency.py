@@ -236,7 +236,7 @@ def measure(env: dict[str, str], functions_log: Path) -> dict[str, Any]:
 
 def main() -> int:
     started = time.monotonic()
-    with stack.running(whole_stack=True) as (env, servers):
+    with stack.running(whole_stack=True, state=stack.STATE_DIR / "bench") as (env, servers):
         functions = next(s for s in servers if s.name == "functions")
         measured = measure(env, functions.log_path)
     serial = measured["one_at_a_time"]

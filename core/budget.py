@@ -51,6 +51,8 @@ class Verdict:
     allowed: bool
     reason: str  # for logs, the CLI and the dashboard
     budget: Budget | None  # the budget with the reference it used (store it when it changed)
+    headroom: int | None = None  # calls bulk work may still take after this step (None: unknown)
+    allowance: int | None = None  # what the share allows bulk work in this period
 
 
 def bulk_verdict(budget: Budget | None, planned_calls: int, share: float,
@@ -69,8 +71,10 @@ def bulk_verdict(budget: Budget | None, planned_calls: int, share: float,
     assert budget.reference is not None
     floor = int((1 - share) * budget.reference)
     left = budget.remaining - planned_calls
+    allowance = budget.reference - floor
     if left < floor:
         return Verdict(False, f"bulk work paused: {budget.remaining} calls left, {floor} kept "
                        f"for saves ({share:.0%} of {budget.reference} may go to bulk work)",
-                       budget)  # fmt: skip
-    return Verdict(True, f"{left - floor} calls left for bulk work", budget)
+                       budget, left - floor, allowance)  # fmt: skip
+    return Verdict(True, f"{left - floor} calls left for bulk work", budget, left - floor,
+                   allowance)  # fmt: skip

@@ -62,9 +62,11 @@ class NoSalesforceUser(PermanentError):
     code = "CS-012"
 
 
+# QUERY_TIMEOUT and UNKNOWN_EXCEPTION are usually passing (audit L2): retried, not reported.
 _RETRYABLE_SF_CODES = frozenset(
-    {"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE"}
-)
+    {"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "QUERY_TIMEOUT",
+     "UNKNOWN_EXCEPTION"}
+)  # fmt: skip
 
 
 def classify_salesforce(status: int, sf_code: str, message: str) -> CalsyncError:
@@ -86,3 +88,10 @@ def classify_google(status: int, reason: str, message: str) -> CalsyncError:
     if status >= 500:
         return ServerError(message, status=status)
     return GoogleRefused(message, status=status)
+
+
+class LeaseLost(CalsyncError):
+    """Another session took this user's lease (R-29): this one writes nothing more. Not retried:
+    the session that took over reads everything this one would have."""
+
+    code = "CS-011"

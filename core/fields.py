@@ -55,7 +55,8 @@ def subject_of(title: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # R-14: descriptions as plain text.
 
-_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
+# `[^<>]*` (not `[^>]*`): linear on text with many "<a" and no ">" (audit L4).
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>")
 _BLOCK = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table"}
 
 
@@ -161,6 +162,16 @@ class Relations:
     notes: tuple[str, ...] = ()
 
 
+# Salesforce record id prefixes of the records an Event links to (R-13, R-33).
+ID_PREFIXES = {"003": PersonKind.CONTACT, "00Q": PersonKind.LEAD}
+WHAT_PREFIXES = {"001": "Account", "006": "Opportunity"}
+
+
+def person_kind(sf_id: str) -> PersonKind:
+    """A Contact or Lead id's kind, by its key prefix (anything else counts as a Contact)."""
+    return ID_PREFIXES.get(sf_id[:3], PersonKind.CONTACT)
+
+
 def _external_people(item: Item, user: SessionUser, people: People) -> list[ResolvedPerson]:
     """Resolved Contacts and Leads: the organiser first, then attendees in their order."""
     emails = []
@@ -202,7 +213,9 @@ def relations(item: Item, owner_sf_id: str, user: SessionUser, people: People,
     by_id = {p.sf_id: p for p in found}
     primary = by_id.get(chosen) if chosen else (found[0] if found else None)
     if chosen and primary is None:
-        primary = ResolvedPerson("", PersonKind.CONTACT, chosen)  # the sidebar's pick stands
+        # R-33: the sidebar's pick stands (the Google adapter keeps only picks the add-on
+        # signed after checking the rep may link the record, audit L3).
+        primary = ResolvedPerson("", person_kind(chosen), chosen)
     if primary is None:
         who_ids: tuple[str, ...] = ()
     elif primary.kind is PersonKind.LEAD:
@@ -219,6 +232,9 @@ def relations(item: Item, owner_sf_id: str, user: SessionUser, people: People,
             notes.append(f"linked to the first {MAX_CONTACTS} of {len(contacts)} contacts")
         who_ids = tuple(contacts[:MAX_CONTACTS])
     what_id = props.get(labels.P_WHAT, "") or (primary.account_id if primary else "")
+    if what_id and primary is not None and primary.kind is PersonKind.LEAD:
+        notes.append("Related To not linked (Salesforce relates a lead to nothing)")
+        what_id = ""
     extra: tuple[str, ...] = ()
     if settings.multiple_related_records:
         accounts = [p.account_id for p in found if p.account_id and p.account_id != what_id]
@@ -292,7 +308,7 @@ def _invitees(item: Item, owner_sf_id: str, people: People, series: bool,
 
 @dataclass(frozen=True)
 class SfEventFields:
-    """The Salesforce Event an item becomes; `as_salesforce()` gives the API field names."""
+    """The Salesforce Event an item becomes (its wire format is infra/salesforce_wire.py's)."""
 
     owner_id: str
     subject: str
@@ -309,52 +325,6 @@ class SfEventFields:
     recurrence_pattern: str = ""  # R-17: Recurrence2PatternText of a series
     sync_key: str = ""  # R-39: Calsync_Key__c
     notes: tuple[str, ...] = ()
-
-    def as_salesforce(self, names: tuple[str, ...] | None = None) -> dict[str, object]:
-        """The Event's fields in the REST API's names and wire formats (UTC, ISO)."""
-        r = self.relations
-        values: dict[str, object] = {
-            "OwnerId": self.owner_id,
-            "Subject": self.subject,
-            "IsAllDayEvent": self.is_all_day,
-            "Location": self.location,
-            "ShowAs": self.show_as,
-            "IsPrivate": self.is_private,
-        }
-        if self.is_all_day:
-            assert self.activity_date is not None
-            values["ActivityDate"] = self.activity_date.isoformat()
-            values["StartDateTime"] = _iso(self.start_utc)
-            values["DurationInMinutes"] = self.duration_minutes
-        else:
-            assert self.end_utc is not None
-            values["StartDateTime"] = _iso(self.start_utc)
-            values["EndDateTime"] = _iso(self.end_utc)
-            values["ActivityDateTime"] = _iso(self.start_utc)
-        if r.who_id:
-            values["WhoId"] = r.who_id
-        if r.what_id:
-            values["WhatId"] = r.what_id
-        if len(r.who_ids) > 1:
-            values["EventWhoIds"] = list(r.who_ids)
-        for name, ids in (("AcceptedEventInviteeIds", r.accepted),
-                          ("DeclinedEventInviteeIds", r.declined),
-                          ("UndecidedEventInviteeIds", r.undecided)):  # fmt: skip
-            if ids:
-                values[name] = list(ids)
-        if self.description is not None:
-            values["Description"] = self.description
-        if self.recurrence_pattern:
-            values["Recurrence2PatternText"] = self.recurrence_pattern
-        if self.sync_key:
-            values["Calsync_Key__c"] = self.sync_key
-        if names is not None:
-            values = {k: v for k, v in values.items() if k in names}
-        return values
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 def show_as(transparency: Transparency) -> str:
@@ -379,14 +349,11 @@ def when(span: Span) -> tuple[datetime, datetime | None, date | None, int | None
     return span.start_utc, span.end_utc, None, None
 
 
-def event_fields(item: Item, span: Span, owner_sf_id: str, user: SessionUser, people: People,
-                 settings: Settings, *, creating: bool, sync_key: str = "",
-                 pattern: str = "") -> SfEventFields:  # fmt: skip
-    """R-13, R-13a, R-14, R-17: the Salesforce Event for `item` (at `span`: an instance's own
-    span when a series is saved instance by instance)."""
-    start, end, activity_date, minutes = when(span)
+def _links(item: Item, owner_sf_id: str, user: SessionUser, people: People, settings: Settings,
+           series: bool) -> tuple[Relations, list[str], bool]:  # fmt: skip
+    """The Event's links, the status notes about them, and IsPrivate (R-13, R-13a)."""
     notes: list[str] = []
-    rel = relations(item, owner_sf_id, user, people, settings, series=bool(pattern))
+    rel = relations(item, owner_sf_id, user, people, settings, series=series)
     is_private = private_flag(item, settings)
     if item.is_private:
         if is_private:
@@ -396,6 +363,23 @@ def event_fields(item: Item, span: Span, owner_sf_id: str, user: SessionUser, pe
         else:
             notes.append("private item saved linked and not private")
     notes.extend(rel.notes)
+    return rel, notes, is_private
+
+
+def status_notes(item: Item, owner_sf_id: str, user: SessionUser, people: People,
+                 settings: Settings, *, series: bool = False) -> tuple[str, ...]:  # fmt: skip
+    """What the saved label's status says besides "Tracked successfully" (R-13a, limits),
+    without building the description (audit L4: that cost is paid only when it is written)."""
+    return tuple(_links(item, owner_sf_id, user, people, settings, series)[1])
+
+
+def event_fields(item: Item, span: Span, owner_sf_id: str, user: SessionUser, people: People,
+                 settings: Settings, *, creating: bool, sync_key: str = "",
+                 pattern: str = "") -> SfEventFields:  # fmt: skip
+    """R-13, R-13a, R-14, R-17: the Salesforce Event for `item` (at `span`: an instance's own
+    span when a series is saved instance by instance)."""
+    start, end, activity_date, minutes = when(span)
+    rel, notes, is_private = _links(item, owner_sf_id, user, people, settings, bool(pattern))
     description: str | None = None
     if creating or not settings.safe_description:
         description = safe_description(item) if settings.safe_description else cut(
@@ -422,17 +406,8 @@ def event_fields(item: Item, span: Span, owner_sf_id: str, user: SessionUser, pe
 # ---------------------------------------------------------------------------------------------
 # R-15, R-22, R-26: the synced fields, their fingerprints, and the merge of both sides.
 
-SUBJECT, WHEN, LOCATION, PRIVATE, SHOW_AS, DESCRIPTION = (
-    "subject", "when", "location", "private", "show_as", "description")  # fmt: skip
-SF_NAMES: dict[str, tuple[str, ...]] = {
-    SUBJECT: ("Subject",),
-    WHEN: ("StartDateTime", "EndDateTime", "ActivityDateTime", "ActivityDate", "IsAllDayEvent",
-           "DurationInMinutes"),
-    LOCATION: ("Location",),
-    PRIVATE: ("IsPrivate",),
-    SHOW_AS: ("ShowAs",),
-    DESCRIPTION: ("Description",),
-}  # fmt: skip
+SUBJECT, WHEN, LOCATION, PRIVATE, SHOW_AS, DESCRIPTION, LINKS = (
+    "subject", "when", "location", "private", "show_as", "description", "links")  # fmt: skip
 
 
 def _when_text(all_day: bool, start: datetime | None, end: datetime | None,
@@ -446,8 +421,19 @@ def _when_text(all_day: bool, start: datetime | None, end: datetime | None,
 
 def synced_fields(settings: Settings) -> tuple[str, ...]:
     """R-15/R-22: the fields kept in step; the description only without Safe Description (R-14)."""
-    base = (SUBJECT, WHEN, LOCATION, PRIVATE, SHOW_AS)
+    base = (SUBJECT, WHEN, LOCATION, PRIVATE, SHOW_AS, LINKS)
     return base if settings.safe_description else base + (DESCRIPTION,)
+
+
+def choice_text(item: Item) -> str:
+    """R-33: the sidebar's Name and Related To choice on this copy, as one value.
+
+    It is a Google-side field only: Salesforce's side of it is always "" (calsync does not read
+    WhoId/WhatId back), so a new choice is a Google change and goes up (a re-link), and an item
+    without a choice never differs from Salesforce."""
+    props = item.props
+    who, what = props.get(labels.P_WHO, ""), props.get(labels.P_WHAT, "")
+    return f"who={who};what={what}" if who or what else ""
 
 
 def google_values(item: Item, span: Span, settings: Settings) -> dict[str, str]:
@@ -460,6 +446,7 @@ def google_values(item: Item, span: Span, settings: Settings) -> dict[str, str]:
         PRIVATE: str(private_flag(item, settings)),
         SHOW_AS: show_as(item.transparency),
         DESCRIPTION: cut(plain_text(item.description), MAX_DESCRIPTION),
+        LINKS: choice_text(item),
     }
 
 
@@ -474,6 +461,7 @@ def sf_values(event: SfEventState) -> dict[str, str]:
         PRIVATE: str(event.is_private),
         SHOW_AS: event.show_as,
         DESCRIPTION: event.description,
+        LINKS: "",  # see choice_text
     }
 
 
@@ -488,6 +476,7 @@ def fields_values(f: SfEventFields) -> dict[str, str]:
         PRIVATE: str(f.is_private),
         SHOW_AS: f.show_as,
         DESCRIPTION: f.description or "",
+        LINKS: "",  # see choice_text
     }
 
 

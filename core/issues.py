@@ -14,6 +14,7 @@ from enum import Enum
 class Severity(Enum):
     ERROR = "error"  # the item carries the error label; someone must act (or it retries)
     PENDING = "pending"  # the item waits for something that will happen by itself; no error label
+    WARNING = "warning"  # the item is saved, one part of it (a file) is not; no error label
 
 
 class Audience(Enum):
@@ -71,7 +72,7 @@ CATALOGUE: tuple[IssueType, ...] = (
               Audience.USER, "R-19"),
     IssueType("CS-009", "Deletions held for the admin's confirmation",
               "This session would delete more SF Events than `max_deletes_per_session`, or more than half of the user's saved items.",
-              Severity.PENDING, "Check the user's calendar, then run `python main.py deletes confirm EMAIL`.",
+              Severity.PENDING, "See what would be deleted with `python main.py deletes show EMAIL`, then `deletes confirm EMAIL`.",
               Audience.ADMIN, "R-37"),
     IssueType("CS-010", "Salesforce refused the record",
               "Salesforce answered with a validation error (required field, limit, permission).",
@@ -93,6 +94,42 @@ CATALOGUE: tuple[IssueType, ...] = (
               "Google Calendar answered with a permanent error for this item's copy.",
               Severity.ERROR, "Read the message; the item may have been moved or made read-only.",
               Audience.ADMIN, "R-31"),
+    IssueType("CS-015", "Item could not be processed",
+              "calsync could not read or plan this item (for example a time it cannot convert); the other items went on.",
+              Severity.ERROR, "Check the item's times and recurrence in Google Calendar and save it again; if it looks normal, report the message.",
+              Audience.ADMIN, "R-31"),
+    IssueType("CS-016", "Group calendar cannot be read",
+              "A group calendar listed in `group_calendars` answered 404 or 403 (deleted, or no longer shared with the user).",
+              Severity.ERROR, "Share the calendar with the user again, or remove it from `group_calendars`.",
+              Audience.ADMIN, "R-19"),
+    IssueType("CS-017", "User document cannot be read",
+              "A user's Firestore document has a field of the wrong type (edited by hand); the user is skipped.",
+              Severity.ERROR, "Fix the field named in the message in the Firestore console, or run `python main.py users enable EMAIL` again.",
+              Audience.ADMIN, "R-31"),
+    IssueType("CS-018", "Setting ignored",
+              "A stored setting has an unknown name or a value of the wrong type; the last valid value stays in force.",
+              Severity.ERROR, "Set it again with `python main.py settings set KEY VALUE`, which checks the value.",
+              Audience.ADMIN, "R-31"),
+    IssueType("CS-019", "Series too frequent to save",
+              "A series Salesforce cannot take as one recurring Event repeats more often than daily, or has more than 100 instances in the window.",
+              Severity.ERROR, "Save single instances instead, or simplify the rule in Google Calendar.",
+              Audience.USER, "R-17"),
+    IssueType("CS-020", "Sync session failed",
+              "A user's whole session could not run for a reason a retry cannot fix (delegation refused, Salesforce login refused, an internal error).",
+              Severity.ERROR, "Read the message; check domain-wide delegation and the Salesforce connected app (docs/deploy.md).",
+              Audience.ADMIN, "R-31"),
+    IssueType("CS-021", "Attachment too large to store",
+              "A file attached to this saved item is larger than `attachment_max_bytes`, or is a Google Docs, Sheets or Slides file whose PDF is over Google's 10 MB export limit. The event is saved; the file is not.",
+              Severity.WARNING, "Attach a smaller file (or a PDF of the document), or ask the admin to raise `attachment_max_bytes`.",
+              Audience.USER, "R-20"),
+    IssueType("CS-022", "Attachment cannot be read",
+              "The user cannot read or download a file attached to this saved item (not shared with them, deleted, or downloads disabled by its owner). The event is saved; the file is not.",
+              Severity.WARNING, "Share the file with the user (or ask its owner to allow downloads); it is stored when the item next changes.",
+              Audience.USER, "R-20"),
+    IssueType("CS-023", "Attachment of a type that cannot be stored",
+              "An attachment of this saved item is not a file calsync can store: a Google Form, Site, map, folder or shortcut, or a link that is not a Drive file. The event is saved; the attachment is not.",
+              Severity.WARNING, "Attach the content as a file (for example a PDF) if it belongs in Salesforce.",
+              Audience.USER, "R-20"),
 )  # fmt: skip
 
 BY_CODE: dict[str, IssueType] = {t.code: t for t in CATALOGUE}

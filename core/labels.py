@@ -203,3 +203,47 @@ def apply_patch(item: Item, patch: LabelPatch) -> Item:
     props.update(dict(patch.set_props))
     color = patch.color_id if patch.set_color else item.color_id
     return replace(item, color_id=color, private_props=tuple(sorted(props.items())))
+
+
+# -- echoes (R-26) --------------------------------------------------------------------------
+
+P_SEEN = "calsync_seen"  # a digest of the copy as calsync left it after its last label write
+
+
+def seen_digest(item: Item) -> str:
+    """The parts of a copy that a user can change and calsync reads (not reminders, not the
+    description, which R-14 writes once), as a short digest."""
+    import hashlib
+
+    span = item.span
+    try:
+        when: tuple[object, ...] = (
+            (span.start_utc.isoformat(), span.end_utc.isoformat(), span.is_all_day, span.time_zone)
+            if span is not None
+            else ()
+        )
+    except (OverflowError, ValueError):
+        when = (repr(span),)
+    people = sorted((a.email.lower(), a.response.value) for a in item.attendees)
+    organiser = item.organizer.email.lower() if item.organizer is not None else ""
+    props = sorted((k, v) for k, v in item.private_props if k != P_SEEN)
+    text = repr((item.status.value, when, item.recurrence, item.title, item.location, people,
+                 organiser, item.visibility.value, item.transparency.value, item.color_id, props))  # fmt: skip
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def is_echo(item: Item) -> bool:
+    """True when the copy is exactly as calsync's last label write left it (R-26)."""
+    mark = item.props.get(P_SEEN)
+    return mark is not None and mark == seen_digest(item)
+
+
+def marked(patch: LabelPatch, item: Item | None) -> LabelPatch:
+    """The patch, also recording the digest of the copy it leaves behind (for is_echo)."""
+    if item is None:
+        return patch
+    from dataclasses import replace
+
+    after = apply_patch(item, patch)
+    props = tuple(sorted({**dict(patch.set_props), P_SEEN: seen_digest(after)}.items()))
+    return replace(patch, set_props=props)

@@ -86,6 +86,18 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class StoredFile:
+    """R-20: one attachment as calsync stored it in Salesforce: the Drive file, the
+    ContentDocument that holds it, the Drive revision stored last and the SF Event it is linked
+    to (a new revision becomes a new ContentVersion of the same document)."""
+
+    file_id: str
+    content_document_id: str
+    revision: str
+    sf_event_id: str = ""
+
+
+@dataclass(frozen=True)
 class Span:
     """When an item happens.
 
@@ -149,7 +161,7 @@ class Span:
 
 @dataclass(frozen=True)
 class ItemKey:
-    """The mapping key (SPEC §1): the iCalUID, plus `originalStartTime` for one instance."""
+    """The mapping key (docs/rules.md, terms): the iCalUID, plus `originalStartTime` for one instance."""
 
     ical_uid: str
     instance: str = (
@@ -209,6 +221,14 @@ class Item:
     updated: datetime | None = None
     sequence: int = 0
     attachments: tuple[Attachment, ...] = ()
+    problem: str = ""  # why calsync cannot use this copy (unreadable times...): "" when it can
+
+    @property
+    def shown_title(self) -> str:
+        """The title as issues and the dry run show it: a private item's title stays private."""
+        if self.is_private:
+            return "(private item)"
+        return self.title or "(no title)"
 
     @property
     def key(self) -> ItemKey:
@@ -241,7 +261,7 @@ class Item:
 
     @property
     def is_meeting(self) -> bool:
-        """SPEC §1: a meeting has attendees besides the user; an appointment has none."""
+        """docs/rules.md, terms: a meeting has attendees besides the user; an appointment has none."""
         return bool(self.others())
 
     def self_attendee(self) -> Attendee | None:
@@ -274,7 +294,7 @@ class ResolvedPerson:
 
 @dataclass(frozen=True)
 class People:
-    """The initial search's answers for one session (SPEC §1), and the org's enabled users.
+    """The initial search's answers for one session (docs/rules.md, terms), and the org's enabled users.
 
     `resolved` maps lower-case emails to their record; `enabled_users` maps the emails of calsync's
     enabled users to their SF User ids; `accounts_by_domain` answers R-07's "Account whose website
@@ -304,7 +324,7 @@ class Role(Enum):
 
 @dataclass(frozen=True)
 class Mapping:
-    """What links one item copy of one user to its SF Event (SPEC §1).
+    """What links one item copy of one user to its SF Event (docs/rules.md, terms).
 
     `google_fp` and `sf_fp` hold, per synced field, a short hash of the value last written or
     read on each side: a side whose value still hashes the same did not change (R-26: this is how
@@ -326,6 +346,20 @@ class Mapping:
     occurrence_of: str = ""  # the series' SF Event id, when this maps one of its occurrences
     linked: tuple[str, ...] = ()  # emails already linked as relations (R-16)
     attachments: tuple[str, ...] = ()  # Drive file ids already stored in Salesforce (R-20)
+    files: tuple[StoredFile, ...] = ()  # R-20: where each stored file is, by Drive file id
+    # R-29, R-39: written before the Salesforce create (an intent): the create may or may not
+    # have happened, so a retry resolves it by the sync key, never by what the item says now.
+    pending_create: bool = False
+    # R-18: Salesforce refused the delete; the mapping stays until a retry deletes the Event.
+    pending_delete: bool = False
+    start: str = ""  # the item's start (instance_text); tells a 410 resync which gaps to check
+    # An occurrence or instance whose SF Event is gone on purpose: "cancelled" (cancelled in
+    # Google, R-17) or "deleted_in_salesforce" (R-23: not created again).
+    tombstone: str = ""
+
+    @property
+    def owned(self) -> bool:
+        return self.role is Role.OWNER
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def _domain(email: str) -> str:
 
 
 def is_internal(email: str, ctx: Context) -> bool:
-    """SPEC §1: on one of the org's domains, or the address of a Salesforce User."""
+    """docs/rules.md, terms: on one of the org's domains, or the address of a Salesforce User."""
     person = ctx.people.get(email)
     return _domain(email) in ctx.settings.internal_domains or (
         person is not None and person.kind is PersonKind.USER
@@ -321,6 +321,8 @@ def _group_too_long(item: Item, ctx: Context, manual: bool) -> Decision | None:
 def _unresolved(item: Item, ctx: Context, manual: bool) -> Decision | None:
     if ctx.mapping is not None or not item.is_meeting or resolved_others(item, ctx):
         return None
+    if item.props.get(labels.P_WHO):
+        return None  # R-33: the rep chose the Name in the sidebar; the item links to them
     if ctx.settings.auto_create_unresolved != "off":
         return None  # R-07: the plan creates the missing records with the SF Event
     return _fail("R-07", "CS-002", "no attendee is known in Salesforce yet", manual)

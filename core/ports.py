@@ -1,4 +1,5 @@
-"""Ports: the small interfaces that the core and the sessions use, implemented in infra/ and tests/fakes.py."""
+"""Ports: the small interfaces that the sessions use, implemented in infra/ and tests/fakes.py.
+They depend on the model and the actions only, never on the planner."""
 
 from __future__ import annotations
 
@@ -8,12 +9,32 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from core.actions import SfCreate, SfDelete, SfUpdate, WriteResult
+from core.attachments import DriveFile, Fetch, FileContent, FileFailure
+from core.backfill import BatchResult, Checkpoint
 from core.fields import GooglePatch, NewPerson
 from core.issues import Issue
 from core.labels import LabelPatch
-from core.model import Item, ItemKey, Mapping, ResolvedPerson, SfEventState
-from core.plan import SfCreate, SfDelete, SfUpdate
-from core.users import SyncState, User
+from core.model import Item, ItemKey, Mapping, ResolvedPerson, SfEventState, StoredFile
+from core.users import User
+
+
+@dataclass(frozen=True)
+class Fence:
+    """The lease a session holds (R-29): its writes are refused (LeaseLost) once another
+    session has taken the lease, so a session that overran its time writes nothing more."""
+
+    email: str
+    holder: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class UserProblem:
+    """A user document that cannot be read (audit M6): skipped, and reported to the admin."""
+
+    doc_id: str
+    reason: str
 
 
 class SettingsStore(Protocol):
@@ -23,22 +44,39 @@ class SettingsStore(Protocol):
         """The org settings document as stored (raw, validated by core.settings.resolve)."""
         ...
 
+    def last_valid_org_settings(self) -> dict[str, Any]:
+        """The org settings as they were when they last validated cleanly (SPEC §7)."""
+        ...
+
+    def remember_valid_settings(self, email: str, values: MappingABC[str, Any]) -> None:
+        """Keep `values` as the last valid settings of the org (`email` "") or of a user."""
+        ...
+
     def set_org_settings(self, values: MappingABC[str, Any]) -> None:
         """Merge these values into the org settings document."""
         ...
 
-    def get_user(self, email: str) -> User | None: ...
+    def org_status(self) -> dict[str, Any]:
+        """Facts calsync learnt about the org (whether Salesforce has Calsync_Key__c...)."""
+        ...
+
+    def set_org_status(self, values: MappingABC[str, Any]) -> None: ...
+
+    def get_user(self, email: str) -> User | None:
+        """The user, or None when there is none or the document cannot be read (audit M6)."""
+        ...
 
     def get_users(self, emails: Iterable[str]) -> list[User]:
-        """The users among these addresses (one batched read, whatever the org's size)."""
+        """The readable users among these addresses (one batched read)."""
         ...
 
     def user_for_channel(self, channel_id: str) -> User | None:
         """The user whose stored watch channel has this id (R-34)."""
         ...
 
-    def list_users(self) -> list[User]:
-        """Every user document, enabled or not, ordered by email."""
+    def list_users(self, problems: list[UserProblem] | None = None) -> list[User]:
+        """Every readable user document, enabled or not, ordered by email; unreadable ones are
+        left out and, when `problems` is given, listed there."""
         ...
 
     def enable_user(self, email: str, sf_user_id: str = "") -> User:
@@ -47,15 +85,42 @@ class SettingsStore(Protocol):
 
     def disable_user(self, email: str) -> None: ...
 
+    def set_sf_user_id(self, email: str, sf_user_id: str) -> None:
+        """Store the matched Salesforce User id, leaving `enabled` as it is (audit L5)."""
+        ...
+
+    def remove_user(self, email: str) -> None:
+        """Forget a user's document (settings, state); KeyError if the user is unknown."""
+        ...
+
+    def unset_org_settings(self, names: Iterable[str]) -> None:
+        """Remove these keys from the org settings document (their defaults apply again)."""
+        ...
+
+    def unset_user_settings(self, email: str, names: Iterable[str]) -> None:
+        """Remove these overrides of a user; KeyError if the user is unknown."""
+        ...
+
     def set_user_settings(self, email: str, values: MappingABC[str, Any]) -> None:
         """Merge overrides into an existing user's settings; KeyError if the user is unknown."""
         ...
 
-    def save_sync_state(self, email: str, state: SyncState) -> None: ...
+    def add_sf_changes(self, email: str, event_ids: Iterable[str]) -> None:
+        """R-21..R-23: SF Event ids for the user's next session to read (added, never replaced:
+        the poller and the Flow's callout may add at the same time as a session removes)."""
+        ...
 
-    def set_state_fields(self, email: str, values: MappingABC[str, Any]) -> None:
+    def remove_sf_changes(self, email: str, event_ids: Iterable[str], *,
+                          fence: Fence | None = None) -> None:  # fmt: skip
+        """The ids a session read and settled."""
+        ...
+
+    def set_state_fields(self, email: str, values: MappingABC[str, Any], *,
+                         fence: Fence | None = None,
+                         expect: MappingABC[str, Any] | None = None) -> bool:  # fmt: skip
         """Write only these fields of the user's SyncState (by field name), leaving the others as
-        they are: concurrent writers (session, sweep, CLI) never clobber each other's fields."""
+        they are (audit M1). Under `fence`, refused with LeaseLost once the lease was taken over.
+        With `expect`, written only if those fields still hold those values; False if not."""
         ...
 
 
@@ -68,11 +133,16 @@ class SessionQueue(Protocol):
 
 
 class Lease(Protocol):
-    """Mutual exclusion of one user's sessions (R-29)."""
+    """Mutual exclusion of one user's sessions (R-29), with a fencing generation; expiry is
+    judged on the store's clock, never the caller's (audit L9)."""
 
-    def acquire(self, email: str, holder: str, now: datetime, ttl: timedelta) -> bool: ...
+    def acquire(self, email: str, holder: str, ttl: timedelta) -> Fence | None: ...
 
-    def release(self, email: str, holder: str) -> None: ...
+    def renew(self, fence: Fence, ttl: timedelta) -> bool:
+        """Extend the lease; False when it was taken over meanwhile."""
+        ...
+
+    def release(self, fence: Fence) -> None: ...
 
 
 class MappingStore(Protocol):
@@ -84,9 +154,10 @@ class MappingStore(Protocol):
         """Every user's mappings of these iCalUIDs (R-11: the organiser's)."""
         ...
 
-    def put(self, mappings: Sequence[Mapping]) -> None: ...
+    def put(self, mappings: Sequence[Mapping], fence: Fence | None = None) -> None: ...
 
-    def delete(self, user_email: str, keys: Sequence[ItemKey]) -> None: ...
+    def delete(self, user_email: str, keys: Sequence[ItemKey],
+               fence: Fence | None = None) -> None: ...  # fmt: skip
 
 
 class IssueStore(Protocol):
@@ -94,24 +165,11 @@ class IssueStore(Protocol):
 
     def open_for_user(self, email: str) -> list[Issue]: ...
 
-    def record(self, opened: Sequence[Issue], closed: Sequence[Issue], now: datetime) -> None: ...
+    def record(self, opened: Sequence[Issue], closed: Sequence[Issue], now: datetime,
+               fence: Fence | None = None) -> None: ...  # fmt: skip
 
 
 # --- The two services --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """The outcome of one write inside a batch: `ref` names what was written (a sync key, an
-    event id), `id` is the record id on success. Failures carry the service's error code and
-    whether a retry can help (rate limits, 5xx, record locks) or not (validation)."""
-
-    ref: str
-    ok: bool
-    id: str = ""
-    error_code: str = ""
-    message: str = ""
-    retryable: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,7 +193,8 @@ class Channel:
 
 
 class Calendar(Protocol):
-    """One user's Google Calendar, acting as that user (domain-wide delegation)."""
+    """One user's Google Calendar, acting as that user (domain-wide delegation). Reads raise
+    core.errors' typed errors (GoogleRefused for 403/404: a calendar not shared any more)."""
 
     def changes(
         self, calendar_id: str, sync_token: str, time_min: datetime, time_max: datetime
@@ -184,13 +243,14 @@ class Salesforce(Protocol):
         ...
 
     def create_events(self, creates: Sequence[SfCreate]) -> list[WriteResult]:
-        """Create (or, with Calsync_Key__c, upsert) Events; `ref` is the sync key."""
+        """Create (or, with Calsync_Key__c, upsert) Events; `ref` is the sync key. A create
+        retried from an intent finds what an earlier attempt made instead of repeating it."""
         ...
 
     def update_events(self, updates: Sequence[SfUpdate]) -> list[WriteResult]: ...
 
     def delete_events(self, deletes: Sequence[SfDelete]) -> list[WriteResult]:
-        """An already deleted Event counts as success."""
+        """An already deleted Event counts as success; a delete by key finds its Event first."""
         ...
 
     def has_key_field(self) -> bool:
@@ -198,10 +258,8 @@ class Salesforce(Protocol):
         key, and a retried create finds what an earlier attempt made by itself."""
         ...
 
-    def find_events(self, creates: Sequence[SfCreate]) -> dict[str, str]:
-        """R-39: Events that these creates may already have made (a crash between the Salesforce
-        write and the mapping write): sync key → SF Event id. By Calsync_Key__c where the org
-        has the field, else by owner, start and subject."""
+    def event_summaries(self, event_ids: Sequence[str]) -> dict[str, tuple[str, datetime | None]]:
+        """Subject and start of these Events (what an admin is shown before a delete, R-37)."""
         ...
 
     def changed_events(
@@ -209,3 +267,109 @@ class Salesforce(Protocol):
     ) -> tuple[list[SfEventState], datetime]:
         """Events of these owners changed or deleted in [since, until); the next watermark."""
         ...
+
+
+# --- R-20: attachments ---------------------------------------------------------------------
+
+
+class Drive(Protocol):
+    """One user's Google Drive, read-only, as that user (domain-wide delegation): asked for
+    only when `save_attachments` is on. Failures come back as FileFailure with an issue code."""
+
+    def metadata(self, file_id: str) -> DriveFile | FileFailure: ...
+
+    def content(self, meta: DriveFile, fetch: Fetch, file_name: str) -> FileContent | FileFailure:
+        """The file's bytes: downloaded, or exported as PDF (Docs Editors files)."""
+        ...
+
+
+class SalesforceFiles(Protocol):
+    """Salesforce Files (ContentVersion, ContentDocument, ContentDocumentLink)."""
+
+    def stored_on(self, sf_event_id: str) -> dict[str, StoredFile]:
+        """Files calsync already stored on this Event, by Drive file id: what a crash between
+        the upload and the mapping write left behind. Raises core.errors' typed errors."""
+        ...
+
+    def upload(self, content: FileContent, sf_event_id: str, document_id: str = "") -> WriteResult:
+        """Store the file linked to the Event, or as a new version of `document_id`; `ref` is
+        the Drive file id, `id` the ContentDocument id."""
+        ...
+
+    def link(self, document_id: str, sf_event_id: str) -> WriteResult:
+        """Link a stored document to another Event (an existing link counts as success)."""
+        ...
+
+
+# --- R-38: backfill ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """One page of a calendar listing over a time range; `next_page_token` "" on the last."""
+
+    items: tuple[Item, ...]
+    next_page_token: str
+
+
+class CalendarPages(Protocol):
+    """A calendar read in pages over a time range, without sync tokens (R-38)."""
+
+    def page(
+        self, calendar_id: str, time_min: datetime, time_max: datetime, page_token: str,
+        page_size: int,
+    ) -> ItemPage: ...  # fmt: skip
+
+    def count(self, calendar_id: str, time_min: datetime, time_max: datetime) -> int:
+        """How many items the pages will hold (for the progress line's time left)."""
+        ...
+
+
+class BatchRunner(Protocol):
+    """Applies the autosave rules (R-05..R-09, without the sliding window) to one batch of a
+    user's items, as a session does with its items: saves what the rules save, skips the rest,
+    records failures as issues. Idempotent: a batch run twice saves nothing twice. May raise
+    core.errors.RetryableError (the user's session lease is busy, rate limits, 5xx)."""
+
+    def run(self, email: str, items: Sequence[Item], dry_run: bool) -> BatchResult: ...
+
+
+class BackfillStore(Protocol):
+    """The backfills' checkpoints (Firestore in production), one per user, and a hold that
+    keeps two runs of one user's backfill from working at the same time."""
+
+    def get(self, email: str) -> Checkpoint | None: ...
+
+    def list(self) -> list[Checkpoint]: ...
+
+    def save(self, checkpoint: Checkpoint) -> None: ...
+
+    def claim(self, email: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take (or renew) the hold; False while another holder's hold has not expired."""
+        ...
+
+    def release(self, email: str, holder: str) -> None: ...
+
+    def held_until(self, email: str) -> datetime | None: ...
+
+
+class BackfillQueue(Protocol):
+    """Queues the next bounded slice of a user's backfill (Cloud Tasks in production)."""
+
+    def enqueue_slice(self, email: str, chain: str, slice_no: int, at: datetime) -> bool: ...
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """Whether bulk work may go on (R-38): `ok` False stops it with `message`; `pause_seconds`
+    slows it down."""
+
+    ok: bool
+    message: str = ""
+    pause_seconds: float = 0.0
+
+
+class ApiBudget(Protocol):
+    """The share of the org's daily Salesforce API calls a backfill may use."""
+
+    def check(self) -> BudgetCheck: ...

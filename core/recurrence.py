@@ -49,7 +49,9 @@ def zone_of(name: str) -> tzinfo | None:
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: "America" is a directory of the tz database, a 300-character name is too
+        # long for a file name (audit H3): neither is a zone.
         return None
 
 
@@ -192,8 +194,69 @@ def instance_too_long(span: Span) -> bool:
     return span.duration > MAX_INSTANCE
 
 
-def instances(lines: tuple[str, ...], span: Span, start: datetime, end: datetime) -> list[Span]:
-    """The instances of a series that start within [start, end], each as its own Span.
+_SUB_DAILY = frozenset({"HOURLY", "MINUTELY", "SECONDLY"})
+_MONTH_DAYS = {
+    1: 31,
+    2: 29,
+    3: 31,
+    4: 30,
+    5: 31,
+    6: 30,
+    7: 31,
+    8: 31,
+    9: 30,
+    10: 31,
+    11: 30,
+    12: 31,
+}
+
+
+def _rule_parts(lines: tuple[str, ...]) -> list[dict[str, str]]:
+    out = []
+    for line in lines:
+        if line.upper().startswith("RRULE"):
+            try:
+                out.append(dict(_parts(line)))
+            except ValueError:
+                continue
+    return out
+
+
+def sub_daily(lines: tuple[str, ...]) -> bool:
+    """A rule that repeats more often than daily (FREQ=HOURLY, or BYHOUR/BYMINUTE/BYSECOND with
+    more than one value): saved one by one it would flood Salesforce (audit M9)."""
+    for parts in _rule_parts(lines):
+        if parts.get("FREQ") in _SUB_DAILY:
+            return True
+        if any(len(parts.get(p, "").split(",")) > 1 for p in ("BYHOUR", "BYMINUTE", "BYSECOND")):
+            return True
+    return False
+
+
+def never_occurs(lines: tuple[str, ...]) -> bool:
+    """A rule whose BYMONTH and BYMONTHDAY never meet (30 February): dateutil would search every
+    year up to 9999 for it (audit L4), so it is answered here."""
+    for parts in _rule_parts(lines):
+        months = parts.get("BYMONTH", "")
+        days = parts.get("BYMONTHDAY", "")
+        if not months or not days:
+            continue
+        try:
+            month_list = [int(m) for m in months.split(",")]
+            day_list = [int(d) for d in days.split(",")]
+        except ValueError:
+            continue
+        if all(d > 0 for d in day_list) and all(
+            min(day_list) > _MONTH_DAYS.get(m, 31) for m in month_list
+        ):
+            return True
+    return False
+
+
+def instances(lines: tuple[str, ...], span: Span, start: datetime, end: datetime,
+              limit: int | None = None) -> list[Span]:  # fmt: skip
+    """The instances of a series that start within [start, end], each as its own Span; at most
+    `limit` of them (the expansion stops there).
 
     Expanded in the item's own zone so that a 09:00 meeting stays at 09:00 local across a DST
     change (its UTC instant moves by an hour), as Google expands it. Raises ValueError for a
@@ -202,6 +265,8 @@ def instances(lines: tuple[str, ...], span: Span, start: datetime, end: datetime
     zone = zone_of(span.time_zone)
     if zone is None:
         raise ValueError(f"unknown time zone {span.time_zone!r}")
+    if never_occurs(lines):
+        return []
     length: timedelta = span.duration
     out: list[Span] = []
     if span.start_date is not None:
@@ -211,7 +276,9 @@ def instances(lines: tuple[str, ...], span: Span, start: datetime, end: datetime
         rule = rrulestr(text, dtstart=dtstart, forceset=True, unfold=True)
         lo = datetime.combine(start.astimezone(UTC).date(), time(0))
         hi = datetime.combine(end.astimezone(UTC).date(), time(0))
-        for occurrence in rule.between(lo, hi, inc=True):
+        for occurrence in rule.xafter(lo, inc=True):
+            if occurrence > hi or (limit is not None and len(out) >= limit):
+                break
             day: date = occurrence.date()
             out.append(Span.all_day(day, day + length, span.time_zone))
         return out
@@ -220,7 +287,9 @@ def instances(lines: tuple[str, ...], span: Span, start: datetime, end: datetime
     # UNTIL must then be a UTC instant (RFC 5545), so a date or floating UNTIL is converted.
     text = "\n".join(_utc_until(ln, span, zone) for ln in lines)
     rule = rrulestr(text, dtstart=span.start.astimezone(zone), forceset=True, unfold=True)
-    for occurrence in rule.between(start, end, inc=True):
+    for occurrence in rule.xafter(start, inc=True):
+        if occurrence > end or (limit is not None and len(out) >= limit):
+            break
         begin = occurrence.astimezone(UTC)
         out.append(Span.timed(begin, begin + length, span.time_zone))
     return out
@@ -239,6 +308,6 @@ def starts_between(lines: tuple[str, ...], span: Span, start: datetime, end: dat
     A rule that cannot be read counts by its first instance only.
     """
     try:
-        return bool(instances(lines, span, start, end))
-    except (ValueError, TypeError):
+        return bool(instances(lines, span, start, end, limit=1))
+    except (ValueError, TypeError, OverflowError):
         return start <= span.start_utc <= end

@@ -1,4 +1,4 @@
-"""Org and user settings: the catalogue of every setting, its default (SPEC §7) and its validation.
+"""Org and user settings: the catalogue of every setting, its default (docs/rules.md, Settings) and its validation.
 
 Settings are read from two Firestore documents (the org's, and a user's overrides) on every
 session. A value with an unknown name or the wrong type is reported as a `SettingProblem` and
@@ -7,6 +7,7 @@ ignored, so the last valid value (the org's, else the default) stays in force an
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -34,6 +35,8 @@ def _bool(value: Any) -> bool:
 
 def _int_range(low: int, high: int) -> Check:
     def check(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # Firestore's console stores 30 as the double 30.0 (audit M6)
         if isinstance(value, bool) or not isinstance(value, int):
             raise SettingError(f"must be a whole number from {low} to {high}")
         if not low <= value <= high:
@@ -47,14 +50,6 @@ def _share(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
         raise SettingError("must be a number above 0 and at most 1 (a share, e.g. 0.5)")
     return float(value)
-
-
-def _address(text: str) -> str:
-    value = text.strip().lower()
-    local, at, domain = value.rpartition("@")
-    if not at or not local:
-        raise SettingError(f"{text!r} is not an address")
-    return f"{local}@{_domain(domain)}"
 
 
 def _choice(*allowed: str) -> Check:
@@ -106,6 +101,14 @@ def _address_or_domain(text: str) -> str:
             raise SettingError(f"{text!r} is not an address")
         return f"{local}@{_domain(domain)}"
     return _domain(value)
+
+
+def _address(text: str) -> str:
+    value = text.strip().lower()
+    local, at, domain = value.rpartition("@")
+    if not at or not local or " " in local:
+        raise SettingError(f"{text!r} is not an email address")
+    return f"{local}@{_domain(domain)}"
 
 
 def _calendar_ids(value: Any) -> tuple[str, ...]:
@@ -188,6 +191,8 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Salesforce public calendars copied one way into Google (R-25)."),
     SettingSpec("max_deletes_per_session", 20, _int_range(0, 100_000), Scope.ORG,
                 "A session that would delete more SF Events waits for an admin (R-37)."),
+    SettingSpec("max_deletes_per_day", 50, _int_range(0, 1_000_000), Scope.ORG,
+                "Deletes of one user's SF Events in 24 hours beyond which the guard holds them (R-37)."),
     SettingSpec("deletion_guard_min_deletes", 3, _int_range(1, 100_000), Scope.ORG,
                 "R-37's half-of-mapped-items rule applies from this many deletes on (1: always)."),
     SettingSpec("save_color", "9", _color, Scope.ORG,
@@ -196,10 +201,10 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Colour that removes an item from Salesforce (R-18)."),
     SettingSpec("error_color", "11", _color, Scope.ORG,
                 "Colour of an item that failed (R-02)."),
+    SettingSpec("admins", (), _string_list(_address), Scope.ORG,
+                "Google accounts that may open the sync-issues dashboard and act on it, and the admin view of `status` (R-32)."),
     SettingSpec("api_budget_share", 0.5, _share, Scope.ORG,
                 "Bulk work (initial syncs, backfills) pauses before it takes more than this share of the org's remaining daily Salesforce calls; saves always go."),
-    SettingSpec("admins", (), _string_list(_address), Scope.ORG,
-                "Addresses whose Google-signed ID token opens the admin view of `status` (users, API budget)."),
 )  # fmt: skip
 
 BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
@@ -231,12 +236,13 @@ class Settings:
     delete_from_calendar: bool = False
     sf_public_calendars: tuple[tuple[str, str, str], ...] = ()
     max_deletes_per_session: int = 20
+    max_deletes_per_day: int = 50
     deletion_guard_min_deletes: int = 3
     save_color: str = "9"
     unsync_color: str = "8"
     error_color: str = "11"
-    api_budget_share: float = 0.5
     admins: tuple[str, ...] = ()
+    api_budget_share: float = 0.5
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -258,11 +264,37 @@ class SettingProblem:
         return f"{self.source}: setting {self.name!r} ignored: {self.message}"
 
 
+def unknown_setting(name: str) -> str:
+    """The message for a setting name that is not in the catalogue, with the closest names."""
+    close = difflib.get_close_matches(name, BY_NAME, n=2, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"unknown setting {name!r}; {hint}(`settings show` lists every setting)"
+
+
+# Colours that must differ: each one means something else on the same copy (R-01, R-02, R-18).
+_DISTINCT_COLOURS = ("save_color", "unsync_color", "error_color")
+_COLOUR_MEANING = {"save_color": "save", "unsync_color": "unsync", "error_color": "mark errors"}
+
+
+def conflicts(settings: Settings) -> list[str]:
+    """Settings that contradict each other: today the three label colours must all differ."""
+    found = []
+    for i, first in enumerate(_DISTINCT_COLOURS):
+        for second in _DISTINCT_COLOURS[i + 1 :]:
+            colour = getattr(settings, first)
+            if colour == getattr(settings, second):
+                found.append(
+                    f"{first} and {second} would both be colour {colour!r}: one colour cannot "
+                    f"both {_COLOUR_MEANING[first]} and {_COLOUR_MEANING[second]}"
+                )
+    return found
+
+
 def validate(name: str, value: Any, *, for_user: bool = False) -> Any:
     """Check one setting; return its normalised value or raise SettingError naming it."""
     spec = BY_NAME.get(name)
     if spec is None:
-        raise SettingError(f"unknown setting {name!r}; known settings: {', '.join(BY_NAME)}")
+        raise SettingError(unknown_setting(name))
     if for_user and spec.scope is Scope.ORG:
         raise SettingError(f"setting {name!r} is org-wide and cannot be set per user")
     try:
@@ -287,14 +319,32 @@ def resolve(
     org_doc: Mapping[str, Any] | None,
     user_doc: Mapping[str, Any] | None = None,
     user: str = "user",
+    *,
+    last_valid_org: Mapping[str, Any] | None = None,
+    last_valid_user: Mapping[str, Any] | None = None,
 ) -> tuple[Settings, list[SettingProblem]]:
-    """Combine defaults, the org document and a user's overrides into the settings in force."""
+    """Combine defaults, the org document and a user's overrides into the settings in force.
+
+    A refused value keeps the last valid one (SPEC §7): the value that document held when it
+    last validated cleanly, else the org's (for a user's), else the default. A typo must never
+    loosen the deletion guard or turn someone's own colour into a save tag (audit M6).
+    """
     problems: list[SettingProblem] = []
     values = {spec.name: spec.default for spec in SPECS}
-    values.update(_valid_values(org_doc or {}, "org", False, problems))
-    for name, value in _valid_values(user_doc or {}, user, True, problems).items():
+    values.update(_with_fallback(org_doc, last_valid_org, "org", False, problems))
+    for name, value in _with_fallback(user_doc, last_valid_user, user, True, problems).items():
         values[name] = tuple(dict.fromkeys(values[name] + value)) if name in _ADDITIVE else value
     return Settings(**values), problems
+
+
+def _with_fallback(doc: Mapping[str, Any] | None, last_valid: Mapping[str, Any] | None,
+                   source: str, for_user: bool, problems: list[SettingProblem]) -> dict[str, Any]:  # fmt: skip
+    found: list[SettingProblem] = []
+    values = _valid_values(doc or {}, source, for_user, found)
+    problems += found
+    refused = {p.name for p in found}
+    kept = {k: v for k, v in (last_valid or {}).items() if k in refused}
+    return {**_valid_values(kept, source, for_user, []), **values}
 
 
 def parse_cli_value(text: str) -> Any:

@@ -25,7 +25,6 @@ class SyncState:
     calendar_sync_token: str = ""  # the primary calendar's
     group_sync_tokens: dict[str, str] = field(default_factory=dict)  # R-19: per group calendar
     window_end: str = ""  # ISO date: how far ahead the sweep has looked (R-05, R-28)
-    deletes_confirmed: bool = False  # R-37: the admin released held deletes
     channel_id: str = ""
     channel_token: str = ""
     channel_resource_id: str = ""
@@ -35,6 +34,11 @@ class SyncState:
     held_deletes: tuple[HeldDelete, ...] = ()
     held_id: str = ""
     deletes_release: str = ""
+    # R-37's rolling guard: "RFC 3339 instant count" per session that deleted, last 24 hours.
+    recent_deletes: tuple[str, ...] = ()
+    # R-21..R-23: SF Event ids that changed in Salesforce (found by the poller or the Flow's
+    # callout) and that this user's session reads next; it removes those it settled.
+    sf_changed: tuple[str, ...] = ()
     # What the last session did, for `users show` and the dashboard (R-32).
     last_session_at: str = ""  # RFC 3339
     last_session_result: str = ""  # "ok", or "retry CS-011", "failed CS-014", ...
@@ -47,6 +51,7 @@ class User:
     sf_user_id: str = ""  # empty: matched by email on first session
     settings: dict[str, Any] = field(default_factory=dict)  # raw overrides, validated on read
     state: SyncState = SyncState()
+    settings_last_valid: dict[str, Any] = field(default_factory=dict)  # SPEC §7: the fallback
 
 
 def normalise_email(email: str) -> str:

@@ -10,6 +10,7 @@ item: decision, owner, SF Event id, label and issue.
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import time
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
+from emulators.org import event_rows, salesforce_admin
+from emulators.rep import calendar
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 USERS = (ALICE, BOB, CAROL)
@@ -49,27 +51,10 @@ class Demo:
     # -- the stack's parts ----------------------------------------------------------------
 
     def calendar(self, email: str) -> Any:
-        from google.oauth2.credentials import Credentials
-        from googleapiclient.discovery import build
-
-        service = build(
-            "calendar",
-            "v3",
-            credentials=Credentials(token=f"dev:{email}"),  # the emulator's dev login for users
-            static_discovery=True,
-            cache_discovery=False,
-            client_options={"api_endpoint": self.env["CALSYNC_CALENDAR_URL"]},
-        )
-        return service.events()
+        return calendar(self.env, email)
 
     def salesforce_admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        http = requests.Session()
-        http.trust_env = False  # else REQUESTS_CA_BUNDLE overrides `verify`
-        http.verify = self.env["CALSYNC_SF_CA_CERT"]
-        url = f"{self.env['CALSYNC_SF_INSTANCE_URL']}/_admin/{path}"
-        answer = http.request(method, url, timeout=30, **kwargs)
-        answer.raise_for_status()
-        return answer.json()
+        return salesforce_admin(self.env, method, path, **kwargs)
 
     # -- calendar changes, as reps would make them ---------------------------------------
 
@@ -157,47 +142,53 @@ def _scenario(demo: Demo) -> dict[str, float | None]:
     before = events_now()
     demo.add(
         ALICE,
-        "R-01 manual save by colour",
+        "saved by giving it colour 9 [R-01]",
         "Acme kickoff",
         day=1,
         attendees=(ALICE, JANE),
         colorId="9",
     )
     measured["manual save, push to SF Event"] = _wait_for(lambda: events_now() > before)
-    demo.add(ALICE, "R-05 autosaved meeting", "Acme QBR", day=2, attendees=(ALICE, JANE, JOE))
     demo.add(
         ALICE,
-        "R-06 private, skipped",
+        "autosaved, then renamed [R-05, R-15]",
+        "Acme QBR",
+        day=2,
+        attendees=(ALICE, JANE, JOE),
+    )
+    demo.add(
+        ALICE,
+        "private: not autosaved [R-06]",
         "Dentist",
         day=2.5,
         visibility="private",
         attendees=(ALICE, JANE),
     )
-    demo.add(ALICE, "R-06 internal, skipped", "Team standup", day=3, attendees=(ALICE, BOB))
-    demo.add(ALICE, "R-06 focus time, skipped", "Deep work", day=3.2, eventType="focusTime")
-    demo.add(BOB, "R-07 nobody known: error label", "Unknown prospect", day=4,
+    demo.add(ALICE, "internal: not autosaved [R-06]", "Team standup", day=3, attendees=(ALICE, BOB))
+    demo.add(ALICE, "focus time: not autosaved [R-06]", "Deep work", day=3.2, eventType="focusTime")
+    demo.add(BOB, "nobody known in Salesforce [R-07]", "Unknown prospect", day=4,
              attendees=(BOB, STRANGER), colorId="9")  # fmt: skip
-    demo.add(ALICE, "R-09 longer than 14 days", "Roadshow", day=5, hours=24 * 16, colorId="9")
-    review = demo.add(ALICE, "R-10 organiser saves; Bob invitee", "Pipeline review", day=6,
+    demo.add(ALICE, "longer than 14 days [R-09]", "Roadshow", day=5, hours=24 * 16, colorId="9")
+    review = demo.add(ALICE, "organiser saves, Bob invited [R-10]", "Pipeline review", day=6,
                       attendees=(ALICE, BOB, JOE))  # fmt: skip
-    demo.items.append((BOB, review, "R-11 attendee waits, then joins"))
+    demo.items.append((BOB, review, "attendee waits for organiser [R-11]"))
     demo.respond(BOB, review, "accepted")
     demo.patch(BOB, review, colorId="9")  # Bob saves before the organiser: he waits (R-11)
     _quiet(demo)
     demo.patch(ALICE, review, colorId="9")  # now the organiser saves it
-    declined = demo.add(ALICE, "organised by Alice, saved", "Acme pricing", day=7,
+    declined = demo.add(ALICE, "saved by its organiser [R-10]", "Acme pricing", day=7,
                         attendees=(ALICE, CAROL, JANE), colorId="9")  # fmt: skip
-    demo.items.append((CAROL, declined, "R-08 declined then tagged: ISE-013"))
+    demo.items.append((CAROL, declined, "declined, then tagged [R-08]"))
     demo.respond(CAROL, declined, "declined")
     demo.patch(CAROL, declined, colorId="9")
     for user, event_id in _external_invite(demo).items():
-        demo.items.append((user, event_id, "R-12 external organiser: own event"))
-    lunch = demo.add(CAROL, "R-18 saved, then cancelled", "Lunch with Lee", day=9,
+        demo.items.append((user, event_id, "outside organiser: own Event [R-12]"))
+    lunch = demo.add(CAROL, "saved, then cancelled [R-18]", "Lunch with Lee", day=9,
                      attendees=(CAROL, LEE), colorId="9")  # fmt: skip
     _quiet(demo)
     demo.calendar(CAROL).delete(calendarId="primary", eventId=lunch).execute()
     moved = demo.items[1][1]
-    demo.patch(ALICE, moved, summary="Acme QBR (moved)", location="Acme HQ")  # R-15
+    demo.patch(ALICE, moved, summary="Acme QBR at HQ", location="Acme HQ")  # R-15
     _quiet(demo)
     return measured
 
@@ -225,21 +216,11 @@ def _external_invite(demo: Demo) -> dict[str, str]:
 
 
 def _sweep(env: Mapping[str, str]) -> dict[str, Any]:
-    """What Cloud Scheduler does every few minutes (R-28): call `sweep` with the invoker's OIDC
-    token, minted by IAM for the scheduler's service agent (terraform/scheduler.tf)."""
-    from emulators.stack import INVOKER_SA, SCHEDULER_AGENT
+    """What Cloud Scheduler does every few minutes (R-28)."""
+    from emulators.scheduler import post
+    from infra.schedule import JOBS
 
-    url = env["CALSYNC_FUNCTIONS_URL"] + "/sweep"
-    minted = requests.post(
-        f"{env['CALSYNC_IDENTITY_URL']}/v1/projects/-/serviceAccounts/{INVOKER_SA}:generateIdToken",
-        json={"audience": url, "includeEmail": True},
-        headers={"Authorization": f"Bearer dev:{SCHEDULER_AGENT}"},
-        timeout=10,
-    )
-    minted.raise_for_status()
-    answer = requests.post(
-        url, headers={"Authorization": f"Bearer {minted.json()['token']}"}, timeout=60
-    )
+    answer = post(next(job for job in JOBS if job.function == "sweep"), env)
     answer.raise_for_status()
     return dict(answer.json())
 
@@ -250,6 +231,7 @@ def _rows(demo: Demo) -> list[tuple[str, ...]]:
     services = wiring.services()
     sf_users = {u["Id"]: u["Email"].split("@")[0] for u in
                 demo.salesforce_admin("GET", "records", params={"type": "User"})["User"]}  # fmt: skip
+    linked = {r["id"]: r["linked_to"] for r in event_rows(demo.env)}
     rows = []
     for user, event_id, what in demo.items:
         copy = demo.calendar(user).get(calendarId="primary", eventId=event_id).execute()
@@ -257,47 +239,61 @@ def _rows(demo: Demo) -> list[tuple[str, ...]]:
         mapping = next(
             (m for m in services.mappings.for_user(user) if m.event_id == event_id), None
         )
+        label = {"9": "saved", "11": "error"}.get(copy.get("colorId", ""), "-")
         if copy.get("status") == "cancelled":
             decision = "cancelled" + (", SF Event kept?!" if mapping else ", SF Event deleted")
+            label = "-"  # the copy is gone: no label to show
         elif mapping is not None:
-            decision = "invitee" if mapping.role.value == "invitee" else "saved"
+            decision = "invited to their Event" if mapping.role.value == "invitee" else "saved"
         elif props.get("calsync_issue"):
             decision = "waiting" if props["calsync_issue"] == "CS-001" else "failed"
         else:
-            decision = "skipped"
+            decision = "not saved"
         owner = sf_users.get(mapping.owner_sf_id, "-") if mapping else "-"
-        label = {"9": "saved", "11": "error"}.get(
-            copy.get("colorId", ""), copy.get("colorId") or "-"
-        )
+        sf_id = (mapping.sf_event_id if mapping else "") or ""
         rows.append((user.split("@")[0], copy.get("summary", "(cancelled)")[:18], what, decision,
-                     owner, (mapping.sf_event_id if mapping else "") or "-", label,
-                     props.get("calsync_issue", "-")))  # fmt: skip
+                     owner, linked.get(sf_id, "-") if sf_id else "-", label,
+                     props.get("calsync_issue", "-"), sf_id or "-"))  # fmt: skip
     return rows
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
-    head = ("user", "item", "scenario", "decision", "owner", "SF Event", "label", "issue")
+    head = ("rep", "item", "what it shows [rule]", "result", "owner", "linked to", "label",
+            "issue", "SF Event")  # fmt: skip
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for row in [head, tuple("-" * w for w in widths), *rows]:
-        print("   " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        print(("   " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))).rstrip())
+
+
+def load_org() -> str:
+    """The demo's org on a fresh local stack: Salesforce records, the org's domain, the three
+    reps enabled (each with a watch channel). Returns what it loaded, for the admin to read."""
+    salesforce_admin(os.environ, "POST", "seed", json=SEED)
+    _admin("settings", "set", "internal_domains", '["example.com"]')
+    for email in USERS:
+        _admin("users", "enable", email)
+    return (
+        "loaded the demo org:\n"
+        f"  Salesforce: Users {', '.join(USERS)}; Account Acme with Contacts {JANE} and "
+        f"{JOE}; Lead {LEE}\n"
+        f"  calsync: internal_domains example.com; reps enabled: {', '.join(USERS)}"
+    )
 
 
 def run(env: Mapping[str, str]) -> int:
     os.environ.update(env)
     demo = Demo(env, datetime.now(UTC), [])
     print("calsync demo on the local stack (push → Cloud Task → session, as in Google Cloud)\n")
-    print("1. a Salesforce org: 3 users, Acme with 2 contacts, a lead")
-    demo.salesforce_admin("POST", "seed", json=SEED)
-    print("2. enable the reps (each gets a watch channel on their calendar)")
-    print("   " + _admin("settings", "set", "internal_domains", '["example.com"]'))
-    for email in USERS:
-        print("   " + _admin("users", "enable", email).replace("\n", "\n   "))
+    print("1. a Salesforce org and three reps (each gets a watch channel on their calendar)")
+    print("   " + load_org().replace("\n", "\n   "))
     print("   " + _admin("settings", "set", "autosave_meetings", "true", "--user", ALICE))
-    print("3. the reps change their calendars; pushes drive the sessions")
+    print("2. the reps change their calendars; pushes start the sessions")
     measured = _scenario(demo)
-    print("4. the scheduler's sweep (R-28): " + str(_sweep(env)))
+    swept = _sweep(env)
+    print(f"3. the scheduled sweep (R-28) queued {swept['queued']} sessions and renewed "
+          f"{swept['renewed']} channels ({swept['failed']} failed)")  # fmt: skip
     _quiet(demo)
-    print("\n5. result, per item\n")
+    print("\n4. the result, per item (rules: docs/rules.md)\n")
     rows = _rows(demo)
     _print_table(rows)
     events = demo.salesforce_admin("GET", "records", params={"type": "Event"})["Event"]
@@ -308,13 +304,28 @@ def run(env: Mapping[str, str]) -> int:
     print("   " + issues.replace("\n", "\n   "))
     for name, seconds in measured.items():
         print(f"latency, {name}: " + (f"{seconds:.2f} s" if seconds is not None else "timed out"))
+    print("\n" + _dashboard(env))
     failed = [r for r in rows if r[3] == "cancelled, SF Event kept?!"]
     ok = not failed and all(v is not None for v in measured.values())
     print(
         "\nsummary: "
         + ("every scenario played through" if ok else "SOMETHING WENT WRONG (see above)")
     )
+    print("to explore this yourself: `make up SEED=demo`, then `.venv/bin/python main.py issues` "
+          "(README.md, \"Try it yourself\")")  # fmt: skip
     return 0 if ok else 1
+
+
+DEMO_ADMIN = "admin@example.com"
+
+
+def _dashboard(env: Mapping[str, str]) -> str:
+    """R-32: where the admin dashboard is on this stack and how to sign in to it."""
+    _admin("settings", "set", "admins", json.dumps([DEMO_ADMIN]))
+    return (f"6. the sync-issues dashboard (R-32): {env['CALSYNC_FUNCTIONS_URL']}/dashboard\n"
+            f"   sign in locally: open it, choose \"Sign in with Google (local stack)\" and type "
+            f"{DEMO_ADMIN}\n   (any address in the `admins` setting gets in; `make demo HOLD=1` "
+            "keeps the stack up to look)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Throwaway RSA keys and self-signed certificates for the local stack and the tests: the
 Workspace service account (domain-wide delegation), the Salesforce connected app (JWT bearer) and
-the issuer that stands in for Google's ID-token signing keys (emulators/google_identity).
+the issuer that stands in for Google's ID-token signing keys (emulators/google_identity), and
+calsync's own signing key (sidebar choices, dashboard sessions: Secret Manager in production).
 
 The emulators trust the certificates; calsync signs with the keys, exactly as in production.
 """
@@ -55,28 +56,49 @@ def service_account_info(
     }
 
 
-def write_local_keys(directory: Path) -> dict[str, Path]:
-    """Write the key pairs into `directory` (mode 0700); return the files' paths by role."""
+def signing_key() -> str:
+    """A new key for what calsync signs itself (the sidebar's choices, the dashboard's
+    sessions): 32 random bytes, as text."""
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+LOCAL_SERVICE_ACCOUNT = "calsync@calsync-local.iam.gserviceaccount.com"
+
+
+def write_local_keys(
+    directory: Path, google_account: str = LOCAL_SERVICE_ACCOUNT
+) -> dict[str, Path]:
+    """Write the key pairs into `directory` (mode 0700); return the files' paths by role.
+
+    `google_account`'s key serves both ways of domain-wide delegation: as a JSON key file
+    (`google_sa`, keyed mode) or as the key the identity emulator signs with for that account
+    (`google_key`, keyless mode, where Google holds the key and calsync never sees it)."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
-    google_key, google_cert = keypair("calsync@calsync-local.iam.gserviceaccount.com")
+    google_key, google_cert = keypair(google_account)
     sf_key, sf_cert = keypair("calsync-local-connected-app")
     issuer_key, issuer_cert = keypair("calsync-local-google-issuer")
     paths = {
         "google_sa": directory / "google-sa.json",
+        "google_key": directory / "google-sa-managed-key.pem",
         "google_cert": directory / "google-sa-cert.pem",
         "sf_key": directory / "sf-app-key.pem",
         "sf_cert": directory / "sf-app-cert.pem",
         "issuer_key": directory / "google-issuer-key.pem",
         "issuer_cert": directory / "google-issuer-cert.pem",
+        "signing_key": directory / "calsync-signing-key.txt",
     }
-    info = service_account_info("calsync@calsync-local.iam.gserviceaccount.com", google_key)
+    info = service_account_info(google_account, google_key)
     paths["google_sa"].write_text(json.dumps(info))
+    paths["google_key"].write_text(google_key)
     paths["google_cert"].write_bytes(google_cert)
     paths["sf_key"].write_text(sf_key)
     paths["sf_cert"].write_bytes(sf_cert)
     paths["issuer_key"].write_text(issuer_key)
     paths["issuer_cert"].write_bytes(issuer_cert)
+    paths["signing_key"].write_text(signing_key())
     for path in paths.values():
         path.chmod(0o600)
     return paths

@@ -135,3 +135,18 @@ def start(
         time.sleep(0.05)
     server.stop()
     raise LaunchError(f"{name} was not ready after {timeout:.0f} s:\n{server.log_tail()}")
+
+
+def process_identity(pid: int) -> str | None:
+    """What tells this process from a later one that reuses its pid: its start time (from
+    /proc, else from `ps`). None when no such process runs (zombies count as gone)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if Path("/proc/self/stat").exists():
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return None
+        return None if fields[0] == "Z" else f"start {fields[19]}"
+    done = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True)
+    started = done.stdout.strip()
+    return f"start {started}" if done.returncode == 0 and started else None

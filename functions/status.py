@@ -1,7 +1,10 @@
-"""`status`: a health answer for anyone (the service answers, Firestore too), and an admin view
-for a caller with a Google-signed ID token for this function whose address is in the org
-setting `admins`: enabled users and the org's Salesforce API budget (audit M7: an
-unauthenticated caller learns nothing that is not public)."""
+"""`status`: a health answer for uptime checks (the service answers, its version, and Firestore
+reads), and an admin view for a caller with a Google-signed ID token for this function whose
+address is in the org setting `admins`: enabled users and the org's Salesforce API budget.
+
+Without such a token it says nothing that is not public (audit M7). A human admin reads the same
+with `python main.py status` (and the dashboard).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import logging
 from typing import Any
 
 from core.settings import resolve
+from core.version import VERSION
 from functions.http import Answer, answer
 from infra import wiring
 from infra.identity import TokenRefused, bearer
@@ -18,11 +22,12 @@ log = logging.getLogger("calsync.status")
 
 def status(request: Any) -> Answer:
     store = wiring.settings_store()
-    org = store.org_settings()  # also proves that Firestore answers
+    store.org_status()  # a Firestore read: the answer says Firestore works
+    public = {"service": "calsync", "version": VERSION, "firestore": "ok"}
     token = bearer(request.headers)
     if not token:
-        return answer(200, service="calsync", firestore="ok")
-    admins = resolve(org)[0].admins
+        return answer(200, **public)
+    admins = resolve(store.org_settings())[0].admins
     try:
         if not admins:
             raise TokenRefused("no admins set (org setting `admins`)")
@@ -31,13 +36,12 @@ def status(request: Any) -> Answer:
     except TokenRefused as exc:
         log.warning("status refused: %s", exc, extra={"action": "status"})
         return answer(403, error="not an admin of this calsync")
-    return answer(200, service="calsync", firestore="ok", **admin_view(store))
+    return answer(200, **public, **admin_view(store, wiring.budget()))
 
 
-def admin_view(store: Any) -> dict[str, Any]:
+def admin_view(store: Any, budget: Any) -> dict[str, Any]:
     """What an admin sees: users and the Salesforce API budget (infra/budget.py)."""
     users = store.list_users()
-    budget = wiring.budget()
     return {
         "enabled_users": sum(1 for u in users if u.enabled),
         "users": len(users),

@@ -1,11 +1,14 @@
 """`sync_user`: the Cloud Tasks target; runs one user's sync session (R-27..R-30).
 
-2xx when the session ran or recorded its failures as issues; 503 only when a retry can fix what
-failed (another session holds the lease, rate limits, 5xx), so Cloud Tasks retries just those.
+Cloud Tasks retries every answer outside 2xx (the HttpRequest reference of the Cloud Tasks API),
+so only a failure that a retry can fix answers 503 (another session holds the lease, rate limits,
+5xx). A session that fails for good is recorded as the admin issue CS-020 and answers 200: a
+retry would fail the same way, and the sweep tries again later anyway (audit H3).
+
 Around a pushed session, the coalescing hooks (core/coalesce.py): `begin` before it reads
 anything (a busy user's follow-up may snooze there: it queues itself a little later and ends),
-`finish` after it ended, which queues a follow-up when pushes came in the meantime. A retried
-attempt begins again, so a session that failed needs no finish. The sweep's sessions skip both.
+`finish` after every 2xx end, which queues a follow-up when pushes came in the meantime. A
+retried attempt begins again, so a 503 needs no finish. The sweep's sessions skip both.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from core.users import normalise_email
 from functions.http import Answer, answer, from_google_infra
 from infra import wiring
 from infra.coalesce import counting
-from infra.session import Session
+from infra.session import Session, SessionFailed
 
 log = logging.getLogger("calsync.sync_user")
 
@@ -31,7 +34,9 @@ def sync_user(request: Any) -> Answer:
     try:
         email = normalise_email(str(body.get("user", "")))
     except ValueError:
-        return answer(400, error='body must be {"user": EMAIL}')  # a retry cannot fix it
+        # Never sent by calsync; a retry cannot mend it, so it is not asked for (2xx).
+        log.error("task refused: bad body", extra={"action": "sync_user"})
+        return answer(200, error='body must be {"user": EMAIL}')
     queue, session = wiring.session_queue(), str(body.get("session", ""))
     sweep = body.get("reason") == "sweep"  # the sweep's sessions are not coalesced
     services, writes = counting(wiring.services())
@@ -45,6 +50,10 @@ def sync_user(request: Any) -> Answer:
     except RetryableError as exc:
         log.warning("session will be retried", extra={"user": email, "code": exc.code})
         return answer(503, retry=True, code=exc.code)
+    except SessionFailed as exc:
+        if not sweep:
+            queue.finish(email, session, datetime.now(UTC), writes.count)
+        return answer(200, user=email, failed=True, code=exc.code)
     if not sweep:
         queue.finish(email, session, datetime.now(UTC), writes.count)
     return answer(200, user=email, created=len(report.created), failed=len(report.failed))

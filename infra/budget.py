@@ -20,6 +20,7 @@ from typing import Any
 from google.cloud import firestore
 
 from core.budget import Budget, Verdict, bulk_verdict, parse_limit_info
+from core.ports import BudgetCheck
 
 log = logging.getLogger(__name__)
 BUDGET_DOC = ("calsync_org", "api_budget")
@@ -95,3 +96,33 @@ class BudgetRecorder:
                                 "read_at": latest.read_at}, merge=True)  # fmt: skip
         except Exception as exc:  # recorded; never fatal to the Salesforce call it rode on
             log.warning("API budget not stored: %s", type(exc).__name__)
+
+
+class BulkBudget:
+    """core.ports.ApiBudget for bulk work (the backfill, R-38): before each batch, asks
+    `bulk_may_proceed` for `planned_calls`; within the last fifth of what the share allows it
+    slows down (a pause between batches), past it it stops with a message that says when to go
+    on. `share` is read each time (the org setting `api_budget_share`)."""
+
+    def __init__(self, db: firestore.Client, share: Callable[[], float],
+                 planned_calls: int = 10, slow_pause: float = 2.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
+        self._db = db
+        self._share = share
+        self._planned = planned_calls
+        self._pause = slow_pause
+        self._clock = clock
+
+    def check(self) -> BudgetCheck:
+        verdict = bulk_may_proceed(self._db, self._planned, self._share(), self._clock())
+        if not verdict.allowed:
+            return BudgetCheck(False, f"stopped to spare the Salesforce API budget ({verdict.reason}). "
+                               "Run it again later (the daily allowance renews over 24 hours) to "
+                               "resume")  # fmt: skip
+        if (
+            verdict.headroom is not None
+            and verdict.allowance
+            and (verdict.headroom < 0.2 * verdict.allowance)
+        ):
+            return BudgetCheck(True, "slowing down: near its share of the API budget", self._pause)
+        return BudgetCheck(True)

@@ -20,6 +20,18 @@ class ConfigError(ValueError):
     """The environment lacks or garbles a value; the message names the variable."""
 
 
+# Variables that point calsync at local stand-ins or weaken a check: refused unless the stack is
+# local (FIRESTORE_EMULATOR_HOST set), so that a stray one in production fails loudly (R-34).
+LOCAL_ONLY = {
+    "CALSYNC_GOOGLE_CERTS_URL": "ID tokens are checked against Google's own certificates",
+    "CALSYNC_GOOGLE_AUTH_URL": "IAM Credentials and Google's OAuth server are Google's own",
+    "CALSYNC_SF_SESSION_ID": "calsync logs in to Salesforce with the JWT bearer flow, never with "
+    "a fixed session",
+    "CALSYNC_SF_CA_CERT": "Salesforce's certificate is checked against the system's CAs",
+    "CALSYNC_IDENTITY_URL": "admins sign in with Google",
+}
+
+
 @dataclass(frozen=True)
 class Config:
     project: str
@@ -38,12 +50,22 @@ class Config:
     tasks_emulator_host: str  # empty in production
     tasks_location: str
     tasks_queue: str
+    backfill_queue: str  # R-38: the queue of backfill slices; "" = the sessions' queue
     tasks_service_account: str  # OIDC identity of Cloud Tasks and Scheduler calls
     functions_url: str  # base URL of the HTTP functions (task targets, webhook address)
     shared_secret: str  # local stack only: stands in for OIDC on task and scheduler endpoints
     google_certs_url: (
         str  # where Google's ID-token certificates are (the identity emulator locally)
     )
+    runtime_service_account: str = ""  # the account that signs domain-wide delegation (keyless)
+    # local stack only: the identity emulator, standing in for IAM Credentials and Google's OAuth
+    # server in calsync's credential calls (infra/google_http.py)
+    google_auth_url: str = ""
+    signing_key_secret: str = ""  # the key of the sidebar's choices and the dashboard's sessions
+    addon_service_account: str = ""  # the add-on's service agent (its system ID tokens' email)
+    addon_client_id: str = ""  # the add-on's OAuth client id (its user ID tokens' audience)
+    dashboard_client_id: str = ""  # the OAuth client of the dashboard's Google sign-in
+    identity_url: str = ""  # local stack only: the identity emulator (its sign-in page)
 
     @property
     def local(self) -> bool:
@@ -52,6 +74,13 @@ class Config:
     @property
     def tasks_queue_path(self) -> str:
         return f"projects/{self.project}/locations/{self.tasks_location}/queues/{self.tasks_queue}"
+
+    @property
+    def backfill_queue_path(self) -> str:
+        """R-38: backfill slices go to a queue of their own where one exists (Terraform makes
+        one with few concurrent dispatches, so that backfills never crowd out the sessions)."""
+        queue = self.backfill_queue or self.tasks_queue
+        return f"projects/{self.project}/locations/{self.tasks_location}/queues/{queue}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -71,14 +100,15 @@ class Config:
             raise ConfigError(
                 f"CALSYNC_CALENDAR_URL must end with /calendar/v3/ (got {calendar_url!r})"
             )
-        emulated = bool(get("FIRESTORE_EMULATOR_HOST"))
+        if not get("FIRESTORE_EMULATOR_HOST"):
+            for name, why in LOCAL_ONLY.items():
+                if get(name):
+                    raise ConfigError(
+                        f"{name} is honoured on a local stack only (with FIRESTORE_EMULATOR_HOST): "
+                        f"in production, {why}"
+                    )
         certs_url = get("CALSYNC_GOOGLE_CERTS_URL")
-        if certs_url and not emulated:
-            raise ConfigError(
-                "CALSYNC_GOOGLE_CERTS_URL is honoured on a local stack only (with "
-                "FIRESTORE_EMULATOR_HOST): in production, ID tokens are checked against Google's "
-                "own certificates"
-            )
+        identity_url = get("CALSYNC_IDENTITY_URL").rstrip("/")
         return cls(
             project=project,
             firestore_database=get("CALSYNC_FIRESTORE_DATABASE", "(default)"),
@@ -98,10 +128,18 @@ class Config:
             tasks_emulator_host=get("CALSYNC_TASKS_EMULATOR_HOST"),
             tasks_location=get("CALSYNC_TASKS_LOCATION", "us-central1"),
             tasks_queue=get("CALSYNC_TASKS_QUEUE", "calsync-sync"),
+            backfill_queue=get("CALSYNC_BACKFILL_QUEUE"),
             tasks_service_account=get("CALSYNC_TASKS_SERVICE_ACCOUNT"),
             functions_url=get("CALSYNC_FUNCTIONS_URL").rstrip("/"),
             shared_secret=get("CALSYNC_SHARED_SECRET"),
             google_certs_url=certs_url or "https://www.googleapis.com/oauth2/v1/certs",
+            runtime_service_account=get("CALSYNC_RUNTIME_SERVICE_ACCOUNT").lower(),
+            google_auth_url=get("CALSYNC_GOOGLE_AUTH_URL").rstrip("/"),
+            signing_key_secret=get("CALSYNC_SIGNING_KEY_SECRET"),
+            addon_service_account=get("CALSYNC_ADDON_SERVICE_ACCOUNT").lower(),
+            addon_client_id=get("CALSYNC_ADDON_CLIENT_ID"),
+            dashboard_client_id=get("CALSYNC_DASHBOARD_CLIENT_ID"),
+            identity_url=identity_url,
         )
 
 

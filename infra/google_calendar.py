@@ -15,8 +15,8 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -26,14 +26,16 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
+from core.actions import WriteResult
 from core.errors import CalsyncError, GoogleRefused, classify_google
 from core.fields import GooglePatch
 from core.labels import LabelPatch
-from core.model import Item
-from core.ports import CalendarChanges, Channel, WriteResult
+from core.model import Item, ItemKey
+from core.ports import CalendarChanges, Channel, ItemPage
+from infra.choices import ChoiceSigner
 from infra.config import Config
 from infra.credentials import google_credentials
-from infra.google_events import EventParseError, label_body, parse_event, patch_body, usable
+from infra.google_events import EventParseError, label_body, parse_event, patch_body, unusable
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ BATCH_LIMIT = 50  # Google recommends at most 50 calls per Calendar batch (API-F
 PAGE_SIZE = 2500  # events.list maximum (API-FACTS A4)
 CHANNEL_TTL_SECONDS = 7 * 24 * 3600  # Google's default; the returned expiration is what counts
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-_TRANSPORT_ERRORS = (httplib2.HttpLib2Error, OSError, TransportError)
+TRANSPORT_ERRORS = (httplib2.HttpLib2Error, OSError, TransportError)
 
 
 def quota_user(email: str) -> str:
@@ -55,6 +57,16 @@ def batch_uri_for(calendar_url: str) -> str:
     if not calendar_url.endswith(suffix):
         raise ValueError(f"calendar_url must end with {suffix} (got {calendar_url!r})")
     return calendar_url[: -len(suffix)] + "/batch/calendar/v3"
+
+
+def _instance_start(text: str) -> datetime | None:
+    """An ItemKey's instance text (`20260504T090000Z` or `20260504`) as a UTC moment."""
+    for pattern in ("%Y%m%dT%H%M%SZ", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -88,7 +100,8 @@ class Failure:
         return classify_google(self.status, self.reason, self.message)
 
 
-def _failure(exc: BaseException) -> Failure:
+def failure_of(exc: BaseException) -> Failure:
+    """A Google client failure (HTTP error, refused token, transport) as a Failure."""
     if isinstance(exc, BatchError):
         # An unreadable batch answer (not multipart, parts without ids): a server fault.
         return Failure(getattr(exc.resp, "status", 0) or 502, "batchError", str(exc.reason))
@@ -129,6 +142,30 @@ class Backoff:
         self.sleep(self.rand() * min(self.cap, self.base * 2**attempt))
 
 
+class GaveUp(Exception):
+    """A Google call failed for good (not retryable, or out of attempts)."""
+
+    def __init__(self, failure: Failure, cause: BaseException) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+        self.cause = cause
+
+
+def execute(make: Callable[[], HttpRequest], backoff: Backoff, user: str) -> Any:
+    """Execute one request (`make` builds it afresh each time), retrying rate limits, 5xx and
+    transport errors with `backoff`; raises GaveUp with the last failure."""
+    for attempt in range(backoff.attempts):
+        try:
+            return make().execute()
+        except (HttpError, RefreshError, *TRANSPORT_ERRORS) as exc:
+            failure = failure_of(exc)
+            if not failure.retryable_now or attempt + 1 >= backoff.attempts:
+                raise GaveUp(failure, exc) from exc
+            log.info("google call retried", extra={"user": user, "status": failure.status})
+            backoff.pause(attempt)
+    raise AssertionError("unreachable")
+
+
 @dataclass
 class _Op:
     """One call of a batch: `make` builds a fresh request (a sent one cannot be re-added)."""
@@ -150,6 +187,8 @@ class GoogleCalendar:
     """
 
     def __init__(self, config: Config, email: str, *, backoff: Backoff | None = None) -> None:
+        from infra.wiring import choice_signer  # the process's signer (one secret read)
+
         service = build(
             "calendar",
             "v3",
@@ -158,18 +197,22 @@ class GoogleCalendar:
             cache_discovery=False,
             client_options={"api_endpoint": config.calendar_url},
         )
-        self._setup(service, batch_uri_for(config.calendar_url), email, backoff)
+        self._setup(service, batch_uri_for(config.calendar_url), email, backoff,
+                    choice_signer(config))  # fmt: skip
 
     @classmethod
     def from_service(
-        cls, service: Any, batch_uri: str, email: str, *, backoff: Backoff | None = None
-    ) -> GoogleCalendar:
+        cls, service: Any, batch_uri: str, email: str, *, backoff: Backoff | None = None,
+        choices: ChoiceSigner | None = None,
+    ) -> GoogleCalendar:  # fmt: skip
         """An adapter around a ready google-api-python-client service (tests, tools)."""
         adapter = cls.__new__(cls)
-        adapter._setup(service, batch_uri, email, backoff)
+        adapter._setup(service, batch_uri, email, backoff, choices)
         return adapter
 
-    def _setup(self, service: Any, batch_uri: str, email: str, backoff: Backoff | None) -> None:
+    def _setup(self, service: Any, batch_uri: str, email: str, backoff: Backoff | None,
+               choices: ChoiceSigner | None) -> None:  # fmt: skip
+        self._choices = choices  # None: every sidebar choice is dropped (R-33, audit L3)
         self._service = service
         # Building the events resource costs about 1.6 ms (discovery parsing): build it once.
         self._events_resource = service.events()
@@ -186,20 +229,12 @@ class GoogleCalendar:
         return self._events_resource
 
     def _call(self, make: Callable[[], HttpRequest]) -> Any:
-        """Execute one request, retrying rate limits, 5xx and transport errors; raise the typed
-        error (core.errors) of the last failure."""
-        for attempt in range(self.backoff.attempts):
-            try:
-                return make().execute()
-            except (HttpError, RefreshError, *_TRANSPORT_ERRORS) as exc:
-                failure = _failure(exc)
-                if not failure.retryable_now or attempt + 1 >= self.backoff.attempts:
-                    raise self._typed(failure, exc) from exc
-                log.info(
-                    "google call retried", extra={"user": self.email, "status": failure.status}
-                )
-                self.backoff.pause(attempt)
-        raise AssertionError("unreachable")
+        """Execute one request with retries; raise the typed error (core.errors) of the last
+        failure."""
+        try:
+            return execute(make, self.backoff, self.email)
+        except GaveUp as gave_up:
+            raise self._typed(gave_up.failure, gave_up.cause) from gave_up.cause
 
     @staticmethod
     def _typed(failure: Failure, exc: BaseException) -> CalsyncError:
@@ -230,7 +265,7 @@ class GoogleCalendar:
             if exception is None:
                 op.outcome, op.failure, op.done = response, None, True
             else:
-                op.failure = _failure(exception)
+                op.failure = failure_of(exception)
                 op.done = not op.failure.retryable_now
 
         batch = BatchHttpRequest(callback=collect, batch_uri=self._batch_uri)
@@ -238,9 +273,9 @@ class GoogleCalendar:
             batch.add(op.make(), request_id=request_id)
         try:
             batch.execute()
-        except (HttpError, RefreshError, *_TRANSPORT_ERRORS) as exc:
+        except (HttpError, RefreshError, *TRANSPORT_ERRORS) as exc:
             # The whole batch failed (no per-call answers): every call shares its failure.
-            failure = _failure(exc)
+            failure = failure_of(exc)
             for op in chunk:
                 if not op.done:
                     op.failure = failure
@@ -263,19 +298,19 @@ class GoogleCalendar:
         )
 
     def _parse_all(self, raw: Sequence[Any], calendar_id: str) -> Iterator[Item]:
+        """Every event as an Item; one calsync cannot use carries its `problem`, so that the
+        planner fails it alone with an issue instead of losing its change silently (audit H3)."""
         for data in raw:
             try:
-                item = parse_event(data, calendar_id)
-            except EventParseError as exc:
-                log.warning("event skipped: %s", exc, extra={"user": self.email})
+                item = parse_event(data, calendar_id, self._choices)
+            except EventParseError as exc:  # not an event at all: nothing to key an issue on
+                log.warning("event skipped: %s", type(exc).__name__, extra={"user": self.email})
                 continue
-            if usable(item):
-                yield item
-            else:
-                log.warning(
-                    "event without readable times skipped",
-                    extra={"user": self.email, "item": item.id},
-                )
+            problem = unusable(item)
+            if problem:
+                log.warning("event not usable", extra={"user": self.email, "item": item.id})
+                item = replace(item, problem=problem)
+            yield item
 
     # -- reads (R-30) ---------------------------------------------------------------------
 
@@ -320,6 +355,34 @@ class GoogleCalendar:
             if not page_token:
                 return items, str(page.get("nextSyncToken") or "")
 
+    # -- reads in pages over a range, without sync tokens (R-38, core.ports.CalendarPages) --
+
+    def page(
+        self, calendar_id: str, time_min: datetime, time_max: datetime, page_token: str,
+        page_size: int,
+    ) -> ItemPage:  # fmt: skip
+        """One page of the items over [time_min, time_max) (series as one item, as sessions
+        read them); `page_token` "" for the first page."""
+        call: dict[str, Any] = dict(
+            calendarId=calendar_id, singleEvents=False, timeMin=_rfc3339(time_min),
+            timeMax=_rfc3339(time_max), maxResults=min(page_size, PAGE_SIZE),
+            quotaUser=self.quota_user,
+        )  # fmt: skip
+        if page_token:
+            call["pageToken"] = page_token
+        answer = self._call(partial(self._events().list, **call))
+        items = tuple(self._parse_all(answer.get("items") or [], calendar_id))
+        return ItemPage(items, str(answer.get("nextPageToken") or ""))
+
+    def count(self, calendar_id: str, time_min: datetime, time_max: datetime) -> int:
+        """How many items `page` will return over the range: ids only, 2,500 a call."""
+        params = dict(
+            calendarId=calendar_id, singleEvents=False, timeMin=_rfc3339(time_min),
+            timeMax=_rfc3339(time_max), fields="items(id),nextPageToken",
+        )  # fmt: skip
+        items, _ = self._pages(self._events().list, params)
+        return len(items)
+
     def get_items(self, calendar_id: str, event_ids: Sequence[str]) -> list[Item]:
         """These events, cancelled ones included, in the order asked; missing ones (404, 410)
         are left out. Raises the typed error of any other failure."""
@@ -343,6 +406,17 @@ class GoogleCalendar:
             elif not _is_gone(op.failure):
                 raise op.failure.error()
         return list(self._parse_all(found, calendar_id))
+
+    def find(self, calendar_id: str, key: ItemKey) -> Item | None:
+        """The copy with this mapping key (iCalUID, and the original start of an instance), or
+        None: how the dashboard finds an item that its issue names only by key."""
+        params: dict[str, Any] = dict(calendarId=calendar_id, iCalUID=key.ical_uid)
+        moment = _instance_start(key.instance)
+        if moment is not None:  # one instance: expand around its original start only
+            params.update(singleEvents=True, timeMin=_rfc3339(moment - timedelta(days=1)),
+                          timeMax=_rfc3339(moment + timedelta(days=2)))  # fmt: skip
+        raw, _ = self._pages(self._events().list, params)
+        return next((i for i in self._parse_all(raw, calendar_id) if i.key == key), None)
 
     def instances(
         self, calendar_id: str, series_id: str, time_min: datetime, time_max: datetime
@@ -425,6 +499,15 @@ class GoogleCalendar:
         return self._write(ops, gone_ok=True)
 
     # -- push (R-27) ----------------------------------------------------------------------
+
+    def probe(self) -> None:
+        """One small read of the user's primary calendar, so that an admin learns at once when
+        Google has no calendar for the address or refuses to act as the user (typed errors)."""
+        self._call(
+            lambda: self._events().list(
+                calendarId=self.email, maxResults=1, quotaUser=self.quota_user
+            )
+        )
 
     def watch(self, calendar_id: str, address: str, channel_id: str, token: str) -> Channel:
         """Open a push channel on `calendar_id`'s events; Google's returned expiration (ms)

@@ -8,6 +8,7 @@ request bodies that calsync sends (label patches R-03, field patches R-22) are b
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -27,9 +28,12 @@ from core.model import (
     Span,
     Transparency,
     Visibility,
+    with_props,
 )
+from infra.choices import CHOICE_PROPS, ChoiceSigner
 
 E = TypeVar("E", bound=Enum)
+log = logging.getLogger(__name__)
 
 
 class EventParseError(ValueError):
@@ -193,8 +197,12 @@ def _color(value: Any) -> str | None:
     return text or None
 
 
-def parse_event(data: Any, calendar_id: str) -> Item:
+def parse_event(data: Any, calendar_id: str, choices: ChoiceSigner | None = None) -> Item:
     """One event (or cancelled tombstone) of `calendar_id` as an `Item`.
+
+    The sidebar's Name and Related To choices (`calsync_who`, `calsync_what`) are kept only when
+    `choices` verifies their signature for this calendar's owner and this item, and then as the
+    bare record id; any other value is dropped here, at the edge (R-33, audit L3).
 
     Raises EventParseError only when `data` is not an object with a string `id`. Defaults:
     status confirmed, visibility default, transparency opaque, eventType default. An unknown
@@ -208,6 +216,25 @@ def parse_event(data: Any, calendar_id: str) -> Item:
     event_id = data.get("id")
     if not isinstance(event_id, str) or not event_id:
         raise EventParseError("an event without an id")
+    return _verified_choices(_item(data, event_id, calendar_id), choices)
+
+
+def _verified_choices(item: Item, choices: ChoiceSigner | None) -> Item:
+    props = item.props
+    if not any(name in props for name in CHOICE_PROPS):
+        return item
+    for name in CHOICE_PROPS:
+        value = props.pop(name, None)
+        record_id = choices.verify(item.calendar_id, str(item.key), name, value) if (
+            choices is not None and value) else ""  # fmt: skip
+        if record_id:
+            props[name] = record_id
+        elif value:
+            log.warning("unsigned sidebar choice ignored", extra={"item": item.id, "code": name})
+    return with_props(item, props)
+
+
+def _item(data: Mapping[str, Any], event_id: str, calendar_id: str) -> Item:
     return Item(
         id=event_id,
         calendar_id=calendar_id,
@@ -236,10 +263,18 @@ def parse_event(data: Any, calendar_id: str) -> Item:
     )
 
 
-def usable(item: Item) -> bool:
-    """Whether the core can plan with this item: a live item needs its times (the core relies
-    on a span for everything but cancelled tombstones)."""
-    return item.status is ItemStatus.CANCELLED or item.span is not None
+def unusable(item: Item) -> str:
+    """Why the core cannot plan with this item ("" when it can): a live item needs times that
+    convert to UTC (year 9999 with a negative offset does not: audit H3)."""
+    if item.status is ItemStatus.CANCELLED:
+        return ""
+    if item.span is None:
+        return "its start or end cannot be read"
+    try:
+        item.span.start_utc, item.span.end_utc  # noqa: B018 - the conversion is the check
+    except (OverflowError, ValueError):
+        return "its times are out of range"
+    return ""
 
 
 # --- request bodies -------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from google.cloud import firestore
 
-from core.plan import HistoryNote
+from core.actions import HistoryNote
 
 HISTORY = "calsync_history"
 

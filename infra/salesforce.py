@@ -7,13 +7,16 @@ fails as a whole (503, REQUEST_LIMIT_EXCEEDED, network) fails each of its record
 only authentication errors raise (`SalesforceAuthError`). Reads raise core.errors' typed errors.
 
 R-39: where Event has the External ID field `Calsync_Key__c` (found once by describe), Events are
-written by upsert on it, so a retried create never makes a second Event; without it the adapter
-finds its own Events by owner, start and subject.
+written by upsert on it, so a retried create never makes a second Event; without it calsync writes
+its sync key as a marker line into the Description (infra/salesforce_wire.py) and a retried
+create or delete finds its own Event by that marker, the owner and the start the intent recorded,
+never by what the item says now; an Event calsync did not make is never adopted.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
@@ -28,11 +31,10 @@ from simple_salesforce import Salesforce as SimpleSalesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 from simple_salesforce.format import format_soql
 
+from core.actions import SfCreate, SfDelete, SfUpdate, WriteResult
 from core.errors import CalsyncError, PermanentError, ServerError, classify_salesforce
 from core.fields import NewPerson, SfEventFields
 from core.model import PersonKind, ResolvedPerson, SfEventState
-from core.plan import SfCreate, SfDelete, SfUpdate
-from core.ports import WriteResult
 from infra.config import Config
 from infra.salesforce_query import (
     chunked_in,
@@ -42,12 +44,20 @@ from infra.salesforce_query import (
     soql_value,
     utc_literal,
 )
+from infra.salesforce_wire import (
+    KEY_FIELD,
+    event_values,
+    marker_of,
+    strip_marker,
+    with_marker,
+)
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "62.0"  # Recurrence2PatternText is creatable from v52.0 (API-FACTS B1)
 BATCH = 200  # sObject Collections' record limit
-KEY_FIELD = "Calsync_Key__c"
+_SF_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+_EMAIL_MAX = 254
 # Per-record codes that mean "the record is already gone" on delete: success (Protocol).
 GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY"})
 # R-10: invitees are written as EventRelation rows, not as the Event's invitee id lists (see
@@ -115,6 +125,36 @@ def _norm_email(email: str) -> str:
     return email.strip().lower()
 
 
+def valid_id(value: str) -> bool:
+    """A Salesforce record id (15 or 18 characters): anything else never reaches SOQL or a REST
+    path (audit L2)."""
+    return bool(_SF_ID.match(value or ""))
+
+
+def plausible_email(email: str) -> bool:
+    """An address worth searching: one @, not too long, encodable (a lone surrogate or a 14 KB
+    "address" must not fail the whole search: audit L2)."""
+    if not email or len(email) > _EMAIL_MAX or email.count("@") != 1:
+        return False
+    try:
+        email.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    local, _, domain = email.partition("@")
+    return bool(local) and "." in domain and not any(c.isspace() for c in email)
+
+
+@dataclass(frozen=True)
+class SalesforceUser:
+    """A Salesforce User as the admin command line checks it (`users enable --sf-user-id`)."""
+
+    id: str  # the 18-character form Salesforce answers with
+    username: str
+    name: str
+    email: str
+    active: bool
+
+
 class SalesforceAdapter:
     """The org's Salesforce as calsync's integration user (implements core.ports.Salesforce).
 
@@ -124,12 +164,14 @@ class SalesforceAdapter:
 
     def __init__(self, client: SimpleSalesforce,
                  relogin: Callable[[], SimpleSalesforce] | None = None,
-                 key_field: bool | None = None) -> None:  # fmt: skip
+                 key_field: bool | None = None, integration_user_id: str = "") -> None:  # fmt: skip
         """`relogin` makes a fresh client after INVALID_SESSION_ID; `key_field` says whether
-        Event has Calsync_Key__c (None: describe Event once to find out)."""
+        Event has Calsync_Key__c (None: describe Event once to find out);
+        `integration_user_id`, when known, narrows the marker lookup to Events calsync created."""
         self._sf = client
         self._relogin = relogin
         self._key_field = key_field
+        self.integration_user_id = integration_user_id if valid_id(integration_user_id) else ""
         self.calls = 0
         # Every answer's Sforce-Limit-Info goes here (infra/budget.py stores the org's budget).
         self.limit_listener: Callable[[str], None] | None = None
@@ -149,20 +191,25 @@ class SalesforceAdapter:
             # otherwise replace `verify` on every request (docs/emulators/salesforce.md).
             http.trust_env = False
 
+        sessions = []
+
         def login() -> SimpleSalesforce:
             session = salesforce_login(config, http)
+            sessions.append(session)
             return SimpleSalesforce(instance_url=session.instance_url,
                                     session_id=session.access_token, session=http,
                                     version=API_VERSION)  # fmt: skip
 
-        return cls(login(), relogin=login)
+        client = login()
+        return cls(client, relogin=login, integration_user_id=sessions[0].user_id)
 
     @classmethod
     def from_client(cls, client: SimpleSalesforce,
                     relogin: Callable[[], SimpleSalesforce] | None = None,
-                    key_field: bool | None = None) -> SalesforceAdapter:  # fmt: skip
+                    key_field: bool | None = None,
+                    integration_user_id: str = "") -> SalesforceAdapter:  # fmt: skip
         """Around a ready simple-salesforce client (tests)."""
-        return cls(client, relogin, key_field)
+        return cls(client, relogin, key_field, integration_user_id)
 
     def _hook(self, client: SimpleSalesforce) -> None:
         hooks = client.session.hooks.setdefault("response", [])
@@ -199,6 +246,11 @@ class SalesforceAdapter:
             raise _typed(exc) from exc
         return list(answer["records"])
 
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        """Every record of one read-only SOQL statement (escaped by the caller, R-35): the
+        sidebar's searches and access checks (infra/salesforce_records.py) use it."""
+        return self._query(soql)
+
     def _query_in(self, template: str, values: Iterable[object],
                   include_deleted: bool = False) -> list[dict[str, Any]]:  # fmt: skip
         prefix = self._sf.base_url + ("queryAll/" if include_deleted else "query/")
@@ -229,10 +281,10 @@ class SalesforceAdapter:
         up to five queries: the three objects, per URL-sized chunk of addresses).
 
         Precedence when an address matches several records: User over Contact over Lead (a
-        Salesforce User is internal, SPEC §1; a Contact is a qualified person with an Account;
+        Salesforce User is internal, docs/rules.md, terms; a Contact is a qualified person with an Account;
         a Lead is the weakest match). Among records of one kind, the oldest wins.
         """
-        wanted = sorted({_norm_email(e) for e in emails if e and e.strip()})
+        wanted = sorted({_norm_email(e) for e in emails if e and plausible_email(_norm_email(e))})
         found = self._found.get(wanted)
         missing = [e for e in wanted if e not in found]
         if missing:
@@ -292,8 +344,24 @@ class SalesforceAdapter:
 
     def user_ids(self, emails: Iterable[str]) -> dict[str, str]:
         """Active SF User ids of these addresses (lower-case keys)."""
-        wanted = sorted({_norm_email(e) for e in emails if e and e.strip()})
+        wanted = sorted({_norm_email(e) for e in emails if e and plausible_email(_norm_email(e))})
         return {p.email: p.sf_id for p in self._people(PersonKind.USER, wanted)}
+
+    def find_user(self, sf_id: str) -> SalesforceUser | None:
+        """The User with this 15- or 18-character Id, active or not (None: no such User)."""
+        rows = self._query(
+            format_soql("SELECT Id, Username, Name, Email, IsActive FROM User WHERE Id = {}", sf_id)
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return SalesforceUser(
+            id=row["Id"],
+            username=row.get("Username") or "",
+            name=row.get("Name") or "",
+            email=_norm_email(row.get("Email") or ""),
+            active=bool(row.get("IsActive")),
+        )
 
     def accounts_by_domain(self, domains: Iterable[str]) -> dict[str, str]:
         """R-07: the Account whose Website is on each domain (www. and scheme ignored), else the
@@ -365,16 +433,24 @@ class SalesforceAdapter:
         """Create Events, 200 a call; `ref` is the sync key. With `Calsync_Key__c`, plain Events
         are upserted on it (R-39) and series (R-17: Recurrence2PatternText is create-only, so an
         upsert that matches cannot carry it) are created with the key, a duplicate key then
-        counting as success with the existing Event's id."""
+        counting as success with the existing Event's id. Without it, a create retried from an
+        intent first looks for the Event an earlier attempt made, by calsync's marker."""
         try:
             keyed = self.has_key_field()
+            found = {} if keyed else self._find_by_marker([c for c in creates if c.retry])
         except SalesforceAuthError:
             raise
-        except CalsyncError as exc:  # the describe failed: so would the writes
+        except CalsyncError as exc:  # the describe or the lookup failed: so would the writes
             return [_failed(c.sync_key, exc) for c in creates]
         results: dict[int, WriteResult] = {}
-        plain = [i for i, c in enumerate(creates) if not (keyed and c.fields.recurrence_pattern)]
-        series = [i for i, c in enumerate(creates) if keyed and c.fields.recurrence_pattern]
+        for i, c in enumerate(creates):
+            if c.sync_key in found:
+                results[i] = WriteResult(c.sync_key, True, found[c.sync_key])
+            elif not valid_id(c.fields.owner_id):
+                results[i] = _malformed(c.sync_key, "OwnerId", c.fields.owner_id)
+        todo = [i for i in range(len(creates)) if i not in results]
+        plain = [i for i in todo if not (keyed and creates[i].fields.recurrence_pattern)]
+        series = [i for i in todo if keyed and creates[i].fields.recurrence_pattern]
         path = f"composite/sobjects/Event/{KEY_FIELD}" if keyed else "composite/sobjects"
         method = "PATCH" if keyed else "POST"
         for group, how in ((plain, (method, path)), (series, ("POST", "composite/sobjects"))):
@@ -384,7 +460,9 @@ class SalesforceAdapter:
                                           records)  # fmt: skip
                 results.update(zip(chunk, answer, strict=True))
         self._settle_duplicates(creates, results)
-        self._invite(results, [c.fields for c in creates], [None] * len(creates))
+        made = {i: r for i, r in results.items() if creates[i].sync_key not in found}
+        self._invite(made, [c.fields for c in creates], [None] * len(creates))
+        results.update(made)
         return [results[i] for i in range(len(creates))]
 
     def _invite(self, results: dict[int, WriteResult], written: Sequence[SfEventFields],
@@ -397,7 +475,7 @@ class SalesforceAdapter:
             if not result.ok or not result.id:
                 continue
             for field, ids in _invitee_lists(written[i]):
-                if names[i] is None or field in (names[i] or ()):
+                if names[i] is None or "relations" in (names[i] or ()):
                     rows += [(i, _invitee_row(result.id, uid, field)) for uid in ids]
         failed: dict[int, list[str]] = defaultdict(list)
         for chunk in _chunks(rows):
@@ -420,7 +498,12 @@ class SalesforceAdapter:
         dupes = [i for i, r in results.items() if r.error_code == "DUPLICATE_VALUE"]
         if not dupes:
             return
-        existing = self.find_events([creates[i] for i in dupes])
+        try:
+            existing = self._find_by_key([creates[i].sync_key for i in dupes])
+        except SalesforceAuthError:
+            raise
+        except CalsyncError:
+            return  # the duplicates stay failures: retried next time
         for i in dupes:
             found = existing.get(creates[i].sync_key)
             if found:
@@ -437,21 +520,36 @@ class SalesforceAdapter:
         for i, (u, event_id) in enumerate(zip(updates, ids, strict=True)):
             if isinstance(event_id, CalsyncError):
                 results[i] = _failed(u.sync_key, event_id)
+            elif event_id and not valid_id(event_id):
+                results[i] = _malformed(u.sync_key, "Id", event_id)
             elif event_id:
                 todo.append(i)
             else:
                 results[i] = WriteResult(u.sync_key, False, "", "NOT_FOUND",
                                          "occurrence of the series not found")  # fmt: skip
+        try:
+            keyed = self.has_key_field() if todo else True
+        except SalesforceAuthError:
+            raise
+        except CalsyncError as exc:
+            for i in todo:
+                results[i] = _failed(updates[i].sync_key, exc)
+            todo = []
+            keyed = True
         for chunk in _chunks(todo):
             records = []
             for i in chunk:
-                values = _without_invitees(updates[i].fields.as_salesforce(updates[i].names))
+                values = _without_invitees(event_values(updates[i].fields, updates[i].send))
                 values.pop(KEY_FIELD, None)
+                if "Description" in values and not keyed:
+                    values["Description"] = with_marker(
+                        str(values["Description"]), updates[i].sync_key
+                    )
                 records.append({"attributes": {"type": "Event"}, "id": ids[i], **values})
             answer = self._collection("PATCH", "composite/sobjects",
                                       [updates[i].sync_key for i in chunk], records)  # fmt: skip
             results.update(zip(chunk, answer, strict=True))
-        self._invite(results, [u.fields for u in updates], [u.names for u in updates])
+        self._invite(results, [u.fields for u in updates], [u.send for u in updates])
         return [results[i] for i in range(len(updates))]
 
     def delete_events(self, deletes: Sequence[SfDelete]) -> list[WriteResult]:
@@ -460,11 +558,23 @@ class SalesforceAdapter:
         ids = self._resolve_occurrences(
             [(d.sf_event_id, d.occurrence_of, d.occurrence_start) for d in deletes]
         )
+        by_key = [d for d in deletes if d.by_key]
+        try:
+            found = self._find_intents(by_key) if by_key else {}
+        except SalesforceAuthError:
+            raise
+        except CalsyncError as exc:
+            found = {d.sync_key: exc for d in by_key}
+        for i, d in enumerate(deletes):
+            if d.by_key:
+                ids[i] = found.get(d.sync_key, "")
         results: dict[int, WriteResult] = {}
         by_id: dict[str, list[int]] = defaultdict(list)
         for i, (d, event_id) in enumerate(zip(deletes, ids, strict=True)):
             if isinstance(event_id, CalsyncError):
                 results[i] = _failed(d.sync_key, event_id)
+            elif event_id and not valid_id(event_id):
+                results[i] = _malformed(d.sync_key, "Id", event_id)
             elif d.series and event_id:
                 results[i] = self._delete_series(d.sync_key, event_id)
             elif event_id:
@@ -570,41 +680,69 @@ class SalesforceAdapter:
                 out[start] = row["Id"]
         return out
 
-    # -- R-39: finding what a crashed session created ------------------------------------------
+    # -- R-39: finding what an earlier attempt created ------------------------------------------
 
-    def find_events(self, creates: Sequence[SfCreate]) -> dict[str, str]:
-        """R-39: sync key → SF Event id of Events these creates may already have made. By
-        `Calsync_Key__c` where the org has it; else by owner, start and subject (one query per
-        owner and URL-sized chunk of starts, subjects compared here)."""
-        if not creates:
-            return {}
+    def _find_intents(self, deletes: Sequence[SfDelete]) -> dict[str, str | CalsyncError]:
+        """sync key → id of the Event an intent's create made, for deletes by key (audit M3)."""
         if self.has_key_field():
-            keys = {c.sync_key.lower(): c.sync_key for c in creates if c.sync_key}
-            rows = self._query_in(f"SELECT Id, {KEY_FIELD} FROM Event WHERE "
-                                  f"{KEY_FIELD} IN {{values}}", sorted(keys))  # fmt: skip
-            return {keys[k]: r["Id"] for r in rows
-                    if (k := (r.get(KEY_FIELD) or "").lower()) in keys}  # fmt: skip
-        by_owner: dict[str, list[SfCreate]] = defaultdict(list)
-        for c in creates:
-            by_owner[c.fields.owner_id].append(c)
+            return dict(self._find_by_key([d.sync_key for d in deletes]))
+        wanted = [(d.sync_key, d.owner_id, d.intent_start) for d in deletes]
+        return dict(self._marker_lookup(wanted))
+
+    def _find_by_key(self, keys: Sequence[str]) -> dict[str, str]:
+        """sync key → Event id, by Calsync_Key__c (R-39)."""
+        wanted = {k.lower(): k for k in keys if k}
+        if not wanted:
+            return {}
+        rows = self._query_in(f"SELECT Id, {KEY_FIELD} FROM Event WHERE IsChild = false AND "
+                              f"{KEY_FIELD} IN {{values}}", sorted(wanted))  # fmt: skip
+        return {
+            wanted[k]: r["Id"] for r in rows if (k := (r.get(KEY_FIELD) or "").lower()) in wanted
+        }
+
+    def _find_by_marker(self, creates: Sequence[SfCreate]) -> dict[str, str]:
+        """Without Calsync_Key__c: the Events earlier attempts of these creates made."""
+        wanted = [(c.sync_key, c.fields.owner_id, c.intent_start) for c in creates]
+        return self._marker_lookup(wanted)
+
+    def _marker_lookup(self, wanted: Sequence[tuple[str, str, str]]) -> dict[str, str]:
+        """(sync key, owner, intent start) → the Event of that owner, starting at the start the
+        intent recorded, created by calsync (its integration user, when known), whose Description
+        carries the sync key's marker. Never by subject or by the item as it is now (audit H1b,
+        M8): an Event a person made is never found."""
+        by_owner: dict[str, dict[str, datetime]] = defaultdict(dict)
+        for key, owner, start in wanted:
+            moment = _instant(start)
+            if key and valid_id(owner) and moment is not None:
+                by_owner[owner][key] = moment
         out: dict[str, str] = {}
-        for owner, group in sorted(by_owner.items()):
-            template = ("SELECT Id, Subject, StartDateTime FROM Event WHERE IsChild = false "
-                        f"AND OwnerId = {soql_value(owner)} AND StartDateTime IN {{values}} "
-                        "ORDER BY CreatedDate ASC, Id ASC")  # fmt: skip
-            starts = sorted({c.fields.start_utc.astimezone(UTC).replace(microsecond=0)
-                             for c in group})  # fmt: skip
-            seen: dict[tuple[datetime, str], str] = {}
-            for row in self._query_in(template, starts):
-                start = parse_datetime(row.get("StartDateTime"))
-                if start is not None:
-                    seen.setdefault((start, row.get("Subject") or ""), row["Id"])
-            for c in group:
-                start = c.fields.start_utc.astimezone(UTC).replace(microsecond=0)
-                found = seen.get((start, c.fields.subject))
-                if found:
-                    out[c.sync_key] = found
+        created_by = (
+            f" AND CreatedById = {soql_value(self.integration_user_id)}"
+            if self.integration_user_id
+            else ""
+        )
+        for owner, keys in sorted(by_owner.items()):
+            starts = sorted(set(keys.values()))
+            template = ("SELECT Id, Description FROM Event WHERE IsChild = false AND "
+                        f"OwnerId = {soql_value(owner)}{created_by} AND StartDateTime IN "
+                        "{values} ORDER BY CreatedDate ASC, Id ASC")  # fmt: skip
+            rows = self._query_in(template, starts)
+            for row in rows:
+                key = marker_of(row.get("Description"))
+                if key in keys:
+                    out.setdefault(key, row["Id"])
         return out
+
+    def event_summaries(self, event_ids: Sequence[str]) -> dict[str, tuple[str, datetime | None]]:
+        """Subject and start of these Events, deleted ones included (R-37: what an admin is
+        shown before held deletes go ahead)."""
+        ids = sorted({i for i in event_ids if valid_id(i)})
+        if not ids:
+            return {}
+        rows = self._query_in("SELECT Id, Subject, StartDateTime FROM Event WHERE Id IN {values}",
+                              ids, include_deleted=True)  # fmt: skip
+        return {r["Id"]: (r.get("Subject") or "", parse_datetime(r.get("StartDateTime")))
+                for r in rows}  # fmt: skip
 
     # -- down-sync reads (R-22, R-23) --------------------------------------------------------
 
@@ -737,14 +875,35 @@ def _result(ref: str, item: dict[str, Any]) -> WriteResult:
 
 
 def _event_record(create: SfCreate, keyed: bool) -> dict[str, Any]:
-    """The Event of an SfCreate; relations (WhoId, WhatId, EventWhoIds, invitee id lists) go in
-    the record itself, which Salesforce turns into EventRelation rows."""
-    values = _without_invitees(create.fields.as_salesforce())
+    """The Event of an SfCreate; relations (WhoId, WhatId, EventWhoIds) go in the record itself,
+    which Salesforce turns into EventRelation rows (invitees are added after: _invite). Without
+    the key field, the Description carries calsync's marker (R-39)."""
+    values = _without_invitees(event_values(create.fields))
     if keyed:
         values[KEY_FIELD] = create.sync_key
     else:
         values.pop(KEY_FIELD, None)
+        values["Description"] = with_marker(create.fields.description, create.sync_key)
     return {"attributes": {"type": "Event"}, **values}
+
+
+def _malformed(ref: str, name: str, value: str) -> WriteResult:
+    """An id that is not a Salesforce id is refused here, as Salesforce would (audit L2)."""
+    return WriteResult(
+        ref, False, "", "MALFORMED_ID", f"{name}: not a Salesforce id: {value[:40]!r}"
+    )
+
+
+def _instant(text: str | datetime | None) -> datetime | None:
+    """A mapping's start text (instance_text: yyyyMMddTHHmmssZ or yyyyMMdd) as a UTC instant."""
+    if isinstance(text, datetime):
+        return text
+    for fmt in ("%Y%m%dT%H%M%SZ", "%Y%m%d"):
+        try:
+            return datetime.strptime(text or "", fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def _without_invitees(values: dict[str, object]) -> dict[str, object]:
@@ -788,7 +947,7 @@ def _state(row: dict[str, Any]) -> SfEventState:
         location=row.get("Location") or "",
         is_private=bool(row.get("IsPrivate")),
         show_as=row.get("ShowAs") or "Busy",
-        description=row.get("Description") or "",
+        description=strip_marker(row.get("Description") or ""),
         last_modified=parse_datetime(row.get("LastModifiedDate")),
         sync_key=row.get(KEY_FIELD) or "",
         is_recurrence2=bool(row.get("IsRecurrence2")),

@@ -1,74 +1,74 @@
-"""One sync session of one user: observe → plan → execute (R-27..R-30, R-36, R-37, R-39).
+"""One sync session of one user: observe → plan per item → execute per item → save the state.
 
-The session holds the user's lease, reads what changed in their calendars, asks the core for a
-plan and carries it out: Salesforce first (so a mapping never points at nothing), then the
-mappings, the labels and the issues, and only then the new sync tokens, so that a crash at any
-point makes the next session see the same changes again. Pure decisions live in core/; this
-module only moves data between the ports.
+The session holds the user's lease (R-29), reads what changed in their calendars, asks the core
+for a plan of per-item units (core/planner.py), has each unit carried out and settled on its own
+writes' results (infra/execute.py, core/outcome.py), and only then saves its sync tokens, field
+by field and under its fence, so that a crash anywhere makes the next session see the same
+changes again. One group calendar that cannot be read, one item that cannot be planned, fails
+alone with an issue; a failure of the whole session is an admin issue (CS-020), and only what a
+retry can fix is retried (audit H3).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from core import labels
-from core.errors import LockError, RetryableError
+from core import labels, series
+from core.actions import HistoryNote, Plan, PlanError, SfCreate, SfDelete, SfUpdate
+from core.errors import (
+    CalsyncError,
+    GoogleRefused,
+    LeaseLost,
+    LockError,
+    PermanentError,
+    RetryableError,
+)
+from core.guard import held_deletes, held_id, judged
 from core.issues import Issue
-from core.labels import Label, LabelPatch, LabelState
-from core.model import (
-    Item,
-    ItemKey,
-    ItemStatus,
-    Mapping,
-    People,
-    PersonKind,
-    SessionUser,
-    instance_text,
-)
-from core.plan import (
-    AttachmentUpload,
-    GoogleDelete,
-    GoogleWrite,
-    HistoryNote,
-    IssueClose,
-    IssueOpen,
-    LabelWrite,
-    MappingDelete,
-    MappingPut,
-    Plan,
-    SessionInput,
-    SfCreate,
-    SfDelete,
-    SfUpdate,
-    plan,
-)
+from core.model import Item, ItemStatus, Mapping, People, PersonKind, SessionUser
+from core.planner import SessionInput, plan
 from core.ports import (
     Calendar,
-    CalendarChanges,
+    Fence,
     IssueStore,
     Lease,
     MappingStore,
     Salesforce,
     SettingsStore,
-    WriteResult,
 )
 from core.settings import Settings, resolve
-from core.users import User
+from core.users import HeldDelete, User
+from infra.execute import Executed, Executor
 
 log = logging.getLogger("calsync.session")
-LEASE_TTL = timedelta(minutes=10)
-SF_REFUSED = "CS-010"
-UNAVAILABLE = "CS-011"
+LEASE_TTL = timedelta(minutes=2)  # renewed while the session runs; a crash frees it soon
+RENEW_EVERY = 40.0  # seconds
+BUDGET = 480.0  # seconds: no new phase starts after this (sync_user's timeout is 540 s)
 NO_SF_USER = "CS-012"
+GROUP_CALENDAR_UNREADABLE = "CS-016"
+SETTINGS_IGNORED = "CS-018"
+SESSION_FAILED = "CS-020"
+DAY = timedelta(hours=24)
+
+# Once per process: whether Salesforce has Calsync_Key__c was written to the org status.
+_reported_key_field: list[bool] = []
 
 
 class SessionBusy(LockError):
     """Another session of this user holds the lease (R-29): try again shortly."""
+
+
+class SessionFailed(PermanentError):
+    """The session could not run for a reason a retry cannot fix; recorded as CS-020."""
+
+    code = SESSION_FAILED
 
 
 @dataclass
@@ -78,12 +78,31 @@ class Report:
     user: str
     plan: Plan | None = None
     dry_run: bool = False
-    created: dict[str, str] = field(default_factory=dict)  # sync key → SF Event id
-    failed: dict[str, WriteResult] = field(default_factory=dict)  # sync key → failure
-    occurrences: dict[tuple[str, str], str] = field(default_factory=dict)  # (series, instance) → id
+    executed: Executed | None = None
     retry: bool = False  # something failed that a retry can fix
     items_seen: int = 0
     full_sync: bool = False
+    superseded: bool = False  # another session took the lease: it covers this one's work
+    problems: list[str] = field(default_factory=list)  # calendars and settings left out
+
+    @property
+    def created(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for o in self.executed.outcomes if self.executed else ():
+            out.update(o.created)
+        return out
+
+    @property
+    def failed(self) -> list[str]:
+        """The keys of the items whose writes failed."""
+        return [o.unit.key for o in self.executed.failed] if self.executed else []
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """Item key → why its write failed (the issue's message)."""
+        if not self.executed:
+            return {}
+        return {o.unit.key: o.opened[0].message for o in self.executed.failed if o.opened}
 
     def summary(self) -> str:
         if self.plan is None:
@@ -93,14 +112,22 @@ class Report:
             head += " (full sync)"
         if self.dry_run:
             return head + ", dry run, nothing written\n" + self.plan.render()
+        ok = [o for o in self.executed.outcomes if o.ok] if self.executed else []
+
+        def count(kind: type) -> int:
+            return sum(1 for o in ok for w in o.unit.writes if isinstance(w, kind))
+
         counts = {
             "created": len(self.created),
-            "updated": len(self.plan.of(SfUpdate)),
-            "deleted": len(self.plan.of(SfDelete)),
-            "labelled": len(self.plan.of(LabelWrite)),
+            "updated": count(SfUpdate),
+            "deleted": count(SfDelete),
+            "labelled": sum(len(o.labels) for o in ok),
             "failed": len(self.failed),
         }
-        return head + ", " + ", ".join(f"{v} {k}" for k, v in counts.items())
+        text = head + ", " + ", ".join(f"{v} {k}" for k, v in counts.items())
+        if self.plan.held:
+            text += f", {self.plan.deletes_held} deletes held (R-37)"
+        return text
 
 
 @dataclass
@@ -121,14 +148,13 @@ class _Observed:
     items: list[Item]
     tokens: dict[str, str]  # calendar id → next sync token
     full: bool
+    problems: list[Issue] = field(default_factory=list)  # calendars that could not be read
+    readable: set[str] = field(default_factory=set)  # calendars that were read
 
 
 def window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
     """R-05: the sliding window."""
-    return (
-        now - timedelta(days=settings.window_past_days),
-        now + timedelta(days=settings.window_future_days),
-    )
+    return series.window(settings, now)
 
 
 class Session:
@@ -137,22 +163,78 @@ class Session:
         self.email = email
         self.now = now
         self.holder = uuid.uuid4().hex
+        self.fence: Fence | None = None
+        self._started = time.monotonic()
+        self._renewed = self._started
 
     # -- the whole session ---------------------------------------------------------------
 
     def run(self, dry_run: bool = False, sweep: bool = False) -> Report:
         """Run one session. Raises SessionBusy when another one runs, RetryableError when a
-        retry can fix what failed (after recording everything that did succeed)."""
-        if not dry_run and not self.s.lease.acquire(self.email, self.holder, self.now, LEASE_TTL):
+        retry can fix what failed (after recording everything that did succeed), and
+        SessionFailed (recorded as CS-020) when the session cannot run at all."""
+        if dry_run:
+            return self._guarded(lambda: self._run(dry_run, sweep), dry_run)
+        self.fence = self.s.lease.acquire(self.email, self.holder, LEASE_TTL)
+        if self.fence is None:
             raise SessionBusy(f"a session of {self.email} is running")
         try:
-            report = self._run(dry_run, sweep)
+            report = self._guarded(lambda: self._run(dry_run, sweep), dry_run)
+        except LeaseLost:
+            log.warning("lease taken over: this session stops", extra={"user": self.email})
+            return Report(self.email, superseded=True)
         finally:
-            if not dry_run:
-                self.s.lease.release(self.email, self.holder)
+            try:
+                self.s.lease.release(self.fence)
+            except CalsyncError:
+                pass  # it expires by itself within LEASE_TTL
         if report.retry:
-            raise RetryableError(f"{len(report.failed)} writes of {self.email} will be retried")
+            raise RetryableError(f"{len(report.failed)} items of {self.email} will be retried")
         return report
+
+    def _guarded(self, body: Callable[[], Report], dry_run: bool) -> Report:
+        """A permanent failure of the session becomes the admin issue CS-020 (and the task's
+        answer is then 2xx: a retry cannot fix it); a retryable one propagates."""
+        try:
+            return body()
+        except (RetryableError, LeaseLost, SessionBusy):
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded as an issue, then raised as typed
+            where = _innermost(exc)
+            code = getattr(exc, "code", "") if isinstance(exc, CalsyncError) else ""
+            message = f"the session could not run: {type(exc).__name__}" + (
+                f" ({code})" if code else ""
+            )
+            log.error("session failed", extra={"user": self.email, "code": SESSION_FAILED,
+                                               "action": where})  # fmt: skip
+            if not dry_run:
+                self._record_failure(message)
+            raise SessionFailed(message) from exc
+
+    def _record_failure(self, message: str) -> None:
+        issue = Issue(SESSION_FAILED, self.email, "", message)
+        try:
+            self.s.issues.record([issue], [], self.now, self.fence)
+            self.s.settings.set_state_fields(
+                self.email, {"last_session_at": _rfc3339(self.now),
+                             "last_session_result": f"failed {SESSION_FAILED}"},
+                fence=self.fence)  # fmt: skip
+        except (CalsyncError, KeyError):
+            log.warning("session failure not recorded", extra={"user": self.email})
+
+    def _renew(self) -> None:
+        """Keep the lease while working; stop at once when it was taken over."""
+        if self.fence is None:
+            return
+        now = time.monotonic()
+        if now - self._renewed < RENEW_EVERY:
+            return
+        if not self.s.lease.renew(self.fence, LEASE_TTL):
+            raise LeaseLost(f"the lease of {self.email} was taken over")
+        self._renewed = now
+
+    def _over_budget(self) -> bool:
+        return time.monotonic() - self._started > BUDGET
 
     def _run(self, dry_run: bool, sweep: bool) -> Report:
         report = Report(self.email, dry_run=dry_run)
@@ -160,93 +242,174 @@ class Session:
         if user is None or not user.enabled:
             log.info("session skipped: user not enabled", extra={"user": self.email})
             return report
-        settings, problems = resolve(self.s.settings.org_settings(), user.settings, user.email)
-        for problem in problems:
-            log.warning("setting ignored: %s", problem.name, extra={"user": user.email})
+        settings, setting_issues = self._settings(user, dry_run)
         calendar = self.s.calendar_for(user.email)
-        observed = self._observe(calendar, user, settings, sweep)
+        mappings = self.s.mappings.for_user(user.email)
+        observed = self._observe(calendar, user, settings, sweep, mappings)
         report.items_seen, report.full_sync = len(observed.items), observed.full
-        if not observed.items and not user.state.deletes_confirmed:
-            report.plan = Plan(())
+        report.problems = [i.message for i in observed.problems + setting_issues]
+        released = _released(user)
+        pending = [m for m in mappings if m.pending_create or m.pending_delete]
+        if not observed.items and not released and not pending:
+            report.plan = Plan()
             if not dry_run:
-                self._save_state(user, observed, settings)
+                self._record_problems(user, observed, setting_issues)
+                self._save_state(user, observed, settings, report, None)
             return report  # R-30: no change, no Salesforce call
         sf = self.s.salesforce()
+        self._report_key_field(sf)
         sf_user_id = user.sf_user_id or self._match_sf_user(sf, user, dry_run)
         if not sf_user_id:
             self._no_sf_user(user, dry_run)
-            report.plan = Plan(())
+            report.plan = Plan()
             return report
-        inp = self._input(sf, user, sf_user_id, settings, observed.items)
-        report.plan = plan(inp)
+        inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released)
+        report.plan = self._plan(inp)
         if dry_run:
             return report
-        created_people = self._create_people(sf, report.plan)
-        if created_people:  # R-07: link the new Contacts/Leads by planning again
-            inp = self._input(sf, user, sf_user_id, settings, observed.items)
-            report.plan = plan(inp)
-        self._execute(report, calendar, sf, observed.items, settings)
-        if not report.retry:
-            # R-37: held deletes must come back until the admin confirms, so the token waits.
-            if report.plan.deletes_held:
-                observed = replace(observed, tokens={})
-            self._save_state(user, observed, settings, confirmed_used=inp.deletes_confirmed)
-        log.info(
-            "session done",
-            extra={"user": user.email, "count": len(report.plan.actions), "status": "ok"},
-        )
+        if self._create_people(sf, report.plan):  # R-07: link the new records: plan again
+            inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released)
+            report.plan = self._plan(inp)
+        self._renew()
+        if self._over_budget():
+            report.retry = True  # too late to start writing: the retried task does it
+            return report
+        executor = Executor(calendar, sf, self.s.mappings, self.s.issues, settings, user.email,
+                            self.now, self.fence, {(i.calendar_id, i.id): i for i in observed.items},
+                            self.s.history, self._renew)  # fmt: skip
+        report.executed = executor.run(report.plan)
+        report.retry = report.executed.retry
+        self._record_problems(user, observed, setting_issues)
+        self._save_state(user, observed, settings, report, sf)
+        log.info("session done", extra={"user": user.email, "count": len(report.plan.units),
+                                        "status": "retry" if report.retry else "ok"})  # fmt: skip
         return report
+
+    def _plan(self, inp: SessionInput) -> Plan:
+        try:
+            return plan(inp)
+        except PlanError as exc:  # a bug, never carried out: the admin hears of it
+            raise SessionFailed(f"the plan broke an invariant: {exc}") from exc
+
+    # -- settings (SPEC §7) ---------------------------------------------------------------
+
+    def _settings(self, user: User, dry_run: bool) -> tuple[Settings, list[Issue]]:
+        """The settings in force; a bad value keeps the last valid one (audit M6), and the
+        user's own document's problems become the user's CS-018 (the sweep reports the org's)."""
+        store = self.s.settings
+        org = store.org_settings()
+        settings, problems = resolve(org, user.settings, user.email,
+                                     last_valid_org=store.last_valid_org_settings(),
+                                     last_valid_user=user.settings_last_valid)  # fmt: skip
+        mine = [p for p in problems if p.source == user.email]
+        if not dry_run and not mine and user.settings != user.settings_last_valid:
+            store.remember_valid_settings(user.email, user.settings)
+        for problem in problems:
+            log.warning("setting ignored", extra={"user": user.email, "action": problem.name})
+        issues = []
+        if mine:
+            text = "; ".join(str(p) for p in mine)
+            issues.append(Issue(SETTINGS_IGNORED, user.email, "settings", text[:900]))
+        return settings, issues
 
     # -- observe --------------------------------------------------------------------------
 
-    def _observe(
-        self, calendar: Calendar, user: User, settings: Settings, sweep: bool
-    ) -> _Observed:
+    def _calendars(self, user: User, settings: Settings) -> list[str]:
+        """The primary calendar, then the listed group calendars; "primary" or the user's own
+        address among them would read the primary twice (audit H1a), so they are left out."""
+        own = {user.email.lower(), "primary"}
+        groups = [c for c in settings.group_calendars if c.strip().lower() not in own]
+        return [user.email, *dict.fromkeys(groups)]
+
+    def _observe(self, calendar: Calendar, user: User, settings: Settings, sweep: bool,
+                 mappings: list[Mapping]) -> _Observed:  # fmt: skip
         lo, hi = window(settings, self.now)
         state = user.state
-        calendars = [user.email, *settings.group_calendars]
         tokens = {user.email: state.calendar_sync_token, **state.group_sync_tokens}
-        items: list[Item] = []
-        next_tokens: dict[str, str] = {}
-        full = False
-        for calendar_id in calendars:
-            changes: CalendarChanges = calendar.changes(
-                calendar_id, tokens.get(calendar_id, ""), lo, hi
-            )
-            next_tokens[calendar_id] = changes.next_sync_token
-            full = full or changes.full
+        out = _Observed([], {}, False)
+        for calendar_id in self._calendars(user, settings):
+            try:
+                changes = calendar.changes(calendar_id, tokens.get(calendar_id, ""), lo, hi)
+            except GoogleRefused as exc:
+                if calendar_id == user.email:
+                    raise  # the user's own calendar: the session cannot run (CS-020)
+                # H3: a group calendar deleted or no longer shared fails alone.
+                out.problems.append(Issue(GROUP_CALENDAR_UNREADABLE, user.email,
+                                          f"calendar:{calendar_id}",
+                                          f"group calendar {calendar_id} cannot be read "
+                                          f"({exc.status or 'refused'})"))  # fmt: skip
+                continue
+            out.readable.add(calendar_id)
+            out.tokens[calendar_id] = changes.next_sync_token
+            out.full = out.full or changes.full
             # Incremental reads cannot carry a window (API-FACTS A4): every change is kept, since
             # a saved item that left the window must still be updated; the core applies R-05.
             # Our own label writes come back through the token too: those echoes are dropped.
-            items += [i for i in changes.items if changes.full or not is_echo(i)]
-        if sweep:
-            items += self._slid_in(calendar, user, settings, lo, hi, {i.id for i in items})
-        items += self._parents(calendar, items)
-        return _Observed(items, next_tokens, full)
-
-    def _slid_in(
-        self, calendar: Calendar, user: User, settings: Settings, lo: datetime, hi: datetime,
-        have: set[str],
-    ) -> list[Item]:  # fmt: skip
-        """R-05, R-28: items that entered the window since the last sweep, and items waiting on
-        R-07 or R-11 (their issue is open), are planned again."""
-        since = _parse_date(user.state.window_end) or hi.date()
-        start = datetime.combine(since, datetime.min.time(), UTC)
-        waiting = {i.key for i in self.s.issues.open_for_user(user.email)}
-        out: list[Item] = []
-        if start < hi or waiting:
-            listing = calendar.changes(user.email, "", lo if waiting else start, hi)
-            out = [
-                i
-                for i in listing.items
-                if i.id not in have
-                and (
-                    str(i.key) in waiting or str(i.series_key) in waiting or _starts_after(i, start)
-                )
-            ]
+            out.items += [i for i in changes.items if changes.full or not labels.is_echo(i)]
+            if changes.full:
+                out.items += self._gap(calendar, calendar_id, changes.items, mappings, lo)
+        slid = sweep or (_parse_date(state.window_end) or hi.date()) < hi.date()
+        if slid and user.email in out.readable:
+            out.items += self._slid_in(calendar, user, lo, hi, {i.id for i in out.items}, sweep)
+        out.items += self._pending(calendar, out.items, mappings, out.readable)
+        out.items += self._parents(calendar, out.items, out.readable)
         return out
 
-    def _parents(self, calendar: Calendar, items: list[Item]) -> list[Item]:
+    def _gap(self, calendar: Calendar, calendar_id: str, listed: Iterable[Item],
+             mappings: list[Mapping], lo: datetime) -> list[Item]:  # fmt: skip
+        """M4: after a full resync (first session, or a 410), a mapped item the listing left out
+        may have been deleted in the gap: read each (events.get returns cancelled ones); one that
+        is gone altogether is planned as a cancelled tombstone. Items that started before the
+        window are left alone (they happened)."""
+        seen = {i.id for i in listed}
+        wanted = [
+            m for m in mappings
+            if m.calendar_id == calendar_id and m.event_id not in seen and m.owned
+            and not m.occurrence_of and not m.tombstone and _not_before(m, lo)
+        ]  # fmt: skip
+        if not wanted:
+            return []
+        ids = sorted({m.event_id for m in wanted})
+        found = {i.id: i for i in calendar.get_items(calendar_id, ids)}
+        out = [found[i] for i in ids if i in found]
+        out += [Item(i, calendar_id, status=ItemStatus.CANCELLED) for i in ids if i not in found]
+        return out
+
+    def _slid_in(self, calendar: Calendar, user: User, lo: datetime, hi: datetime,
+                 have: set[str], sweep: bool) -> list[Item]:  # fmt: skip
+        """R-05, R-28: items that entered the window since the last look, and (on a sweep) items
+        waiting on R-07, R-11 or a refused write (their issue is open), are planned again."""
+        since = _parse_date(user.state.window_end) or hi.date()
+        start = datetime.combine(since, datetime.min.time(), UTC)
+        waiting = {i.key for i in self.s.issues.open_for_user(user.email)} if sweep else set()
+        if start >= hi and not waiting:
+            return []
+        listing = calendar.changes(user.email, "", lo if waiting else start, hi)
+        return [
+            i
+            for i in listing.items
+            if i.id not in have
+            and (str(i.key) in waiting or str(i.series_key) in waiting or _starts_after(i, start))
+        ]
+
+    def _pending(self, calendar: Calendar, items: list[Item], mappings: list[Mapping],
+                 readable: set[str]) -> list[Item]:  # fmt: skip
+        """R-29: the copies of intents not settled yet (a create whose answer was lost), so that
+        they are resolved by their key even when the item did not change again."""
+        have = {(i.calendar_id, i.id) for i in items}
+        wanted: dict[str, set[str]] = {}
+        for m in mappings:
+            copy = (m.calendar_id, m.event_id)
+            if m.pending_create and copy not in have and m.calendar_id in readable:
+                wanted.setdefault(m.calendar_id, set()).add(m.event_id)
+        out: list[Item] = []
+        for calendar_id, ids in wanted.items():
+            found = {i.id: i for i in calendar.get_items(calendar_id, sorted(ids))}
+            out += [found.get(i) or Item(i, calendar_id, status=ItemStatus.CANCELLED)
+                    for i in sorted(ids)]  # fmt: skip
+        return out
+
+    def _parents(self, calendar: Calendar, items: list[Item], readable: set[str]) -> list[Item]:
         """A series' parent, when only one of its instances changed (R-17 needs the rule)."""
         have = {(i.calendar_id, i.id) for i in items}
         wanted: dict[str, set[str]] = {}
@@ -255,12 +418,13 @@ class Session:
                 wanted.setdefault(i.calendar_id, set()).add(i.recurring_event_id)
         out: list[Item] = []
         for calendar_id, ids in wanted.items():
-            out += calendar.get_items(calendar_id, sorted(ids))
+            if calendar_id in readable:
+                out += calendar.get_items(calendar_id, sorted(ids))
         return out
 
-    def _input(
-        self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings, items: list[Item]
-    ) -> SessionInput:
+    def _input(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
+               items: list[Item], mine: list[Mapping],
+               released: frozenset[str]) -> SessionInput:  # fmt: skip
         emails = sorted(_addresses(items))
         resolved = sf.search_people(emails) if emails else {}
         enabled: dict[str, str] = {}
@@ -279,7 +443,6 @@ class Session:
         uids = sorted(
             {i.ical_uid for i in items if i.ical_uid and _others_enabled(i, user.email, enabled)}
         )
-        mine = self.s.mappings.for_user(user.email)
         others = (
             [m for m in self.s.mappings.for_ical_uids(uids) if m.user_email != user.email]
             if uids
@@ -294,20 +457,36 @@ class Session:
             organizer_mappings=tuple(others),
             people=People(resolved=resolved, enabled_users=enabled, accounts_by_domain=accounts),
             open_issues=tuple(self.s.issues.open_for_user(user.email)),
-            deletes_confirmed=user.state.deletes_confirmed,
+            released=released,
+            recent_deletes=_recent_count(user, self.now),
         )
 
     def _match_sf_user(self, sf: Salesforce, user: User, dry_run: bool) -> str:
         found = sf.user_ids([user.email]).get(user.email, "")
         if found and not dry_run:
-            self.s.settings.enable_user(user.email, sf_user_id=found)
+            # Only the id: a `users disable` that lands meanwhile must stay (audit L5).
+            self.s.settings.set_sf_user_id(user.email, found)
         return found
 
     def _no_sf_user(self, user: User, dry_run: bool) -> None:
         issue = Issue(NO_SF_USER, user.email, "", "no active Salesforce User has this address")
         if not dry_run:
-            self.s.issues.record([issue], [], self.now)
+            self.s.issues.record([issue], [], self.now, self.fence)
         log.warning("no Salesforce user", extra={"user": user.email, "code": NO_SF_USER})
+
+    def _report_key_field(self, sf: Salesforce) -> None:
+        """R-39: `status` says loudly when Calsync_Key__c is missing; learnt once per process."""
+        if _reported_key_field:
+            return
+        try:
+            present = sf.has_key_field()
+        except CalsyncError:
+            return
+        self.s.settings.set_org_status({"key_field": present, "key_field_checked": self.now})
+        _reported_key_field.append(present)
+        if not present:
+            log.warning("Calsync_Key__c is missing: retried creates rely on calsync's marker",
+                        extra={"code": "R-39"})  # fmt: skip
 
     # -- execute --------------------------------------------------------------------------
 
@@ -319,217 +498,150 @@ class Session:
         results = sf.create_people(list(people.values()))
         return any(r.ok for r in results)
 
-    def _execute(
-        self, report: Report, calendar: Calendar, sf: Salesforce, items: list[Item],
-        settings: Settings,
-    ) -> None:  # fmt: skip
-        p = report.plan
-        assert p is not None
-        creates = [a for a in p.of(SfCreate) if isinstance(a, SfCreate)]
-        # R-39: creates that a crashed session may already have made are found, not repeated.
-        # With Calsync_Key__c the upsert does that by itself, so the lookup is saved.
-        existing = sf.find_events(creates) if creates and not sf.has_key_field() else {}
-        todo = [c for c in creates if c.sync_key not in existing]
-        report.created.update(existing)
-        for result in sf.create_events(todo) if todo else []:
-            self._note(report, result, created=True)
-        updates = [a for a in p.of(SfUpdate) if isinstance(a, SfUpdate)]
-        for update, result in zip(
-            updates, sf.update_events(updates) if updates else [], strict=True
-        ):
-            self._note(report, result)
-            if result.ok and result.id and update.occurrence_of and update.occurrence_start:
-                # R-17: remember the occurrence's own Event, which a later move cannot hide.
-                for instance in _instances(update.occurrence_start):
-                    report.occurrences[(update.occurrence_of, instance)] = result.id
-        deletes = [a for a in p.of(SfDelete) if isinstance(a, SfDelete)]
-        for result in sf.delete_events(deletes) if deletes else []:
-            self._note(report, result)
-        failed = set(report.failed)
-        self._write_mappings(p, report, failed)
-        label_patches = [
-            a.patch
-            for a in p.of(LabelWrite)
-            if isinstance(a, LabelWrite) and _label_key(a) not in failed
-        ]
-        label_patches += self._error_labels(report, items, settings)
-        label_patches = _marked(label_patches, items)
-        for result in calendar.apply_labels(label_patches) if label_patches else []:
-            if not result.ok:
-                report.retry = report.retry or result.retryable
-                log.warning("label write failed", extra={"user": self.email, "item": result.ref,
-                                                          "code": result.error_code})  # fmt: skip
-        google = [a.patch for a in p.of(GoogleWrite) if isinstance(a, GoogleWrite)]
-        if google:
-            calendar.apply_patches(google)
-        removed = [
-            (a.calendar_id, a.event_id) for a in p.of(GoogleDelete) if isinstance(a, GoogleDelete)
-        ]
-        if removed:
-            calendar.delete_events(removed)
-        notes = [a for a in p.of(HistoryNote) if isinstance(a, HistoryNote)]
-        if notes:
-            self.s.history(notes, self.email, self.now)
-        self._record_issues(report, items)
+    # -- record ---------------------------------------------------------------------------
 
-    def _note(self, report: Report, result: WriteResult, created: bool = False) -> None:
-        if result.ok:
-            if created:
-                report.created[result.ref] = result.id
-            return
-        report.failed[result.ref] = result
-        report.retry = report.retry or result.retryable
-        log.warning(
-            "salesforce write failed", extra={"user": self.email, "code": result.error_code}
-        )
-
-    def _write_mappings(self, p: Plan, report: Report, failed: set[str]) -> None:
-        """Store and forget mappings in the plan's order, the last action on a key winning:
-        a changed rule (R-17) forgets the old series' mapping and stores the new one under the
-        same key, and the new one must stay."""
-        final: dict[ItemKey, Mapping | None] = {}
-        # R-20 is not carried out yet (no Drive download): files the plan meant to store are
-        # left out of the mappings, so that they are stored once it is, instead of being lost.
-        pending_files = {a.attachment.file_id for a in p.of(AttachmentUpload)
-                         if isinstance(a, AttachmentUpload)}  # fmt: skip
-        if pending_files:
-            log.warning("attachments not stored: R-20 is not implemented yet",
-                        extra={"user": self.email, "count": len(pending_files)})  # fmt: skip
-        for a in p.actions:
-            if isinstance(a, MappingDelete):
-                if not _delete_failed(p, a, failed):
-                    final[a.key] = None
-                continue
-            if not isinstance(a, MappingPut):
-                continue
-            m = a.mapping
-            if m.sync_key in failed:
-                continue  # nothing was written for it: the next session plans it again
-            if not m.sf_event_id and not m.occurrence_of and m.sync_key in report.created:
-                m = replace(m, sf_event_id=report.created[m.sync_key])
-            elif not m.sf_event_id and m.occurrence_of:
-                found = report.occurrences.get((m.occurrence_of, m.key.instance), "")
-                m = replace(m, sf_event_id=found) if found else m
-            if pending_files & set(m.attachments):
-                m = replace(
-                    m, attachments=tuple(f for f in m.attachments if f not in pending_files)
-                )
-            final[m.key] = m
-        puts = [m for m in final.values() if m is not None]
-        gone = [key for key, m in final.items() if m is None]
-        if puts:
-            self.s.mappings.put(puts)
-        if gone:
-            self.s.mappings.delete(self.email, gone)
-
-    def _error_labels(
-        self, report: Report, items: list[Item], settings: Settings
-    ) -> list[LabelPatch]:
-        """R-02: an item whose Salesforce write was refused carries the error label."""
-        out = []
-        p = report.plan
-        assert p is not None
-        keys = {a.sync_key: a for a in p.of(SfCreate) if isinstance(a, SfCreate)}
-        by_key = {i.key: i for i in items}
-        for sync_key, result in report.failed.items():
-            create = keys.get(sync_key)
-            if create is None or result.retryable:
-                continue
-            item = by_key.get(create.key)
-            if item is None or item.status is ItemStatus.CANCELLED:
-                continue
-            label = Label(LabelState.ERROR, _refusal(result), SF_REFUSED)
-            patch = labels.patch_for(item, label, settings, labels.wants_save(item, settings))
-            if patch is not None:
-                out.append(patch)
-        return out
-
-    def _record_issues(self, report: Report, items: list[Item]) -> None:
-        p = report.plan
-        assert p is not None
-        failed_keys = set()
-        opened = [a.issue for a in p.of(IssueOpen) if isinstance(a, IssueOpen)]
-        by_key = {i.key: i for i in items}
-        for a in p.of(SfCreate):
-            assert isinstance(a, SfCreate)
-            result = report.failed.get(a.sync_key)
-            if result is None:
-                continue
-            failed_keys.add(str(a.key))
-            item = by_key.get(a.key)
-            code = UNAVAILABLE if result.retryable else SF_REFUSED
-            start = item.span.start_utc if item is not None and item.span is not None else None
-            title = item.title if item is not None else ""
-            opened.append(Issue(code, self.email, str(a.key), _refusal(result), title, start))
-        closed = [
-            a.issue
-            for a in p.of(IssueClose)
-            if isinstance(a, IssueClose) and a.issue.key not in failed_keys
-        ]
-        if opened or closed:
-            self.s.issues.record(opened, closed, self.now)
-
-    def _save_state(
-        self, user: User, observed: _Observed, settings: Settings, confirmed_used: bool = False
+    def _record_problems(
+        self, user: User, observed: _Observed, setting_issues: list[Issue]
     ) -> None:
-        """Only after everything was written: a crash before this re-reads the same changes."""
-        tokens = {**user.state.group_sync_tokens, **observed.tokens}
-        primary = tokens.pop(user.email, user.state.calendar_sync_token)
-        state = replace(
-            user.state,
-            calendar_sync_token=primary,
-            group_sync_tokens=tokens,
-            window_end=window(settings, self.now)[1].date().isoformat(),
-            deletes_confirmed=user.state.deletes_confirmed and not confirmed_used,
+        """Open the issues of unreadable group calendars and ignored settings, close the ones
+        that no longer apply (a calendar read again, settings mended, a session that ran)."""
+        wanted = {(i.key, i.code): i for i in observed.problems + setting_issues}
+        mine = {GROUP_CALENDAR_UNREADABLE, SETTINGS_IGNORED, SESSION_FAILED}
+        have = [i for i in self.s.issues.open_for_user(user.email) if i.code in mine]
+        closed = [i for i in have if (i.key, i.code) not in wanted]
+        opened = [i for k, i in wanted.items() if not any((h.key, h.code) == k and
+                                                         h.message == i.message for h in have)]  # fmt: skip
+        if opened or closed:
+            self.s.issues.record(opened, closed, self.now, self.fence)
+
+    def _save_state(self, user: User, observed: _Observed, settings: Settings, report: Report,
+                    sf: Salesforce | None) -> None:  # fmt: skip
+        """Only after everything was written: a crash before this re-reads the same changes.
+        Field by field, under the fence (audit M1, M2)."""
+        p = report.plan or Plan()
+        failed = len(report.failed)
+        result = "retry" if report.retry else (f"ok, {failed} items failed" if failed else "ok")
+        values: dict[str, object] = {
+            "last_session_at": _rfc3339(self.now),
+            "last_session_result": result,
+        }
+        if not report.retry and not p.held:
+            # R-37: held deletes must come back until the admin confirms, so the token waits.
+            tokens = {**user.state.group_sync_tokens, **observed.tokens}
+            primary = tokens.pop(user.email, user.state.calendar_sync_token)
+            values.update(
+                calendar_sync_token=primary,
+                group_sync_tokens=tokens,
+                window_end=window(settings, self.now)[1].date().isoformat(),
+            )
+        held = held_deletes(p.held)
+        if held and sf is not None:
+            held = _with_titles(held, sf)
+        values.update(held_deletes=held, held_id=held_id(held))
+        values["recent_deletes"] = _recent_log(
+            user,
+            self.now,
+            report.executed,
+            frozenset(h.sync_key for h in user.state.held_deletes)
+            if _released(user)
+            else frozenset(),
         )
-        if state != user.state:
-            self.s.settings.save_sync_state(user.email, state)
-
-
-# -- echoes -------------------------------------------------------------------------------
-
-P_SEEN = "calsync_seen"  # a digest of the copy as calsync left it after its last label write
-
-
-def seen_digest(item: Item) -> str:
-    """The parts of a copy that a user can change and calsync reads (not reminders, not the
-    description, which R-14 writes once), as a short digest."""
-    span = item.span
-    when = (
-        (span.start_utc.isoformat(), span.end_utc.isoformat(), span.is_all_day, span.time_zone)
-        if span is not None
-        else ()
-    )
-    people = sorted((a.email.lower(), a.response.value) for a in item.attendees)
-    organiser = item.organizer.email.lower() if item.organizer is not None else ""
-    props = sorted((k, v) for k, v in item.private_props if k != P_SEEN)
-    text = repr((item.status.value, when, item.recurrence, item.title, item.location, people,
-                 organiser, item.visibility.value, item.transparency.value, item.color_id, props))  # fmt: skip
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
-
-
-def is_echo(item: Item) -> bool:
-    """True when the copy is exactly as calsync's last label write left it."""
-    mark = item.props.get(P_SEEN)
-    return mark is not None and mark == seen_digest(item)
-
-
-def _marked(patches: list[LabelPatch], items: list[Item]) -> list[LabelPatch]:
-    """Each label patch also records the digest of the copy it leaves behind."""
-    by_copy = {(i.calendar_id, i.id): i for i in items}
-    out = []
-    for patch in patches:
-        item = by_copy.get((patch.calendar_id, patch.event_id))
-        if item is None:
-            out.append(patch)
-            continue
-        after = labels.apply_patch(item, patch)
-        props = tuple(sorted({**dict(patch.set_props), P_SEEN: seen_digest(after)}.items()))
-        out.append(replace(patch, set_props=props))
-    return out
+        changed = {k: v for k, v in values.items() if getattr(user.state, k) != v}
+        if changed:
+            self.s.settings.set_state_fields(user.email, changed, fence=self.fence)
+        if user.state.deletes_release and not report.retry:
+            # The confirmation is used up (or names a held set that is gone), unless the admin
+            # confirmed again meanwhile.
+            self.s.settings.set_state_fields(
+                user.email, {"deletes_release": ""}, fence=self.fence,
+                expect={"deletes_release": user.state.deletes_release},
+            )  # fmt: skip
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _released(user: User) -> frozenset[str]:
+    """R-37: the sync keys of the held deletes the admin confirmed (exactly that set)."""
+    state = user.state
+    if state.deletes_release and state.deletes_release == state.held_id:
+        return frozenset(h.sync_key for h in state.held_deletes)
+    return frozenset()
+
+
+def _recent_count(user: User, now: datetime) -> int:
+    total = 0
+    for entry in user.state.recent_deletes:
+        at, _, count = entry.partition(" ")
+        moment = _parse_instant(at)
+        if moment is not None and now - moment < DAY and count.isdigit():
+            total += int(count)
+    return total
+
+
+def _recent_log(user: User, now: datetime, executed: Executed | None,
+                released: frozenset[str]) -> tuple[str, ...]:  # fmt: skip
+    """The rolling guard's log: this session's judged deletes added, entries over 24 h dropped."""
+    kept = [
+        e for e in user.state.recent_deletes
+        if (m := _parse_instant(e.partition(" ")[0])) is not None and now - m < DAY
+    ]  # fmt: skip
+    done = sum(judged(o.unit, released) for o in executed.outcomes if o.ok) if executed else 0
+    if done:
+        kept.append(f"{_rfc3339(now)} {done}")
+    return tuple(kept)
+
+
+def _with_titles(held: Sequence[HeldDelete], sf: Salesforce) -> tuple[HeldDelete, ...]:
+    """R-37: what will be deleted, as Salesforce has it (a cancelled item has no title left)."""
+    from dataclasses import replace
+
+    try:
+        found = sf.event_summaries(sorted({h.sf_event_id for h in held if h.sf_event_id}))
+    except CalsyncError:
+        return tuple(held)
+    out = []
+    for h in held:
+        subject, start = found.get(h.sf_event_id, ("", None))
+        out.append(replace(h, title=h.title or subject,
+                           start=h.start or (_rfc3339(start) if start else "")))  # fmt: skip
+    return tuple(out)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_instant(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _not_before(m: Mapping, lo: datetime) -> bool:
+    """Whether a mapped item may still matter: it starts in or after the window (or we do not
+    know when it starts)."""
+    start = series.instance_start(m) or _instance_text_moment(m.start)
+    return start is None or start >= lo - timedelta(days=1)
+
+
+def _instance_text_moment(text: str) -> datetime | None:
+    for fmt in ("%Y%m%dT%H%M%SZ", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def _innermost(exc: BaseException) -> str:
+    """file:line of the innermost frame: enough to find a bug, nothing of the data (audit L6)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    last = frames[-1]
+    return f"{type(exc).__name__} at {Path(last.filename).name}:{last.lineno}"
 
 
 def _addresses(items: Iterable[Item]) -> set[str]:
@@ -549,7 +661,10 @@ def _others_enabled(item: Item, me: str, enabled: dict[str, str]) -> bool:
 
 
 def _starts_after(item: Item, start: datetime) -> bool:
-    return item.span is not None and item.span.start_utc >= start
+    try:
+        return item.span is not None and item.span.start_utc >= start
+    except (OverflowError, ValueError):
+        return False
 
 
 def _parse_date(text: str) -> date | None:
@@ -557,28 +672,3 @@ def _parse_date(text: str) -> date | None:
         return date.fromisoformat(text) if text else None
     except ValueError:
         return None
-
-
-def _instances(moment: datetime) -> tuple[str, ...]:
-    """The mapping-key texts an occurrence's original start can have: the instant, and, at
-    midnight UTC, the date (all-day occurrences are keyed by their date)."""
-    utc = moment.astimezone(UTC)
-    if utc.time() == datetime.min.time():
-        return (instance_text(utc), instance_text(utc.date()))
-    return (instance_text(utc),)
-
-
-def _label_key(write: LabelWrite) -> str:
-    return dict(write.patch.set_props).get(labels.P_KEY, "")
-
-
-def _delete_failed(p: Plan, gone: MappingDelete, failed: set[str]) -> bool:
-    return any(
-        isinstance(a, SfDelete) and a.sync_key in failed and (a.key in ("", str(gone.key)))
-        for a in p.of(SfDelete)
-    )
-
-
-def _refusal(result: WriteResult) -> str:
-    text = f"Salesforce refused the event: {result.error_code}"
-    return text + (f" ({result.message[:300]})" if result.message else "")

@@ -16,7 +16,9 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from core.issues import Issue
-from core.model import ItemKey, Mapping, Role
+from core.model import ItemKey, Mapping, Role, StoredFile
+from core.ports import Fence
+from infra.fencing import commit
 
 MAPPINGS = "calsync_mappings"
 ISSUES = "calsync_issues"
@@ -55,6 +57,19 @@ def mapping_to_doc(m: Mapping) -> dict[str, Any]:
         "occurrence_of": m.occurrence_of,
         "linked": list(m.linked),
         "attachments": list(m.attachments),
+        "pending_create": m.pending_create,
+        "pending_delete": m.pending_delete,
+        "start": m.start,
+        "tombstone": m.tombstone,
+        "files": [
+            {
+                "file_id": f.file_id,
+                "document_id": f.content_document_id,
+                "revision": f.revision,
+                "sf_event_id": f.sf_event_id,
+            }
+            for f in m.files
+        ],  # fmt: skip
     }
 
 
@@ -75,6 +90,19 @@ def mapping_from_doc(d: dict[str, Any]) -> Mapping:
         occurrence_of=d.get("occurrence_of", ""),
         linked=tuple(d.get("linked") or ()),
         attachments=tuple(d.get("attachments") or ()),
+        pending_create=d.get("pending_create") is True,
+        pending_delete=d.get("pending_delete") is True,
+        start=str(d.get("start") or ""),
+        tombstone=str(d.get("tombstone") or ""),
+        files=tuple(
+            StoredFile(
+                f["file_id"],
+                f.get("document_id", ""),
+                f.get("revision", ""),
+                f.get("sf_event_id", ""),
+            )
+            for f in d.get("files") or ()
+        ),  # fmt: skip
     )
 
 
@@ -89,6 +117,11 @@ class FirestoreMappingStore:
         query = self._col.where(filter=FieldFilter("user_email", "==", email))
         return [mapping_from_doc(doc.to_dict() or {}) for doc in query.stream()]
 
+    def get(self, email: str, key: ItemKey) -> Mapping | None:
+        """One item's mapping of one user (the sidebar reads it by id, not by query)."""
+        snapshot = self._col.document(mapping_id(email, key)).get()
+        return mapping_from_doc(snapshot.to_dict() or {}) if snapshot.exists else None
+
     def for_ical_uids(self, uids: Iterable[str]) -> list[Mapping]:
         """Every user's mappings of these iCalUIDs (R-11 needs the organiser's)."""
         out: list[Mapping] = []
@@ -97,19 +130,17 @@ class FirestoreMappingStore:
             out += [mapping_from_doc(doc.to_dict() or {}) for doc in query.stream()]
         return out
 
-    def put(self, mappings: Sequence[Mapping]) -> None:
+    def put(self, mappings: Sequence[Mapping], fence: Fence | None = None) -> None:
         for chunk in _chunks(mappings, BATCH):
-            batch = self._db.batch()
-            for m in chunk:
-                batch.set(self._col.document(mapping_id(m.user_email, m.key)), mapping_to_doc(m))
-            batch.commit()
+            commit(self._db, fence, [
+                (self._col.document(mapping_id(m.user_email, m.key)), mapping_to_doc(m))
+                for m in chunk
+            ])  # fmt: skip
 
-    def delete(self, user_email: str, keys: Sequence[ItemKey]) -> None:
+    def delete(self, user_email: str, keys: Sequence[ItemKey], fence: Fence | None = None) -> None:
         for chunk in _chunks(keys, BATCH):
-            batch = self._db.batch()
-            for key in chunk:
-                batch.delete(self._col.document(mapping_id(user_email, key)))
-            batch.commit()
+            commit(self._db, fence,
+                   [(self._col.document(mapping_id(user_email, key)), None) for key in chunk])  # fmt: skip
 
 
 def issue_id(issue: Issue) -> str:
@@ -139,7 +170,21 @@ class FirestoreIssueStore:
         rows = [doc.to_dict() or {} for doc in query.stream()]
         return sorted(rows, key=lambda r: (r["user_email"], r["code"], r.get("key", "")))
 
-    def record(self, opened: Sequence[Issue], closed: Sequence[Issue], now: datetime) -> None:
+    def close_for_user(self, email: str, now: datetime) -> int:
+        """Close every open issue of a user (`users remove`); returns how many were open."""
+        query = self._col.where(filter=FieldFilter("user_email", "==", email)).where(
+            filter=FieldFilter("open", "==", True)
+        )
+        refs = [doc.reference for doc in query.stream()]
+        for chunk in _chunks(refs, BATCH):
+            batch = self._db.batch()
+            for ref in chunk:
+                batch.set(ref, {"open": False, "closed": now}, merge=True)
+            batch.commit()
+        return len(refs)
+
+    def record(self, opened: Sequence[Issue], closed: Sequence[Issue], now: datetime,
+               fence: Fence | None = None) -> None:  # fmt: skip
         """Open (or count again) and close issues; first seen is kept, last seen and count move."""
         refs = [self._col.document(issue_id(i)) for i in opened]
         existing = (
@@ -169,10 +214,7 @@ class FirestoreIssueStore:
         for issue in closed:
             writes.append((self._col.document(issue_id(issue)), {"open": False, "closed": now}))
         for chunk in _chunks(writes, BATCH):
-            batch = self._db.batch()
-            for ref, data in chunk:
-                batch.set(ref, data, merge=True)
-            batch.commit()
+            commit(self._db, fence, chunk, merge=True)
 
 
 def _issue_from(d: dict[str, Any]) -> Issue:

@@ -43,6 +43,26 @@ def task_id(email: str, session: str) -> str:
     return f"sync-{digest}-{session}"
 
 
+def http_request(config: Config, function: str, payload: dict) -> dict:
+    """A task's HTTP request to one of calsync's functions, carrying the invoker's OIDC token
+    (or, on a local stack without one, the shared secret that stands in for it, R-34)."""
+    target = f"{config.functions_url}/{function}"
+    request: dict = {
+        "url": target,
+        "http_method": tasks_v2.HttpMethod.POST,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(payload).encode(),
+    }
+    if config.tasks_service_account:
+        request["oidc_token"] = {
+            "service_account_email": config.tasks_service_account,
+            "audience": target,
+        }
+    else:
+        request["headers"][SECRET_HEADER] = config.shared_secret
+    return request
+
+
 def client_for(config: Config) -> tasks_v2.CloudTasksClient:
     """A REST client: Google's endpoint with the runtime's credentials, or the local emulator
     with a `dev:` token naming the runtime account (the emulator checks actAs on it)."""
@@ -121,21 +141,8 @@ class CloudTasksSessionQueue:
         """Create the task; False when it exists already (a repeated create of the same one)."""
         run_at = timestamp_pb2.Timestamp()
         run_at.FromDatetime(start.run_at)
-        target = f"{self._config.functions_url}/sync_user"
         body = {"user": email, "reason": reason, "session": start.task}
-        request: dict[str, Any] = {
-            "url": target,
-            "http_method": tasks_v2.HttpMethod.POST,
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps(body).encode(),
-        }
-        if self._config.tasks_service_account:
-            request["oidc_token"] = {
-                "service_account_email": self._config.tasks_service_account,
-                "audience": target,
-            }
-        else:  # a local stack without an identity emulator: the shared secret (R-34)
-            request["headers"][SECRET_HEADER] = self._config.shared_secret
+        request = http_request(self._config, "sync_user", body)
         name = f"{self._config.tasks_queue_path}/tasks/{task_id(email, start.task)}"
         try:
             self._client.create_task(

@@ -21,6 +21,17 @@ def verifier():  # -> infra.identity.Verifier; its certificates cache lives as l
     return Verifier(config().google_certs_url)
 
 
+@lru_cache(maxsize=4)
+def choice_signer(cfg: Config | None = None):  # -> infra.choices.ChoiceSigner | None
+    """The key that signs the sidebar's choices and the dashboard's sessions, read once per
+    process; None when it is not configured (then no sidebar choice is trusted)."""
+    from infra.choices import ChoiceSigner
+    from infra.credentials import read_secret
+
+    name = (cfg or config()).signing_key_secret
+    return ChoiceSigner.from_text(read_secret(name)) if name else None
+
+
 @cache
 def settings_store() -> FirestoreSettingsStore:
     return FirestoreSettingsStore(client_for(config()))
@@ -94,3 +105,115 @@ def session_queue():  # -> infra.tasks.CloudTasksSessionQueue
 
     cfg = config()
     return CloudTasksSessionQueue(cfg, tasks_client_for(cfg), FirestoreCoalescer(client_for(cfg)))
+
+
+def sidebar_services():  # -> infra.sidebar.SidebarServices
+    """What the add-on's cards and actions run on (R-33)."""
+    from infra.sidebar import SidebarServices
+    from infra.sync_store import FirestoreIssueStore, FirestoreMappingStore
+
+    cfg = config()
+    db = client_for(cfg)
+    return SidebarServices(
+        store=settings_store(),
+        mappings=FirestoreMappingStore(db),
+        issues=FirestoreIssueStore(db),
+        calendar_for=_calendar_for,
+        salesforce=_salesforce,
+        queue=session_queue,
+        signer=choice_signer(cfg),
+        functions_url=cfg.functions_url,
+        sf_instance_url=cfg.sf_instance_url,
+    )
+
+
+def dashboard_services():  # -> infra.dashboard_page.DashboardServices
+    """What the admin dashboard reads and acts on (R-32)."""
+    from infra.admin_auth import AdminAuth
+    from infra.dashboard_page import DashboardServices
+
+    cfg = config()
+    signer = choice_signer(cfg)
+    auth = AdminAuth(signer, verifier(), cfg.dashboard_client_id) if signer else None
+    return DashboardServices(
+        store=settings_store(),
+        db=client_for(cfg),
+        auth=auth,
+        queue=session_queue,
+        calendar_for=_calendar_for,
+        functions_url=cfg.functions_url,
+        identity_url=cfg.identity_url,
+        client_id=cfg.dashboard_client_id,
+    )
+
+
+# --- R-20: attachments (built only while `save_attachments` is on) -----------------------
+
+
+def drive_for(email: str):  # -> infra.drive.GoogleDrive; asks for drive.readonly as `email`
+    """One user's Drive reader: only ever built for an org with `save_attachments` on, so the
+    Drive scope is never requested otherwise (docs/deploy.md, step 4)."""
+    from infra.drive import GoogleDrive
+
+    return GoogleDrive(config(), email)
+
+
+@cache
+def salesforce_files():  # -> infra.salesforce_files.SalesforceFiles (the adapter's login)
+    from infra.salesforce_files import SalesforceFiles
+
+    return SalesforceFiles(_salesforce())
+
+
+# --- R-38: backfill ----------------------------------------------------------------------
+
+
+class BatchRunnerMissing(RuntimeError):
+    """The session's batch runner is not wired in yet (issue 12, second part)."""
+
+
+def batch_runner():  # -> core.ports.BatchRunner
+    """The session's per-batch work (autosave rules without the window, on the new session).
+    Until the session provides it, backfills cannot run: they say so instead of pretending."""
+    raise BatchRunnerMissing(
+        "the backfill's batch runner is not wired in yet: it comes with the new session "
+        "(issue 12, second part); nothing was read or written"
+    )
+
+
+@cache
+def backfill_store():
+    from infra.backfill_store import FirestoreBackfillStore
+
+    return FirestoreBackfillStore(client_for(config()))
+
+
+class _NoRunner:
+    def run(self, email, items, dry_run):  # noqa: ANN001 - core.ports.BatchRunner
+        return batch_runner().run(email, items, dry_run)
+
+
+def backfill(needs_runner: bool = True):  # -> infra.backfill.Backfill
+    """The backfill engine; `needs_runner` False for what only reads or writes checkpoints
+    (`backfill status`), which works before the batch runner is wired in."""
+    from core.settings import resolve
+    from infra.backfill import Backfill
+    from infra.budget import BulkBudget
+
+    runner = batch_runner() if needs_runner else _NoRunner()  # first: says what is missing
+    share = lambda: resolve(settings_store().org_settings())[0].api_budget_share  # noqa: E731
+    return Backfill(
+        store=backfill_store(),
+        pages_for=_calendar_for,
+        runner=runner,
+        budget=BulkBudget(client_for(config()), share),
+    )
+
+
+@cache
+def backfill_queue():
+    from infra.backfill_queue import CloudTasksBackfillQueue
+    from infra.tasks import client_for as tasks_client_for
+
+    cfg = config()
+    return CloudTasksBackfillQueue(cfg, tasks_client_for(cfg))

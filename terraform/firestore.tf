@@ -11,7 +11,7 @@ resource "google_firestore_database" "calsync" {
   delete_protection_state           = var.firestore_deletion_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
   deletion_policy                   = var.firestore_deletion_protection ? "ABANDON" : "DELETE"
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.apis_enabled]
 }
 
 # Optional TTL policies (variable firestore_ttl_fields): expiry is a clean-up, never a deadline;

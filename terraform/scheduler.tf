@@ -1,6 +1,6 @@
-# The periodic sweep (R-28): runs every enabled user's session even when no push notification
-# came, renews watch channels, and retries items that wait (R-07, R-11). Created once the code
-# has a `sweep` function (local.functions); until then there is nothing to call.
+# The periodic sweep (R-28): queues every enabled user's session even when no push notification
+# came, renews watch channels, and retries items that wait (R-07, R-11). One job for the `sweep`
+# entry of local.functions.
 
 resource "google_cloud_scheduler_job" "sweep" {
   for_each = { for name, fn in local.functions : name => fn if name == "sweep" }
@@ -27,5 +27,5 @@ resource "google_cloud_scheduler_job" "sweep" {
     }
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.apis_enabled]
 }

@@ -34,5 +34,41 @@ resource "google_cloud_tasks_queue" "sync" {
     sampling_ratio = 1.0
   }
 
+  depends_on = [time_sleep.service_accounts_created]
+}
+
+# R-38: backfill slices (infra/backfill_queue.py) in a queue of their own, with few concurrent
+# dispatches: a backfill of every user spreads over function instances without ever taking the
+# dispatch slots that push-started sessions need within seconds.
+resource "google_cloud_tasks_queue" "backfill" {
+  name     = "${var.name_prefix}-backfill"
+  location = var.region
+
+  rate_limits {
+    max_dispatches_per_second = 1
+    max_concurrent_dispatches = var.backfill_max_concurrent_dispatches
+  }
+
+  # A slice that failed is retried and resumes from the checkpoint; a chain that runs out of
+  # attempts stays resumable (`python main.py backfill --all` queues it again).
+  retry_config {
+    max_attempts  = var.tasks_max_attempts
+    min_backoff   = var.tasks_min_backoff
+    max_backoff   = var.tasks_max_backoff
+    max_doublings = 5
+  }
+
+  http_target {
+    http_method = "POST"
+
+    oidc_token {
+      service_account_email = google_service_account.invoker.email
+    }
+  }
+
+  stackdriver_logging_config {
+    sampling_ratio = 1.0
+  }
+
   depends_on = [google_project_service.enabled]
 }

@@ -162,6 +162,23 @@ variable "tasks_max_concurrent_dispatches" {
   }
 }
 
+variable "backfill_max_concurrent_dispatches" {
+  description = "Cap on backfill slices running at once (R-38); each runs up to four minutes, in a queue apart from the sync sessions'."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.backfill_max_concurrent_dispatches >= 1 && var.backfill_max_concurrent_dispatches <= 100
+    error_message = "backfill_max_concurrent_dispatches must be between 1 and 100."
+  }
+}
+
+variable "save_attachments" {
+  description = "Whether the org setting save_attachments will be on (R-20): enables the Drive API and adds drive.readonly to the scopes output for domain-wide delegation. The setting itself lives in Firestore (python main.py settings set save_attachments true)."
+  type        = bool
+  default     = false
+}
+
 variable "tasks_max_attempts" {
   description = "Attempts per sync task before Cloud Tasks drops it (the sweep runs the session later anyway)."
   type        = number
@@ -196,7 +213,69 @@ variable "tasks_max_backoff" {
 }
 
 variable "admin_invokers" {
-  description = "IAM members (e.g. group:calsync-admins@example.com) allowed to call the admin-only functions such as status. Project owners can call them anyway."
+  description = "IAM members (e.g. group:calsync-admins@example.com) allowed to call the admin-only functions such as status over HTTP. Project owners can call them anyway."
   type        = list(string)
   default     = []
+}
+
+variable "cli_admins" {
+  description = "IAM members (user:... or group:...) who run the admin command line (python main.py ...) against this deployment. They get Service Account Token Creator on the runtime account and run the CLI as it (docs/deploy.md, \"Your own account\"), which lets them do what the functions do, including reading every enabled user's calendar: keep the list short."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.cli_admins : can(regex("^(user|group|serviceAccount):[^@\\s]+@[^@\\s]+$", m))])
+    error_message = "cli_admins entries must be IAM members such as user:ada@example.com or group:calsync-admins@example.com."
+  }
+}
+
+variable "public_access" {
+  description = "How the public functions (the push webhook, later the add-on) are opened to Google's calls, which carry no Google identity. \"no_invoker_check\" (recommended): Cloud Run's invoker IAM check is disabled on those services only, which works under Domain Restricted Sharing; needs the Cloud CLI (gcloud) signed in where you apply. \"all_users\": an allUsers run.invoker grant, refused by organisations with Domain Restricted Sharing."
+  type        = string
+  default     = "no_invoker_check"
+
+  validation {
+    condition     = contains(["no_invoker_check", "all_users"], var.public_access)
+    error_message = "public_access must be \"no_invoker_check\" or \"all_users\"."
+  }
+}
+
+variable "alert_email" {
+  description = "Where to send an e-mail when a calsync function logs an error (at most one an hour). Null (the default) creates no alert."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be an e-mail address, or null."
+  }
+}
+
+variable "addon_service_account" {
+  description = "The Workspace add-on's service agent, service-PROJECT_NUMBER@gcp-sa-gsuiteaddons.iam.gserviceaccount.com: serviceAccountEmail of `gcloud workspace-add-ons get-authorization`. The add-on function accepts only system ID tokens of this account. Empty until known: the add-on then refuses every request."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.addon_service_account == "" || can(regex("^service-[0-9]+@gcp-sa-gsuiteaddons\\.iam\\.gserviceaccount\\.com$", var.addon_service_account))
+    error_message = "addon_service_account must look like service-123456789@gcp-sa-gsuiteaddons.iam.gserviceaccount.com."
+  }
+}
+
+variable "addon_oauth_client_id" {
+  description = "The add-on's OAuth client id: oauthClientId of `gcloud workspace-add-ons get-authorization`, the audience of the user ID tokens the add-on receives. Empty until known."
+  type        = string
+  default     = ""
+}
+
+variable "dashboard_oauth_client_id" {
+  description = "Client id of the OAuth client (type Web application, authorised JavaScript origin https://REGION-PROJECT.cloudfunctions.net) that admins sign in to the dashboard with. Empty until created: nobody can sign in then."
+  type        = string
+  default     = ""
+}
+
+variable "addon_logo_url" {
+  description = "Logo of the Calendar add-on (an https PNG), shown in Calendar's side panel."
+  type        = string
+  default     = "https://www.gstatic.com/images/icons/material/system/2x/event_available_black_48dp.png"
 }

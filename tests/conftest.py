@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.upsync",
     "tests.fixtures.receiver",
     "tests.fixtures.identity",
+    "tests.fixtures.addon",
 ]

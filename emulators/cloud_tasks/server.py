@@ -3,7 +3,7 @@
 
     POST/GET        /v2/projects/P/locations/L/queues                      create, list
     GET/PATCH/DELETE /v2/projects/P/locations/L/queues/Q                   get, update, delete
-    POST            /v2/.../queues/Q:pause | :resume | :purge
+    POST            /v2/.../queues/Q:pause | :resume | :purge | :testIamPermissions
     POST/GET        /v2/.../queues/Q/tasks                                 create, list
     GET/DELETE      /v2/.../queues/Q/tasks/T                               get, delete
     POST            /v2/.../queues/Q/tasks/T:run
@@ -38,6 +38,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("PATCH", re.compile(rf"^/v2/({_QUEUE})$"), "update_queue"),
     ("DELETE", re.compile(rf"^/v2/({_QUEUE})$"), "delete_queue"),
     ("POST", re.compile(rf"^/v2/({_QUEUE}):(pause|resume|purge)$"), "queue_action"),
+    ("POST", re.compile(rf"^/v2/({_QUEUE}):testIamPermissions$"), "test_permissions"),
     ("POST", re.compile(rf"^/v2/({_QUEUE})/tasks$"), "create_task"),
     ("GET", re.compile(rf"^/v2/({_QUEUE})/tasks$"), "list_tasks"),
     ("GET", re.compile(rf"^/v2/({_TASK})$"), "get_task"),
@@ -71,6 +72,8 @@ class Api:
                                                     body=_json(body), caller=caller)  # fmt: skip
             if re.match(rf"^/v2/{_QUEUE}/tasks:(batchCreate|batchDelete)$", url.path):
                 raise ApiError("UNIMPLEMENTED", "batch task methods are not emulated")
+            if re.match(rf"^/v2/{_QUEUE}:(getIamPolicy|setIamPolicy)$", url.path):
+                raise ApiError("UNIMPLEMENTED", "queue IAM policies are not emulated")
             raise not_found(f"no such method: {method} {url.path}")
         except ApiError as exc:
             return exc.http_status, exc.body()
@@ -106,6 +109,18 @@ class Api:
             return self._out(self.emu.purge(name))
         state = tasks_v2.Queue.State.PAUSED if action == "pause" else tasks_v2.Queue.State.RUNNING
         return self._out(self.emu.set_state(name, state))
+
+    def test_permissions(self, name: str, *, body: Any, **_: Any) -> Any:
+        """TestIamPermissions: the emulator keeps no IAM policy on queues, so an authenticated
+        caller holds every Cloud Tasks permission on an existing queue; on a missing one none
+        (IAM answers an empty set there, not NOT_FOUND)."""
+        asked = body.get("permissions") if isinstance(body, dict) else None
+        if not isinstance(asked, list):
+            raise invalid("TestIamPermissionsRequest.permissions is required")
+        with self.emu.cond:
+            exists = name in self.emu.queues
+        held = [p for p in asked if exists and str(p).startswith("cloudtasks.")]
+        return {"permissions": held} if held else {}
 
     # -- tasks ------------------------------------------------------------------------------
 

@@ -8,6 +8,9 @@ GET    /_admin/counters                  calls per API method id (DELETE resets 
 GET    /_admin/faults                    configured faults; POST adds one; DELETE clears
 GET    /_admin/channels                  push channels and the delivery log
 POST   /_admin/sync-tokens/expire        make every issued sync token unknown (410 next)
+*      /_admin/drive/...                 Drive files and shared drives (drive_http.py)
+POST   /_admin/delegation                {"scopes": [...]}: the scopes domain-wide delegation
+                                         may grant, as the Admin console lists them (null: any)
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from . import errors, sharing
+from . import drive_http, errors, sharing
 
 if TYPE_CHECKING:
     from .api import Api, Response
@@ -29,11 +32,19 @@ def handle(api: Api, method: str, path: str, query: dict[str, list[str]], body: 
     route = (method, *parts)
     if route == ("POST", "reset"):
         api.store.reset()
+        api.drive.reset()
+        api.auth.delegated_scopes = None
         api.push.reset()
         api.faults.clear()
         with api.counter_lock:
             api.counters.clear()
         return Response.json(200, {"reset": True})
+    if parts and parts[0] == "drive":
+        return drive_http.handle_admin(api, method, parts[1:], _json(body) if body else {})
+    if route == ("POST", "delegation"):
+        scopes = _json(body).get("scopes")
+        api.auth.delegated_scopes = None if scopes is None else frozenset(map(str, scopes))
+        return Response.json(200, {"scopes": None if scopes is None else sorted(scopes)})
     if route == ("GET", "health"):
         return Response.json(200, {"ok": True})
     if route == ("GET", "calendars"):

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import admin, batch, errors, listing, sharing
+from . import admin, batch, drive_http, errors, listing, sharing
 from .auth import Authenticator, Caller
+from .drive import Drive
 from .events import EventService, resolve_calendar
 from .faults import Faults
 from .push import PushHub
@@ -134,6 +135,8 @@ class Api:
         self.auth = auth
         self.push = push
         self.faults = faults
+        self.drive: Drive = store.drive if store.drive is not None else Drive()
+        store.drive = self.drive  # event attachments name its files
         self.events = EventService(store)
         self.counters: Counter[str] = Counter()
         self.counter_lock = threading.Lock()
@@ -159,6 +162,8 @@ class Api:
                 return self._batch(headers, body)
             if path.startswith(API_PREFIX + "/"):
                 return self._api_call(method, path[len(API_PREFIX) :], parts.query, headers, body)
+            if path.startswith(drive_http.PREFIX):
+                return drive_http.handle_api(self, method, path, parts.query, headers)
             raise errors.not_found()
         except errors.ApiError as exc:
             return Response.error(exc)
@@ -177,7 +182,12 @@ class Api:
         if fault is not None:
             raise fault
         call = Call(caller, args, parse_qs(query, keep_blank_values=True), headers, body)
-        return HANDLERS[method_id](self, call)
+        response = HANDLERS[method_id](self, call)
+        if response.status < 300:
+            lost = self.faults.check_applied(method_id)
+            if lost is not None:
+                raise lost  # the write above stays applied; only its answer is lost
+        return response
 
     @staticmethod
     def _route(method: str, path: str) -> tuple[str, bool, tuple[str, ...]] | None:

@@ -63,27 +63,51 @@ class Caller:
 
 
 def load_public_keys(paths: list[str]) -> list[Any]:
-    """Public keys from PEM files holding X.509 certificates or bare public keys."""
-    keys = []
-    for path in paths:
+    """Public keys from PEM files holding X.509 certificates or bare public keys. An entry
+    `EMAIL=PATH` binds its keys to that service account: they verify only assertions it issued,
+    as Google checks an assertion against the keys of its `iss` (returned as (email, key))."""
+    keys: list[Any] = []
+    for entry in paths:
+        owner, sep, path = entry.partition("=")
+        if not sep:
+            owner, path = "", entry
+        found = []
         text = Path(path).read_bytes()
         for block in text.split(b"-----BEGIN ")[1:]:
             pem = b"-----BEGIN " + block
             if pem.startswith(b"-----BEGIN CERTIFICATE"):
-                keys.append(x509.load_pem_x509_certificate(pem).public_key())
+                found.append(x509.load_pem_x509_certificate(pem).public_key())
             elif b"PUBLIC KEY" in pem.split(b"\n", 1)[0]:
-                keys.append(serialization.load_pem_public_key(pem))
+                found.append(serialization.load_pem_public_key(pem))
+        keys += [(owner.lower(), key) if owner else key for key in found]
     if paths and not keys:
         raise ValueError(f"no certificate or public key found in {paths}")
     return keys
 
 
+UNAUTHORIZED_CLIENT = (
+    "Client is unauthorized to retrieve access tokens using this method, or client not "
+    "authorized for any of the scopes requested."
+)
+
+
 class Authenticator:
-    def __init__(self, public_keys: list[Any], allow_dev_tokens: bool = True) -> None:
+    def __init__(
+        self,
+        public_keys: list[Any],
+        allow_dev_tokens: bool = True,
+        delegation: dict[str, frozenset[str]] | None = None,
+    ) -> None:
         self.public_keys = public_keys
         self.allow_dev_tokens = allow_dev_tokens
+        # The Admin console's domain-wide delegation entries: service account -> authorised
+        # scopes. None: every assertion may act for anyone (no entries are being emulated).
+        self.delegation = delegation
         self.tokens: dict[str, tuple[Caller, float]] = {}
         self.lock = threading.Lock()
+        # The Admin console's domain-wide delegation entry: the scopes a delegated token may
+        # carry (None: any, the default). Asking for one outside it is refused as Google does.
+        self.delegated_scopes: frozenset[str] | None = None
 
     def caller(self, authorization: str | None) -> Caller:
         """The caller behind an Authorization header, or 401 like the API."""
@@ -120,6 +144,17 @@ class Authenticator:
         scopes = frozenset(str(claims.get("scope", "")).split())
         if not scopes:
             return 400, {"error": "invalid_scope", "error_description": "No scope requested."}
+        if claims.get("sub"):
+            # Acting for a user needs a delegation entry covering every scope asked for: the one
+            # set through /_admin/delegation, else the account's entry given at start.
+            allowed = self.delegated_scopes
+            if allowed is None and self.delegation is not None:
+                allowed = self.delegation.get(str(claims["iss"]).lower(), frozenset())
+            if allowed is not None and not scopes <= allowed:
+                return 401, {
+                    "error": "unauthorized_client",
+                    "error_description": UNAUTHORIZED_CLIENT,
+                }
         token = new_opaque("ya29.emu-")
         with self.lock:
             self.tokens[token] = (Caller(email, scopes), time.time() + TOKEN_LIFETIME)
@@ -152,7 +187,14 @@ class Authenticator:
 
     def _verified(self, assertion: str) -> dict[str, Any]:
         last: jwt.PyJWTError | None = None
-        for key in self.public_keys:
+        issuer = str(jwt.decode(assertion, options={"verify_signature": False}).get("iss", ""))
+        for entry in self.public_keys:
+            if isinstance(entry, tuple):  # bound to one account: only that account's assertions
+                owner, key = entry
+                if owner != issuer.lower():
+                    continue
+            else:
+                key = entry
             try:
                 return jwt.decode(
                     assertion,

@@ -10,7 +10,7 @@ import copy as copying
 from typing import Any
 from urllib.parse import unquote
 
-from . import copies, errors, fields, series
+from . import attachments, copies, errors, fields, series
 from .resource import render
 from .store import Copy, Store, new_id, role_level
 from .times import format_timestamp, utcnow
@@ -100,6 +100,7 @@ class EventService:
             if data.get("eventType") == "fromGmail":
                 raise errors.bad_request("Events of type fromGmail cannot be created.")
             data = fields.validate(data)
+            attachments.resolve(self.store.drive, data)
             now = format_timestamp(utcnow())
             data.update(
                 id=event_id,
@@ -162,6 +163,7 @@ class EventService:
             if not _flag(params, "supportsAttachments"):
                 data.pop("attachments", None)
             data = fields.validate(data)
+            attachments.resolve(self.store.drive, data)
             organizer = body.get("organizer") or {"email": calendar}
             if not organizer.get("email"):
                 raise errors.required("organizer email")
@@ -263,6 +265,7 @@ class EventService:
         if new.get("eventType", "default") != old.get("eventType", "default"):
             raise errors.bad_request("The event type of an event cannot be changed.")
         new = fields.validate(new)
+        attachments.resolve(self.store.drive, new)
         if new.get("status") == "cancelled" and old.get("status") != "cancelled":
             return self._cancel_everywhere(calendar, new, stored)
         if stored and new == old:

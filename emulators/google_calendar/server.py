@@ -57,6 +57,7 @@ def build(
     public_keys: list[object],
     allow_dev_tokens: bool = True,
     verbose: bool = False,
+    delegation: dict[str, frozenset[str]] | None = None,
 ) -> tuple[Server, Api]:
     store = Store(domains=frozenset(d.lower() for d in domains))
     handler = type("BoundHandler", (Handler,), {"verbose": verbose})
@@ -64,6 +65,6 @@ def build(
     base = f"http://{host}:{server.server_address[1]}"
     push = PushHub(api_base=base + "/calendar/v3")
     store.on_change = push.notify
-    api = Api(store, Authenticator(public_keys, allow_dev_tokens), push, Faults())
+    api = Api(store, Authenticator(public_keys, allow_dev_tokens, delegation), push, Faults())
     handler.api = api
     return server, api

@@ -109,6 +109,7 @@ class Store:
     order: int = 0
     acl_seq: int = 0
     on_change: Callable[[str], None] | None = None
+    drive: Any = None  # the Drive files that attachments name (drive.Drive), set by the Api
     lock: threading.RLock = field(default_factory=threading.RLock)
     _touched: set[str] = field(default_factory=set)
 

@@ -1,8 +1,11 @@
 """A local stand-in for Google's identity services: the OAuth2 certificates that ID-token
-verifiers fetch, and the IAM Credentials API's `generateIdToken` that Cloud Tasks, Cloud
-Scheduler and the Workspace add-on framework use to sign calls to calsync.
+verifiers fetch; the IAM Credentials API (generateIdToken for Cloud Tasks, Cloud Scheduler and the
+add-on framework; signBlob, signJwt and generateAccessToken for keyless domain-wide delegation
+and impersonation); the metadata server's identity of the instance calsync runs on; and the
+OAuth refresh-token grant behind a user's application-default login.
 
-Tokens are RS256 JWTs with `iss` = https://accounts.google.com, signed by a throwaway issuer key
-(emulators/keys.py); calsync verifies them with google-auth exactly as in production, only the
-certificates URL differs (CALSYNC_GOOGLE_CERTS_URL, honoured on a local stack only).
+ID tokens are RS256 JWTs with `iss` = https://accounts.google.com, signed by a throwaway issuer
+key (emulators/keys.py); service accounts sign with throwaway "Google-managed" keys. calsync
+verifies and signs with google-auth exactly as in production; only endpoints differ
+(docs/emulators/google_identity.md).
 """

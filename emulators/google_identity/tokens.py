@@ -51,3 +51,16 @@ class Issuer:
 def service_account_token(issuer: Issuer, email: str, audience: str) -> str:
     """What IAM's generateIdToken (includeEmail) returns for a service account."""
     return issuer.mint({"aud": audience, "azp": email, "email": email, "email_verified": True})
+
+
+def user_claims(email: str, client_id: str) -> dict[str, Any]:
+    """The claims of a Google account's ID token for an OAuth client: a sign-in, or the user ID
+    token of a Workspace add-on request (`hd` is the Workspace domain)."""
+    address = email.strip().lower()
+    return {
+        "aud": client_id,
+        "azp": client_id,
+        "email": address,
+        "email_verified": True,
+        "hd": address.rpartition("@")[2],
+    }

@@ -1,11 +1,16 @@
-"""Test-only endpoints under /_admin/: reset, dump, counters, seed, limits, faults, clock."""
+"""Test-only endpoints under /_admin/: reset, dump, counters, seed, limits, faults, clock.
+
+Faults are of two families: call faults (usage.py: 503, UNABLE_TO_LOCK_ROW,
+REQUEST_LIMIT_EXCEEDED, APPLY_THEN_503) and record refusals (refusals.py:
+FIELD_CUSTOM_VALIDATION_EXCEPTION); one POST /_admin/faults adds either, DELETE clears both.
+"""
 
 from __future__ import annotations
 
 import random
 from typing import Any
 
-from . import query, seed
+from . import query, refusals, seed
 from .api import Emulator, Response
 from .errors import bad_request, not_found
 from .usage import Fault
@@ -29,7 +34,7 @@ def handle(emu: Emulator, method: str, path: str, params: dict[str, str], body: 
     if (method, name) == ("GET", "records"):
         return Response(200, _dump(emu, params))
     if (method, name) == ("GET", "calls"):
-        return Response(200, emu.usage.snapshot())
+        return Response(200, _calls(emu))
     if (method, name) == ("POST", "query"):  # SOQL for tests and benchmarks, not counted
         with org.lock:
             total, rows = query.run(org, str(body.get("q", "")),
@@ -52,10 +57,14 @@ def handle(emu: Emulator, method: str, path: str, params: dict[str, str], body: 
     if (method, name) == ("POST", "limits"):
         emu.usage.set_limit(body.get("max"), body.get("used"))
         return Response(200, emu.usage.snapshot())
+    if (method, name) == ("GET", "faults"):
+        return Response(200, _faults(emu))
     if (method, name) == ("POST", "faults"):
         return _add_fault(emu, body)
     if (method, name) == ("DELETE", "faults"):
         emu.usage.clear_faults()
+        with org.lock:
+            org.refusals.clear()
         return Response(200, {"ok": True})
     if (method, name) == ("POST", "config"):
         return _config(emu, body)
@@ -64,6 +73,10 @@ def handle(emu: Emulator, method: str, path: str, params: dict[str, str], body: 
         return Response(200, {"ok": True})
     if (method, name) == ("POST", "sessions/expire"):
         emu.sessions.expire_all()
+        return Response(200, {"ok": True})
+    if (method, name) == ("POST", "sharing"):
+        with org.lock:
+            org.sharing.configure(body)
         return Response(200, {"ok": True})
     if (method, name) == ("POST", "clock"):
         now = org.clock.advance(float(body.get("advance_seconds", 0)))
@@ -86,7 +99,26 @@ def _dump(emu: Emulator, params: dict[str, str]) -> dict[str, Any]:
         return out
 
 
+def _calls(emu: Emulator) -> dict[str, Any]:
+    snapshot = emu.usage.snapshot()
+    with emu.org.lock:
+        refused = emu.org.refusals.injected
+    if refused:
+        snapshot["injected_faults"] = {**snapshot["injected_faults"], refusals.KIND: refused}  # type: ignore[dict-item]
+    return snapshot
+
+
+def _faults(emu: Emulator) -> dict[str, Any]:
+    with emu.org.lock:
+        records = emu.org.refusals.describe()
+    return {"calls": emu.usage.describe_faults(), "records": records}
+
+
 def _add_fault(emu: Emulator, body: Any) -> Response:
+    if isinstance(body, dict) and body.get("kind") == refusals.KIND:
+        with emu.org.lock:
+            emu.org.refusals.add(body, emu.org.schema)
+        return Response(200, {"ok": True})
     if not isinstance(body, dict) or ("count" not in body and "fraction" not in body):
         raise bad_request("INVALID_INPUT", "give kind and count or fraction")
     fault = Fault(

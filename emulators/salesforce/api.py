@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from . import (  # noqa: F401 - registers hooks
     feeds,
     ids,
     query,
+    users,
 )
 from .auth import Sessions
 from .errors import ApiError, bad_request, malformed_query, not_found
@@ -35,6 +37,7 @@ class Request:
     params: dict[str, str]
     body: Any
     headers: dict[str, str]
+    blobs: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # multipart: name → file
 
 
 @dataclass
@@ -168,8 +171,26 @@ def _describe(emu: Emulator, req: Request) -> Response:
     return Response(200, describe(emu.org.sobject(req.parts[1]), _base(req)))
 
 
+def _with_blobs(emu: Emulator, req: Request) -> Any:
+    """A multipart request's JSON fields plus its binary part, which must be named after a
+    blob (base64) field of the object: VersionData for ContentVersion."""
+    if not req.blobs:
+        return req.body
+    sobject = emu.org.sobject(req.parts[1])
+    body = dict(req.body or {})
+    for name, (_filename, data) in req.blobs.items():
+        found = sobject.lookup(name)
+        if found is None or found.type != "base64":
+            raise bad_request(
+                "INVALID_MULTIPART_REQUEST",  # emulator wording
+                f"The binary part {name!r} is not a blob field of {sobject.name}",
+            )
+        body[found.name] = base64.b64encode(data).decode("ascii")
+    return body
+
+
 def _create(emu: Emulator, req: Request) -> Response:
-    record_id = emu.org.create(req.parts[1], req.body)
+    record_id = emu.org.create(req.parts[1], _with_blobs(emu, req))
     return Response(201, {"id": record_id, "success": True, "errors": []})
 
 
@@ -197,7 +218,7 @@ def _get(emu: Emulator, req: Request) -> Response:
 
 
 def _update(emu: Emulator, req: Request) -> Response:
-    emu.org.update(req.parts[1], req.parts[2], req.body)
+    emu.org.update(req.parts[1], req.parts[2], _with_blobs(emu, req))
     return Response(204)
 
 

@@ -1,12 +1,57 @@
-"""Files: ContentVersion creates its ContentDocument (and links); ContentDocumentLink rules."""
+"""Files: ContentVersion creates its ContentDocument (and links); ContentDocumentLink rules.
+
+- A ContentVersion without ContentDocumentId makes a new ContentDocument, owned by the version's
+  owner (who gets the implicit link, ShareType I) and linked to FirstPublishLocationId (any
+  record type that can have a feed: Event included, ShareType V). With ContentDocumentId it is
+  the document's next version: the document's latest version, title and size follow it, its
+  links stay; FirstPublishLocationId makes no link then.
+- VersionData is stored as sent; ContentSize, Checksum (MD5), FileExtension and FileType come
+  from it and from PathOnClient. A version's blob cannot be changed (VersionData is create-only).
+- ContentDocumentLink: one link per document and record (DUPLICATE_VALUE); queries on it must
+  filter on ContentDocumentId or LinkedEntityId with = or IN (the integration user has no
+  "Query All Files"), as Salesforce requires.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from .errors import bad_request
+from .errors import bad_request, malformed_query
 from .org import Org, register
 from .store import Record
+
+# FileType by extension (a subset of Salesforce's values; anything else is UNKNOWN).
+FILE_TYPES = {
+    "pdf": "PDF", "doc": "WORD", "docx": "WORD_X", "xls": "EXCEL", "xlsx": "EXCEL_X",
+    "ppt": "POWER_POINT", "pptx": "POWER_POINT_X", "csv": "CSV", "txt": "TEXT", "png": "PNG",
+    "jpg": "JPG", "jpeg": "JPEG", "gif": "GIF", "zip": "ZIP", "mp4": "MP4", "html": "HTML",
+    "rtf": "RTF", "xml": "XML", "odt": "ODT",
+}  # fmt: skip
+LINK_FILTERS = ("ContentDocumentId", "LinkedEntityId")
+
+
+def check_query(query: Any) -> None:
+    """ContentDocumentLink cannot be queried without an Id filter (Salesforce's restriction)."""
+    if query.sobject.name != "ContentDocumentLink" or _has_id_filter(query.where):
+        return
+    raise malformed_query(
+        "Implementation restriction: ContentDocumentLink requires a filter by a single Id on "
+        "ContentDocumentId or LinkedEntityId using the equals operator or multiple Id's using "
+        "the IN operator."
+    )
+
+
+def _has_id_filter(cond: Any) -> bool:
+    if cond is None:
+        return False
+    op = getattr(cond, "op", None)
+    if op in ("=", "IN") and getattr(cond, "path", None) is not None:
+        path = cond.path
+        return path.relationship is None and path.field.name in LINK_FILTERS
+    if op == "AND":
+        return any(_has_id_filter(c) for c in cond.items)
+    return False
 
 
 def _link(org: Org, document_id: str, entity_id: str, share_type: str) -> None:
@@ -35,9 +80,13 @@ class VersionRules:
         if old is not None:
             return
         path = rec["PathOnClient"]
-        rec["Title"] = rec["Title"] or path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        rec["FileExtension"] = path.rsplit(".", 1)[-1].lower() if "." in path else None
-        rec["ContentSize"] = len(rec["VersionData"] or b"")
+        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        rec["Title"] = rec["Title"] or name.rsplit(".", 1)[0]
+        rec["FileExtension"] = name.rsplit(".", 1)[-1].lower() if "." in name else None
+        rec["FileType"] = FILE_TYPES.get(rec["FileExtension"] or "", "UNKNOWN")
+        data = rec["VersionData"] or b""
+        rec["ContentSize"] = len(data)
+        rec["Checksum"] = hashlib.md5(data).hexdigest()  # noqa: S324 - Salesforce's checksum
         rec["IsLatest"] = True
 
     def after_save(self, org: Org, old: Record | None, rec: Record, given: dict[str, Any]) -> None:
@@ -61,6 +110,7 @@ class VersionRules:
                     "Id": document_id,
                     "Title": rec["Title"],
                     "FileExtension": rec["FileExtension"],
+                    "FileType": rec["FileType"],
                     "ContentSize": rec["ContentSize"],
                     "LatestPublishedVersionId": rec["Id"],
                     "OwnerId": rec["OwnerId"],
@@ -90,6 +140,7 @@ class VersionRules:
                         "Title": rec["Title"],
                         "ContentSize": rec["ContentSize"],
                         "FileExtension": rec["FileExtension"],
+                        "FileType": rec["FileType"],
                     },
                 )
         org.store.put(

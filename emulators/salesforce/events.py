@@ -433,6 +433,7 @@ def delete_from_this_onwards(org: Org, record_id: str) -> None:
             and not other["IsDeleted"]
             and other["StartDateTime"] >= event["StartDateTime"]
         ):
+            org.refusals.check("Event", "delete", other)  # a delete trigger sees each one
             org.remove("Event", other)
 
 

@@ -41,6 +41,12 @@ def too_long(field: Field, value: str) -> ApiError:
 def coerce(field: Field, value: Any) -> Any:
     """One JSON value → stored Python value; raises ApiError in the real error shapes."""
     if value is None:
+        if field.restricted and not field.nillable:
+            raise bad_request(
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                f"{field.name}: bad value for restricted picklist field: null",
+                [field.name],
+            )
         return field.default if field.type == "boolean" else None
     kind = field.type
     if kind in ("string", "textarea", "email", "phone", "url", "picklist"):
@@ -49,6 +55,12 @@ def coerce(field: Field, value: Any) -> Any:
         text = str(value)
         if field.length and len(text) > field.length:
             raise too_long(field, text)
+        if field.restricted and text not in field.picklist:
+            raise bad_request(
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                f"{field.name}: bad value for restricted picklist field: {text}",
+                [field.name],
+            )
         return text
     if kind == "boolean":
         if not isinstance(value, bool):

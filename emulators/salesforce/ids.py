@@ -9,6 +9,7 @@ KEY_PREFIXES = {
     "Account": "001",
     "Contact": "003",
     "User": "005",
+    "Profile": "00e",
     "Opportunity": "006",
     "Lead": "00Q",
     "Event": "00U",

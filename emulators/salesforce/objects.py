@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .ids import KEY_PREFIXES
+from .locales import EMAIL_ENCODINGS, LANGUAGES, LOCALES, TIME_ZONES
+from .profiles import USER_TYPES
 
 EXTERNAL_ID_FIELD = "Calsync_Key__c"
 
@@ -26,6 +28,7 @@ class Field:
     custom: bool = False
     default: object = None
     picklist: tuple[str, ...] = ()
+    restricted: bool = False  # only `picklist` values are accepted
 
 
 @dataclass
@@ -33,10 +36,11 @@ class SObject:
     name: str
     fields: dict[str, Field] = field(default_factory=dict)
     name_field: str | None = None
+    writable: bool = True  # False: records are made by the org only (Profile)
 
     @property
-    def key_prefix(self) -> str:
-        return KEY_PREFIXES[self.name]
+    def key_prefix(self) -> str | None:
+        return KEY_PREFIXES.get(self.name)  # None for read-only views (UserRecordAccess)
 
     def lookup(self, name: str) -> Field | None:
         """Field by API name, case-insensitively (SOQL and JSON bodies both ignore case)."""
@@ -71,6 +75,13 @@ def _ro(name: str, type_: str, **kw: object) -> Field:
 
 def _bool(name: str, default: bool = False, **kw: object) -> Field:
     return Field(name, "boolean", default=default, nillable=False, **kw)  # type: ignore[arg-type]
+
+
+def _restricted(name: str, values: tuple[str, ...]) -> Field:
+    """A required restricted picklist (User's locale fields)."""
+    return Field(
+        name, "picklist", 40, required=True, nillable=False, picklist=values, restricted=True
+    )
 
 
 def _audit() -> list[Field]:
@@ -151,13 +162,32 @@ _OBJECTS: list[SObject] = [
                 _s("LastName", 80, required=True),
                 _ro("Name", "string", length=121),
                 Field("Email", "email", 128, required=True),
-                _s("Alias", 8),
+                _s("Alias", 8, required=True, nillable=False),
                 _bool("IsActive", True),
-                _s("TimeZoneSidKey", 40, default="GMT"),
+                _restricted("TimeZoneSidKey", TIME_ZONES),
+                _restricted("LocaleSidKey", LOCALES),
+                _restricted("LanguageLocaleKey", LANGUAGES),
+                _restricted("EmailEncodingKey", EMAIL_ENCODINGS),
+                _ref("ProfileId", ("Profile",), "Profile", required=True, nillable=False),
+                _ro("UserType", "picklist", length=40, picklist=USER_TYPES),
                 *_audit(),
             ]
         },
         "Name",
+    ),
+    SObject(
+        "Profile",
+        {
+            f.name: f
+            for f in [
+                _ro("Name", "string", length=255, nillable=False),
+                _ro("UserType", "picklist", length=40, picklist=USER_TYPES),
+                _ro("Description", "string", length=255),
+                *_audit(),
+            ]
+        },
+        "Name",
+        writable=False,
     ),
     SObject(
         "Account",
@@ -266,10 +296,22 @@ _OBJECTS: list[SObject] = [
                     update=False,
                 ),
                 _ro("FileExtension", "string", length=40),
+                _ro("FileType", "string", length=20),
                 _ro("ContentSize", "int"),
+                _ro("Checksum", "string", length=50),
                 _ro("IsLatest", "boolean", nillable=False),
                 _ro("VersionNumber", "string", length=20),
-                _s("Description", 1000),
+                Field("Description", "textarea", 1000),
+                _s("ReasonForChange", 1000, update=False),
+                Field(
+                    "ContentLocation",
+                    "picklist",
+                    40,
+                    update=False,
+                    picklist=("S", "E", "L"),
+                    default="S",
+                ),  # fmt: skip
+                Field("Origin", "picklist", 40, update=False, picklist=("C", "H"), default="C"),
                 _owner(),
                 *_audit(),
             ]
@@ -290,6 +332,7 @@ _OBJECTS: list[SObject] = [
                     update=False,
                 ),
                 _ro("FileExtension", "string", length=40),
+                _ro("FileType", "string", length=20),
                 _ro("ContentSize", "int"),
                 _owner(),
                 *_audit(),
@@ -330,6 +373,25 @@ _OBJECTS: list[SObject] = [
     ),
 ]
 
+_OBJECTS.append(
+    SObject(
+        "UserRecordAccess",
+        {
+            f.name: f
+            for f in [
+                _ref("UserId", ("User",), None, create=False, update=False),
+                Field("RecordId", "picklist", 40, create=False, update=False),
+                *(_ro(name, "boolean", nillable=False) for name in (
+                    "HasReadAccess", "HasEditAccess", "HasDeleteAccess", "HasTransferAccess",
+                    "HasAllAccess")),
+                _ro("MaxAccessLevel", "picklist", length=40,
+                    picklist=("None", "Read", "Edit", "Delete", "Transfer", "All")),
+            ]
+        },
+        writable=False,  # computed per query (emulators/salesforce/sharing.py), never stored
+    )
+)  # fmt: skip
+
 _ID = Field("Id", "id", 18, create=False, update=False, nillable=False)
 
 
@@ -342,7 +404,7 @@ def build_schema(external_id_field: bool) -> dict[str, SObject]:
             fields[EXTERNAL_ID_FIELD] = Field(
                 EXTERNAL_ID_FIELD, "string", 255, external_id=True, unique=True, custom=True
             )
-        schema[sobject.name] = SObject(sobject.name, fields, sobject.name_field)
+        schema[sobject.name] = SObject(sobject.name, fields, sobject.name_field, sobject.writable)
     return schema
 
 
@@ -374,6 +436,7 @@ def describe_field(f: Field) -> dict[str, object]:
         "referenceTo": list(f.references),
         "relationshipName": f.relationship,
         "defaultValue": f.default,
+        "restrictedPicklist": f.restricted,
         "picklistValues": [
             {"value": v, "label": v, "active": True, "defaultValue": v == f.default}
             for v in f.picklist
@@ -387,9 +450,9 @@ def describe_summary(sobject: SObject, base: str) -> dict[str, object]:
         "name": sobject.name,
         "label": sobject.name,
         "keyPrefix": sobject.key_prefix,
-        "createable": True,
-        "updateable": True,
-        "deletable": True,
+        "createable": sobject.writable,
+        "updateable": sobject.writable,
+        "deletable": sobject.writable,
         "queryable": True,
         "retrieveable": True,
         "searchable": False,

@@ -9,11 +9,13 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-from . import ids
+from . import ids, profiles
 from .errors import ApiError, bad_request, entity_is_deleted, not_found
 from .fields import coerce_body, to_json
 from .ids import IdFactory
 from .objects import SObject, build_schema, find_type
+from .refusals import Refusals
+from .sharing import Sharing
 from .store import UNIQUE_INDEXED, Record, Store
 from .timeutil import Clock
 
@@ -44,12 +46,18 @@ class Org:
         self.store = Store([])
         self.admin_user_id = ""
         self.running_user = ""
+        self.sharing = Sharing()
+        self.refusals = Refusals()
+        self.profiles: dict[str, str] = {}  # standard profile name -> Id
         self.reset()
 
     def reset(self) -> None:
         self.schema = build_schema(self.external_id_field)
         self.store = Store(list(self.schema))
         self.running_user = ""
+        self.sharing = Sharing()
+        self.refusals = Refusals()
+        self.profiles = profiles.install(self.store, self.ids, self.clock.now())
         admin = self.create(
             "User",
             {
@@ -58,6 +66,11 @@ class Org:
                 "LastName": "Integration",
                 "Email": ADMIN_USERNAME,
                 "Alias": "calsync",
+                "TimeZoneSidKey": "GMT",
+                "LocaleSidKey": "en_US",
+                "LanguageLocaleKey": "en_US",
+                "EmailEncodingKey": "UTF-8",
+                "ProfileId": self.profiles[profiles.SYSTEM_ADMINISTRATOR],
             },
         )
         self.admin_user_id = admin
@@ -110,8 +123,17 @@ class Org:
         return rec if rec and not rec["IsDeleted"] else None
 
     # -- DML -------------------------------------------------------------------------------
-    def create(self, name: str, body: Any) -> str:
+    def writable(self, name: str, operation: str) -> SObject:
+        """The sObject for a create/update/delete, if the API may write its records."""
         sobject = self.sobject(name)
+        if not sobject.writable:
+            raise bad_request(
+                "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be {operation}: {sobject.name}"
+            )
+        return sobject
+
+    def create(self, name: str, body: Any) -> str:
+        sobject = self.writable(name, "inserted")
         given = coerce_body(sobject, body, creating=True)
         now = self.clock.now()
         user = self.running_user or None
@@ -148,7 +170,7 @@ class Org:
         return rec["Id"]
 
     def update(self, name: str, record_id: str, body: Any) -> Record:
-        sobject = self.sobject(name)
+        sobject = self.writable(name, "updated")
         old = self.live(sobject.name, record_id)
         given = coerce_body(sobject, body, creating=False)
         rec = {**old, **given}
@@ -169,8 +191,9 @@ class Org:
         return new
 
     def delete(self, name: str, record_id: str) -> None:
-        sobject = self.sobject(name)
+        sobject = self.writable(name, "deleted")
         old = self.live(sobject.name, record_id)
+        self.refusals.check(sobject.name, "delete", old)
         self.remove(sobject.name, old)
 
     def remove(self, sobject: str, old: Record) -> None:
@@ -217,6 +240,8 @@ class Org:
         if hooks:
             hooks.before_save(self, old, rec, given)
         self._check_references(sobject, rec, given)
+        # custom validation runs after the system checks and before-save logic, as in Salesforce
+        self.refusals.check(sobject.name, "create" if old is None else "update", rec)
         self._check_unique(sobject, rec)
         self.store.put(sobject.name, rec)
         if hooks:

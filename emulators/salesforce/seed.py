@@ -6,6 +6,7 @@ from typing import Any
 
 from .errors import bad_request
 from .org import Org
+from .users import seed_defaults
 
 ORDER = (
     "User",
@@ -24,7 +25,8 @@ def load(org: Org, data: Any) -> dict[str, Any]:
     """Create the records in `data`; return {"refs": {name: id}, "ids": {type: [ids]}}.
 
     `data` maps a type name to a list of field dicts. A record may carry `"_ref": "name"`;
-    any string value `"@name"` in a later record is replaced by that record's Id.
+    any string value `"@name"` in a later record is replaced by that record's Id. Users get the
+    standard fields they leave out (users.seed_defaults).
     """
     if not isinstance(data, dict):
         raise bad_request("JSON_PARSER_ERROR", "seed must be an object of type → records")
@@ -36,6 +38,8 @@ def load(org: Org, data: Any) -> dict[str, Any]:
     for sobject in ORDER:
         for record in data.get(sobject, []):
             body = {k: _resolve(v, refs) for k, v in record.items() if k != "_ref"}
+            if sobject == "User":
+                body = seed_defaults(org, body)
             record_id = org.create(sobject, body)
             created.setdefault(sobject, []).append(record_id)
             if "_ref" in record:

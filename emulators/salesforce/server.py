@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import admin, api
+from . import admin, api, multipart
 from .api import Emulator, Request, Response
 from .auth import OAuthError
 from .errors import ApiError
-from .usage import fault_error
+from .usage import LOST_ANSWER, fault_error
 
 MAX_URI = 16_384  # the REST API caps URI + headers at 16 KB
 COLLECTION_KINDS = (
@@ -64,8 +64,18 @@ class Handler(BaseHTTPRequestHandler):
                 )
             )
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
+        content_type = self.headers.get("Content-Type", "")
+        limit = (
+            multipart.multipart_limit(url.path)
+            if multipart.is_multipart(content_type)
+            else multipart.JSON_LIMIT
+        )
+        if length > limit and url.path.startswith("/services/data/"):
+            self._discard(length)  # read it all, so the client sees the answer, not a reset
+            error = multipart.too_large(limit)
+            return self._send(Response(error.status, error.body()))
+        raw = self.rfile.read(length) if length else b""
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
             if url.path.startswith("/_admin/"):
@@ -83,7 +93,7 @@ class Handler(BaseHTTPRequestHandler):
                     ],
                 )
             elif url.path.startswith("/services/data/"):
-                response = self._api(url.path, params, raw)
+                response = self._api(url.path, params, raw, content_type)
             else:
                 response = Response(
                     404,
@@ -125,7 +135,14 @@ class Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _api(self, path: str, params: dict[str, str], raw: bytes) -> Response:
+    def _discard(self, length: int) -> None:
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 20))
+            if not chunk:
+                return
+            length -= len(chunk)
+
+    def _api(self, path: str, params: dict[str, str], raw: bytes, content_type: str) -> Response:
         emu = self.emulator
         segments = [unquote(s) for s in path.split("/") if s][2:]  # drop services/data
         version = api.VERSION.match(segments[0] if segments else "")
@@ -136,14 +153,21 @@ class Handler(BaseHTTPRequestHandler):
             return Response(
                 401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
             )
+        blobs: dict[str, tuple[str, bytes]] = {}
+        if raw and multipart.is_multipart(content_type):
+            parsed = multipart.parse(content_type, raw)
+            body, blobs = parsed.fields, parsed.blobs
+        else:
+            body = _json(raw) if raw else None
         req = Request(
             self.command,
             path,
             segments[1:],
             version.group(1),
             params,
-            _json(raw) if raw else None,
+            body,
             {k.lower(): v for k, v in self.headers.items()},
+            blobs,
         )
         kind, handler = api.route(req)
         if emu.latency_ms:  # outside the org lock: calls wait side by side, as on a real org
@@ -160,12 +184,15 @@ class Handler(BaseHTTPRequestHandler):
             org.store.begin()
             try:
                 response = handler(emu, req)
+                wrote = org.store.wrote()
                 org.store.commit()
             except BaseException:
                 org.store.rollback()
                 raise
             finally:
                 org.running_user = ""
+        if wrote and emu.usage.lost_answer(self.command, path):
+            raise fault_error(LOST_ANSWER)  # committed above: only the answer is lost
         response.headers["Sforce-Limit-Info"] = emu.usage.header()
         return response
 

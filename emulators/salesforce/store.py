@@ -56,6 +56,10 @@ class Store:
     def commit(self) -> None:
         self._journal = None
 
+    def wrote(self) -> bool:
+        """Whether the open journal holds any change (something would be committed)."""
+        return bool(self._journal)
+
     def mark(self) -> int:
         """A savepoint: roll back to it with rollback_to()."""
         return len(self._journal) if self._journal is not None else 0

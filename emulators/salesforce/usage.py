@@ -1,4 +1,9 @@
-"""API call counting (DailyApiRequests, counters by kind) and injected faults for tests."""
+"""API call counting (DailyApiRequests, counters by kind) and injected call faults for tests.
+
+A call fault hits a whole call: before it runs (503, UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED),
+or after a write it made was committed (APPLY_THEN_503: the answer is lost, as when a crash
+follows the write). Per-record refusals (validation rules) live in refusals.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from dataclasses import dataclass, field
 
 from .errors import ApiError
 
-FAULT_KINDS = ("503", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED")
+LOST_ANSWER = "APPLY_THEN_503"
+FAULT_KINDS = ("503", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", LOST_ANSWER)
+READS = ("GET", "HEAD")
 
 
 def limit_exceeded() -> ApiError:
@@ -17,7 +24,7 @@ def limit_exceeded() -> ApiError:
 
 
 def fault_error(kind: str) -> ApiError:
-    if kind == "503":
+    if kind in ("503", LOST_ANSWER):
         return ApiError(503, "SERVER_UNAVAILABLE", "Service temporarily unavailable (injected)")
     if kind == "UNABLE_TO_LOCK_ROW":
         return ApiError(
@@ -62,17 +69,41 @@ class Usage:
     def add_fault(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {FAULT_KINDS}")
+        if fault.kind == LOST_ANSWER and set(fault.methods) & set(READS):
+            raise ValueError(f"{LOST_ANSWER} applies to writes only (POST, PATCH, PUT, DELETE)")
         with self._lock:
             self.faults.append(fault)
+
+    def describe_faults(self) -> list[dict[str, object]]:
+        with self._lock:
+            return [
+                {
+                    "kind": f.kind,
+                    "remaining": f.remaining,
+                    "fraction": None if f.remaining is not None else f.fraction,
+                    "methods": list(f.methods),
+                    "path_contains": f.path_contains,
+                }
+                for f in self.faults
+            ]
 
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.clear()
 
     def pending_fault(self, method: str, path: str) -> str | None:
-        """The kind of fault to inject into this call, if any (consumes a 'next N' slot)."""
+        """The kind of fault to inject before this call runs, if any (consumes a 'next N' slot)."""
+        return self._fire(method, path, lost_answer=False)
+
+    def lost_answer(self, method: str, path: str) -> bool:
+        """Whether this call, whose writes were just committed, loses its answer (a 503)."""
+        return method not in READS and self._fire(method, path, lost_answer=True) is not None
+
+    def _fire(self, method: str, path: str, *, lost_answer: bool) -> str | None:
         with self._lock:
             for fault in self.faults:
+                if (fault.kind == LOST_ANSWER) != lost_answer:
+                    continue
                 if fault.methods and method not in fault.methods:
                     continue
                 if fault.path_contains and fault.path_contains not in path:

@@ -39,6 +39,7 @@ from core.model import (
     Visibility,
     with_props,
 )
+from infra.salesforce_wire import event_values
 from tests.core.builders import (
     ANN,
     BOB,
@@ -82,11 +83,11 @@ def test_times_in_utc_and_show_as():
         transparency=Transparency.TRANSPARENT,
     )
     f = fields_of(item)
-    sf = f.as_salesforce()
+    sf = event_values(f)
     assert sf["StartDateTime"] == "2025-07-01T09:00:00.000+0000"
     assert sf["EndDateTime"] == "2025-07-01T10:00:00.000+0000"
     assert sf["ShowAs"] == "Free" and sf["IsAllDayEvent"] is False
-    assert fields_of(meeting()).as_salesforce()["ShowAs"] == "Busy"
+    assert event_values(fields_of(meeting()))["ShowAs"] == "Busy"
 
 
 @pytest.mark.parametrize(
@@ -99,7 +100,7 @@ def test_times_in_utc_and_show_as():
 def test_all_day(days, minutes):
     """R-13: all-day items as IsAllDayEvent + ActivityDate + a whole number of days."""
     f = fields_of(meeting(span=all_day(date(2025, 3, 30), days)))
-    sf = f.as_salesforce()
+    sf = event_values(f)
     assert sf["IsAllDayEvent"] is True and sf["ActivityDate"] == "2025-03-30"
     assert sf["DurationInMinutes"] == minutes and "EndDateTime" not in sf
     assert sf["StartDateTime"] == "2025-03-30T00:00:00.000+0000"
@@ -110,10 +111,8 @@ def test_dst_day_in_zone_becomes_the_right_utc():
     from zoneinfo import ZoneInfo
 
     start = datetime(2025, 3, 30, 9, tzinfo=ZoneInfo("Europe/Berlin"))
-    assert (
-        fields_of(meeting(span=timed(start)))
-        .as_salesforce()["StartDateTime"]
-        .startswith("2025-03-30T07:00")
+    assert event_values(fields_of(meeting(span=timed(start))))["StartDateTime"].startswith(
+        "2025-03-30T07:00"
     )
 
 
@@ -176,7 +175,7 @@ def test_invitees_by_response():
 )  # fmt: skip
 def test_private_items(mode, is_private, linked):
     f = fields_of(meeting(visibility=Visibility.PRIVATE), replace(SETTINGS, private_items=mode))
-    sf = f.as_salesforce()
+    sf = event_values(f)
     assert sf["IsPrivate"] is is_private
     assert ("WhoId" in sf) is linked and ("WhatId" in sf) is linked
     assert any("private item" in n for n in f.notes)
@@ -226,7 +225,7 @@ def test_safe_description_header_and_limit():
 )  # fmt: skip
 def test_description_written_once(settings, creating, written):
     f = fields_of(meeting(description="Hallo"), settings, creating=creating)
-    assert ("Description" in f.as_salesforce()) is written
+    assert ("Description" in event_values(f)) is written
     assert (DESCRIPTION in synced_fields(settings)) is (not settings.safe_description)
 
 

@@ -1,4 +1,4 @@
-"""Settings: defaults of SPEC §7, validation that names the setting, and overrides."""
+"""Settings: defaults of docs/rules.md, Settings, validation that names the setting, and overrides."""
 
 import dataclasses
 
@@ -8,15 +8,17 @@ from core.settings import (
     SPECS,
     SettingError,
     Settings,
+    conflicts,
     parse_cli_value,
     resolve,
     to_storable,
+    unknown_setting,
     validate,
 )
 
 
 def test_defaults_are_the_seeds():
-    """SPEC §7: window 14/60, autosave off, Safe Description on, everything else off."""
+    """docs/rules.md, Settings: window 14/60, autosave off, Safe Description on, everything else off."""
     settings, problems = resolve(None)
     assert problems == []
     assert settings == Settings()
@@ -72,7 +74,7 @@ def test_org_only_setting_refused_per_user():
 
 
 def test_invalid_stored_values_are_reported_and_the_last_valid_value_stays():
-    """SPEC §7: a wrong name or type is reported; nothing crashes; the valid value stays in force."""
+    """docs/rules.md, Settings: a wrong name or type is reported; nothing crashes; the valid value stays in force."""
     org = {"window_past_days": 7, "autosave_meetings": "on", "colour": "9"}
     user = {"window_past_days": 3, "autosave_meetings": 1, "autosave_appointments": True}
     settings, problems = resolve(org, user, user="ann@example.com")
@@ -115,3 +117,37 @@ def test_deletion_guard_floor_setting():
     assert validate("deletion_guard_min_deletes", 1) == 1
     with pytest.raises(SettingError, match="deletion_guard_min_deletes"):
         validate("deletion_guard_min_deletes", 0)
+
+
+@pytest.mark.parametrize(
+    ("values", "clash"),
+    [
+        pytest.param({}, [], id="defaults differ"),
+        pytest.param({"save_color": "8"}, ["save_color and unsync_color"], id="R-18 save = unsync"),
+        pytest.param({"error_color": "9"}, ["save_color and error_color"], id="R-02 save = error"),
+        pytest.param({"unsync_color": "11"}, ["unsync_color and error_color"], id="unsync = error"),
+        pytest.param({"save_color": "5", "unsync_color": "5", "error_color": "5"},
+                     ["save_color and unsync_color", "save_color and error_color",
+                      "unsync_color and error_color"], id="all three"),
+    ],
+)  # fmt: skip
+def test_R02_R18_label_colours_must_differ(values, clash):
+    found = conflicts(resolve(values)[0])
+    assert [f.split(" would")[0] for f in found] == clash
+
+
+def test_unknown_setting_suggests_the_closest_names():
+    with pytest.raises(SettingError, match=r"did you mean 'window_past_days'"):
+        validate("windw_past_days", 3)
+    assert "did you mean" not in unknown_setting("zzz")
+
+
+def test_R32_admins_are_addresses_set_org_wide():
+    """R-32: the dashboard's admins are an org setting: a list of addresses, normalised; a
+    user may not give themselves the right."""
+    assert validate("admins", [" Root@Example.COM "]) == ("root@example.com",)
+    for bad in ("root@example.com", ["not an address"], ["@example.com"]):
+        with pytest.raises(SettingError, match="'admins'"):
+            validate("admins", bad)
+    with pytest.raises(SettingError, match="org-wide"):
+        validate("admins", ["root@example.com"], for_user=True)

@@ -1,30 +1,29 @@
 """An in-memory model of both sides (a user's Google copies, Salesforce Events, the mapping and
-issue stores) that executes a plan the way the adapters will. Used to check that plans converge
-(R-26, R-29): after applying a plan, planning again yields nothing."""
+issue stores) that carries out a plan's units as if every write succeeded, and records each
+unit's outcome with core.outcome.settle, as the executor does. Used to check that plans converge
+(R-26, R-29): after carrying out a plan, planning again yields nothing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from core.actions import (
+    GoogleDelete,
+    GoogleWrite,
+    Plan,
+    SfCreate,
+    SfDelete,
+    SfUpdate,
+    Write,
+    WriteResult,
+)
 from core.fields import apply_google_patch
 from core.issues import Issue
 from core.labels import apply_patch
 from core.model import Item, ItemKey, Mapping, People, SessionUser, SfEventState
-from core.plan import (
-    GoogleDelete,
-    GoogleWrite,
-    IssueClose,
-    IssueOpen,
-    LabelWrite,
-    MappingDelete,
-    MappingPut,
-    Plan,
-    SessionInput,
-    SfCreate,
-    SfDelete,
-    SfUpdate,
-)
+from core.outcome import settle
+from core.planner import SessionInput
 from core.settings import Settings
 
 
@@ -41,7 +40,7 @@ class World:
     organizer_mappings: tuple[Mapping, ...] = ()
     creates: list[tuple[str, ItemKey]] = field(default_factory=list)  # (owner, key) ever created
     live: dict[str, tuple[str, ItemKey]] = field(default_factory=dict)  # sf id → (owner, key)
-    deletes_confirmed: bool = False
+    released: frozenset[str] = frozenset()
     counter: int = 0
 
     def add(self, *items: Item) -> World:
@@ -61,7 +60,7 @@ class World:
             people=self.people,
             sf_events=tuple(e for i, e in sorted(self.sf.items()) if i in mapped),
             open_issues=tuple(self.issues.values()),
-            deletes_confirmed=self.deletes_confirmed,
+            released=self.released,
         )
 
     def sf_delete_outside(self, sf_id: str) -> None:
@@ -70,11 +69,28 @@ class World:
         self.live.pop(sf_id, None)
 
     def apply(self, plan: Plan) -> None:
-        self.created: dict[str, str] = {}  # sync key → SF id, of this plan's creates
-        for a in plan.actions:
-            self._apply(a)
+        for unit in plan.units:
+            results = [self._write(w) for w in unit.writes]
+            outcome = settle(unit, results, self.settings, self.user.email)
+            for m in outcome.forgets:
+                self.mappings.pop(m.key, None)
+            for m in outcome.puts:
+                self.mappings[m.key] = m
+            for patch in outcome.labels:
+                k = (patch.calendar_id, patch.event_id)
+                self.items[k] = apply_patch(self.items[k], patch)
+            for issue in outcome.closed:
+                self.issues.pop(issue.ident, None)
+            for issue in outcome.opened:
+                self.issues[issue.ident] = issue
+        for action in plan.session_issues:
+            issue = action.issue
+            if type(action).__name__ == "IssueOpen":
+                self.issues[issue.ident] = issue
+            else:
+                self.issues.pop(issue.ident, None)
 
-    def _apply(self, a: object) -> None:  # noqa: C901 - one branch per action type
+    def _write(self, a: Write) -> WriteResult:  # noqa: C901 - one branch per write type
         if isinstance(a, SfCreate):
             assert all(k != a.sync_key for k in (e.sync_key for e in self.sf.values() if not e.deleted)), \
                 f"second create for {a.key}"  # fmt: skip
@@ -84,7 +100,6 @@ class World:
             self.counter += 1
             sf_id = f"00U{self.counter:012d}"
             self.live[sf_id] = owner_key
-            self.created[a.sync_key] = sf_id
             f = a.fields
             self.sf[sf_id] = SfEventState(
                 sf_id, f.owner_id, subject=f.subject, start_utc=f.start_utc, end_utc=f.end_utc,
@@ -92,45 +107,37 @@ class World:
                 duration_minutes=f.duration_minutes, location=f.location, is_private=f.is_private,
                 show_as=f.show_as, description=f.description or "", last_modified=self.now,
                 sync_key=a.sync_key, is_recurrence2=bool(f.recurrence_pattern))  # fmt: skip
-        elif isinstance(a, SfUpdate):
+            return WriteResult(a.sync_key, True, sf_id)
+        if isinstance(a, SfUpdate):
             if not a.sf_event_id:
-                return  # an occurrence of a series: not modelled here
-            e, f, n = self.sf[a.sf_event_id], a.fields, set(a.names)
+                return WriteResult(a.sync_key, True, "")  # an occurrence: not modelled here
+            e, f, n = self.sf[a.sf_event_id], a.fields, set(a.send)
             self.sf[a.sf_event_id] = replace(
                 e,
-                subject=f.subject if "Subject" in n else e.subject,
-                start_utc=f.start_utc if "StartDateTime" in n else e.start_utc,
-                end_utc=f.end_utc if "StartDateTime" in n else e.end_utc,
-                is_all_day=f.is_all_day if "IsAllDayEvent" in n else e.is_all_day,
-                activity_date=f.activity_date if "StartDateTime" in n else e.activity_date,
-                duration_minutes=f.duration_minutes if "StartDateTime" in n else e.duration_minutes,
-                location=f.location if "Location" in n else e.location,
-                is_private=f.is_private if "IsPrivate" in n else e.is_private,
-                show_as=f.show_as if "ShowAs" in n else e.show_as,
-                description=(f.description or "") if "Description" in n else e.description,
+                subject=f.subject if "subject" in n else e.subject,
+                start_utc=f.start_utc if "when" in n else e.start_utc,
+                end_utc=f.end_utc if "when" in n else e.end_utc,
+                is_all_day=f.is_all_day if "when" in n else e.is_all_day,
+                activity_date=f.activity_date if "when" in n else e.activity_date,
+                duration_minutes=f.duration_minutes if "when" in n else e.duration_minutes,
+                location=f.location if "location" in n else e.location,
+                is_private=f.is_private if "private" in n else e.is_private,
+                show_as=f.show_as if "show_as" in n else e.show_as,
+                description=(f.description or "") if "description" in n else e.description,
                 last_modified=self.now,
             )
-        elif isinstance(a, SfDelete):
+            return WriteResult(a.sync_key, True, a.sf_event_id)
+        if isinstance(a, SfDelete):
             if a.sf_event_id:
                 self.sf.pop(a.sf_event_id, None)
                 self.live.pop(a.sf_event_id, None)
-        elif isinstance(a, LabelWrite):
-            k = (a.patch.calendar_id, a.patch.event_id)
-            self.items[k] = apply_patch(self.items[k], a.patch)
-        elif isinstance(a, GoogleWrite):
+            return WriteResult(a.sync_key, True, a.sf_event_id)
+        if isinstance(a, GoogleWrite):
             k = (a.patch.calendar_id, a.patch.event_id)
             self.items[k] = replace(apply_google_patch(self.items[k], a.patch),
                                     updated=self.now + timedelta(seconds=1))  # fmt: skip
-        elif isinstance(a, GoogleDelete):
+            return WriteResult(a.patch.event_id, True, a.patch.event_id)
+        if isinstance(a, GoogleDelete):
             self.items.pop((a.calendar_id, a.event_id), None)
-        elif isinstance(a, MappingPut):
-            m = a.mapping
-            if not m.sf_event_id and m.sync_key in self.created:
-                m = replace(m, sf_event_id=self.created[m.sync_key])
-            self.mappings[m.key] = m
-        elif isinstance(a, MappingDelete):
-            self.mappings.pop(a.key, None)
-        elif isinstance(a, IssueOpen):
-            self.issues[a.issue.ident] = a.issue
-        elif isinstance(a, IssueClose):
-            self.issues.pop(a.issue.ident, None)
+            return WriteResult(a.event_id, True, a.event_id)
+        return WriteResult("", True, "069000000000001")  # an attachment, stored

@@ -16,13 +16,34 @@ STACK_KEYS = ("FIRESTORE_EMULATOR_HOST", "CALSYNC_TASKS_EMULATOR_HOST", "GOOGLE_
 
 @pytest.fixture(scope="module")
 def demo_output(tmp_path_factory):
+    """The demo, run while a `make up` stack is up in the same state directory (F3)."""
     env = {k: v for k, v in os.environ.items() if k not in STACK_KEYS}
-    env["CALSYNC_STATE_DIR"] = str(tmp_path_factory.mktemp("demo-state"))
-    done = subprocess.run(
-        [sys.executable, "-m", "emulators.stack", "demo"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=400,
-    )  # fmt: skip
+    state = tmp_path_factory.mktemp("demo-state")
+    env["CALSYNC_STATE_DIR"] = str(state)
+
+    def stack(*argv):
+        return subprocess.run([sys.executable, "-m", "emulators.stack", *argv], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=400)  # fmt: skip
+
+    assert stack("up", "--seed", "demo").returncode == 0
+    before = {p: p.read_bytes() for p in sorted((state / "keys").iterdir())}
+    try:
+        done = stack("demo")
+        done.kept_keys = before == {p: p.read_bytes() for p in sorted((state / "keys").iterdir())}
+        done.up_still_answers = subprocess.run(
+            [sys.executable, "main.py", "sync", "alice@example.com"], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        stack("down")
     return done
+
+
+def test_demo_leaves_a_running_stack_alone(demo_output):
+    assert demo_output.kept_keys
+    answer = demo_output.up_still_answers
+    assert answer.returncode == 0, answer.stderr
+    assert "alice@example.com:" in answer.stdout
 
 
 def row(output: str, user: str, scenario: str) -> list[str]:
@@ -38,45 +59,42 @@ def test_demo_succeeds(demo_output):
 
 
 @pytest.mark.parametrize(
-    ("user", "scenario", "decision", "owner", "label", "issue"),
+    ("user", "scenario", "decision", "owner", "linked", "label", "issue"),
     [
-        pytest.param(
-            "alice", "R-01 manual save by colour", "saved", "alice", "saved", "-", id="R-01"
-        ),
-        pytest.param("alice", "R-05 autosaved meeting", "saved", "alice", "saved", "-", id="R-05"),
-        pytest.param("alice", "R-06 private, skipped", "skipped", "-", "-", "-", id="R-06"),
-        pytest.param(
-            "bob", "R-07 nobody known: error label", "failed", "-", "error", "CS-002", id="R-07"
-        ),
-        pytest.param(
-            "carol",
-            "R-08 declined then tagged: ISE-013",
-            "failed",
-            "-",
-            "error",
-            "ISE-013",
-            id="R-08",
-        ),
-        pytest.param(
-            "bob", "R-11 attendee waits, then joins", "invitee", "alice", "saved", "-", id="R-11"
-        ),
-        pytest.param(
-            "carol", "R-12 external organiser: own event", "saved", "carol", "saved", "-", id="R-12"
-        ),
+        pytest.param("alice", "saved by giving it colour 9 [R-01]", "saved", "alice",
+                     "Jane / Acme", "saved", "-", id="R-01"),
+        pytest.param("alice", "autosaved, then renamed [R-05, R-15]", "saved", "alice", "Jane, Joe / Acme",
+                     "saved", "-", id="R-05"),
+        pytest.param("alice", "private: not autosaved [R-06]", "not saved", "-", "-", "-", "-",
+                     id="R-06"),
+        pytest.param("bob", "nobody known in Salesforce [R-07]", "failed", "-", "-", "error",
+                     "CS-002", id="R-07"),
+        pytest.param("carol", "declined, then tagged [R-08]", "failed", "-", "-", "error",
+                     "ISE-013", id="R-08"),
+        pytest.param("bob", "attendee waits for organiser [R-11]", "invited to their Event",
+                     "alice", "Joe / Acme", "saved", "-", id="R-11"),
+        pytest.param("carol", "outside organiser: own Event [R-12]", "saved", "carol", "Lee",
+                     "saved", "-", id="R-12"),
     ],
-)
+)  # fmt: skip
 def test_R27_each_scenario_through_push_task_session(
-    demo_output, user, scenario, decision, owner, label, issue
+    demo_output, user, scenario, decision, owner, linked, label, issue
 ):
     cells = row(demo_output.stdout, user, scenario)
-    assert cells[0] == decision
-    assert cells[1] == owner
-    assert cells[3] == label
-    assert cells[4] == issue
+    assert cells[:5] == [decision, owner, linked, label, issue]
 
 
 def test_R18_cancelled_item_lost_its_sf_event(demo_output):
-    assert (
-        row(demo_output.stdout, "carol", "R-18 saved, then cancelled")[0]
-        == "cancelled, SF Event deleted"
-    )
+    cells = row(demo_output.stdout, "carol", "saved, then cancelled [R-18]")
+    assert cells[:5] == ["cancelled, SF Event deleted", "-", "-", "-", "-"]
+
+
+def test_demo_says_how_to_explore_further(demo_output):
+    assert "make up SEED=demo" in demo_output.stdout
+    assert "{'queued'" not in demo_output.stdout  # no raw data structures
+
+
+def test_R32_demo_prints_the_dashboard_and_how_to_sign_in(demo_output):
+    out = demo_output.stdout
+    assert re.search(r"sync-issues dashboard \(R-32\): http://127\.0\.0\.1:\d+/dashboard", out)
+    assert 'choose "Sign in with Google (local stack)" and type admin@example.com' in out

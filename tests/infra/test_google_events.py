@@ -31,7 +31,7 @@ from infra.google_events import (
     label_body,
     parse_event,
     patch_body,
-    usable,
+    unusable,
 )
 
 CAL = "alice@example.com"
@@ -135,14 +135,30 @@ def test_times(start, end, span):
 def test_unreadable_times_give_no_span_and_the_item_is_not_usable(start, end):
     item = parse_event(ev(start=start, end=end), CAL)
     assert item.span is None
-    assert not usable(item)
+    assert unusable(item) == "its start or end cannot be read"
 
 
 def test_cancelled_tombstone_has_only_its_id():
     item = parse_event({"id": "gone00001", "status": "cancelled"}, CAL)
     assert item == Item(id="gone00001", calendar_id=CAL, status=ItemStatus.CANCELLED)
-    assert item.span is None and usable(item)
+    assert item.span is None and unusable(item) == ""
     assert item.key.ical_uid == "gone00001"
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        pytest.param(
+            "9999-12-31T23:00:00-05:00", "9999-12-31T23:30:00-05:00", id="year 9999, west"
+        ),
+        pytest.param("0001-01-01T00:30:00+05:00", "0001-01-01T01:00:00+05:00", id="year 1, east"),
+    ],
+)
+def test_H3_times_that_cannot_become_utc_make_the_item_unusable(start, end):
+    """Audit H3: a start that overflows when converted to UTC marks the item, it does not
+    raise later in the session (the planner fails that item alone with CS-015)."""
+    item = parse_event(ev(start={"dateTime": start}, end={"dateTime": end}), CAL)
+    assert unusable(item) == "its times are out of range"
 
 
 # --- recurrence -----------------------------------------------------------------------------

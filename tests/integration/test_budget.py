@@ -87,3 +87,23 @@ def test_status_command_shows_users_and_the_budget(firestore_client):
     assert "75,000 of 100,000 daily calls left (25.0% used)" in status()
     view = json.loads(status("--json"))
     assert view["salesforce_api"]["remaining"] == 75_000 and view["enabled_users"] == 1
+
+
+def test_R38_the_backfill_slows_then_stops_at_its_share(firestore_client):
+    """The backfill asks the same gate before each batch (core.ports.ApiBudget): going on,
+    then slowing down within the last fifth of its share, then stopped with what to do."""
+    from core.ports import BudgetCheck
+    from infra.budget import BulkBudget
+
+    ref = firestore_client.collection(BUDGET_DOC[0]).document(BUDGET_DOC[1])
+    ref.set({"remaining": 10_000, "max": 15_000, "read_at": datetime.now(UTC)})
+    budget = BulkBudget(firestore_client, share=lambda: 0.5, planned_calls=10)
+    assert budget.check() == BudgetCheck(True)  # reference 10,000: bulk may take 5,000
+    ref.set({"remaining": 6_000}, merge=True)
+    slow = budget.check()
+    assert slow.ok and slow.pause_seconds > 0
+    ref.set({"remaining": 5_005}, merge=True)
+    stop = budget.check()
+    assert not stop.ok and "5000 kept for saves" in stop.message and "again later" in stop.message
+    ref.delete()
+    assert budget.check() == BudgetCheck(True)  # no document: unknown, no limit

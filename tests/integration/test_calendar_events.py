@@ -239,7 +239,8 @@ def test_attachments_need_supports_attachments(gcal):
     kept = events.insert(
         calendarId="primary", body=timed(attachments=[attachment]), supportsAttachments=True
     ).execute()
-    assert kept["attachments"] == [attachment]
+    # fileId is read-only: Google takes it from the Drive link (emulators/.../attachments.py)
+    assert kept["attachments"] == [{**attachment, "fileId": "abc"}]
     with pytest.raises(HttpError):
         events.insert(
             calendarId="primary",

@@ -109,3 +109,51 @@ def test_bearer_header():
     assert bearer({"Authorization": "Bearer abc.def.ghi"}) == "abc.def.ghi"
     assert bearer({"Authorization": "Basic abc"}) == ""
     assert bearer({}) == ""
+
+
+def test_R33_addon_tokens_are_minted_as_google_mints_them(identity):
+    """R-33: the system token is the add-on service agent's, for the exact endpoint URL with
+    its query; the user token is for the add-on's OAuth client, with the user's email and hd."""
+    from tests.fixtures.identity import ADDON_AGENT, ADDON_CLIENT_ID
+
+    endpoint = "https://us-central1-demo.cloudfunctions.net/addon?action=save"
+    tokens = identity.addon_tokens(endpoint, "Ann@Example.com")
+    system = identity.verifier().verify(tokens["systemIdToken"], endpoint, emails=[ADDON_AGENT])
+    assert system["aud"] == endpoint
+    user = identity.verifier().verify(tokens["userIdToken"], ADDON_CLIENT_ID,
+                                      hosted_domain="example.com")  # fmt: skip
+    assert user["email"] == "ann@example.com"
+    with pytest.raises(TokenRefused):  # the query is part of the audience
+        identity.verifier().verify(tokens["systemIdToken"], endpoint.split("?")[0])
+
+
+def test_R32_local_signin_page_posts_a_token_back(identity):
+    """R-32: the local "Sign in with Google" page posts an ID token for the typed address back
+    to the page that sent the admin, with the CSRF value it was given."""
+    form = {"client_id": "dash-client", "login_uri": "http://127.0.0.1:9/dashboard/login",
+            "state": "csrf-123"}  # fmt: skip
+    page = requests.get(identity.url + "/signin", params=form, timeout=10)
+    assert page.status_code == 200 and 'name="email"' in page.text
+    posted = requests.post(identity.url + "/signin", data={**form, "email": "root@example.com"},
+                           timeout=10)  # fmt: skip
+    assert posted.status_code == 200
+    assert 'action="http://127.0.0.1:9/dashboard/login"' in posted.text
+    assert 'name="g_csrf_token" value="csrf-123"' in posted.text
+    token = posted.text.split('name="credential" value="')[1].split('"')[0]
+    claims = identity.verifier().verify(token, "dash-client", emails=["root@example.com"])
+    assert claims["hd"] == "example.com"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"login_uri": "https://evil.example/steal"}, id="returns elsewhere"),
+        pytest.param({"email": "not-an-address"}, id="no address"),
+        pytest.param({"client_id": ""}, id="no client"),
+    ],
+)
+def test_local_signin_refuses(identity, change):
+    form = {"client_id": "c", "login_uri": "http://127.0.0.1:9/x", "state": "s",
+            "email": "root@example.com", **change}  # fmt: skip
+    answer = requests.post(identity.url + "/signin", data=form, timeout=10)
+    assert answer.status_code == 400 and "credential" not in answer.text

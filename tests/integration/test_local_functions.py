@@ -11,6 +11,7 @@ import requests
 
 import main
 from core.users import SyncState
+from core.version import VERSION
 from emulators.launch import free_port, start
 from emulators.stack import LOG_DIR, PROJECT
 from infra.firestore_store import FirestoreSettingsStore
@@ -20,6 +21,8 @@ from tests.fixtures.tasks import QUEUE
 
 pytestmark = pytest.mark.integration
 SECRET = "local-secret"
+CH1 = "calsync-0d7e4a52-8b1c-4f0e-9a2d-5c6b7e8f9a01"  # ids as calsync issues them
+CH_UNKNOWN = "calsync-9f8e7d6c-5b4a-4321-8fed-cba987654321"
 
 
 def _serve(firestore_emulator, tasks_queue, http_receiver, **extra):
@@ -66,8 +69,8 @@ def test_every_http_function_is_served(functions_url, firestore_client):
         assert callable(getattr(main, name)), name
     answer = requests.get(functions_url + "/status", timeout=10)
     assert answer.status_code == 200
-    # M7: without a token, only that the service and Firestore answer
-    assert answer.json() == {"service": "calsync", "firestore": "ok"}
+    # M7: an unauthenticated caller learns that the service and Firestore answer, nothing more
+    assert answer.json() == {"service": "calsync", "version": VERSION, "firestore": "ok"}
 
 
 def test_M7_status_shows_users_and_the_api_budget_to_admins_only(oidc_functions_url,
@@ -87,7 +90,7 @@ def test_M7_status_shows_users_and_the_api_budget_to_admins_only(oidc_functions_
     admin = status(identity.mint(aud=audience, email="boss@example.com", email_verified=True))
     assert admin.status_code == 200
     body = admin.json()
-    assert body["enabled_users"] == 1
+    assert body["enabled_users"] == 1 and body["version"] == VERSION
     assert (body["salesforce_api"]["remaining"], body["salesforce_api"]["max"]) == (75_000,
                                                                                     100_000)  # fmt: skip
     for token in (
@@ -123,13 +126,14 @@ def test_R34_webhook_accepts_only_the_stored_channel_and_token(
 ):
     store = FirestoreSettingsStore(firestore_client)
     store.enable_user("ann@example.com")
-    store.save_sync_state("ann@example.com", SyncState(channel_id="ch-1", channel_token="tok-1"))
+    store.save_sync_state("ann@example.com", SyncState(channel_id=CH1, channel_token="tok-1"))
     received = http_receiver.received
-    assert push(functions_url, "ch-1", "forged").status_code == 403
-    assert push(functions_url, "ch-unknown", "tok-1").status_code == 403
-    assert push(functions_url, "ch-1", "tok-1", state="sync").status_code == 200
+    assert push(functions_url, CH1, "forged").status_code == 403
+    assert push(functions_url, CH_UNKNOWN, "tok-1").status_code == 403
+    assert push(functions_url, "ch-1", "tok-1").status_code == 403  # not an id calsync issues
+    assert push(functions_url, CH1, "tok-1", state="sync").status_code == 200
     assert received.empty()  # refused pushes and the opening `sync` queue nothing
-    accepted = push(functions_url, "ch-1", "tok-1")
+    accepted = push(functions_url, CH1, "tok-1")
     assert accepted.status_code == 200 and accepted.json()["queued"] is True
     queued = json.loads(http_receiver.next(timeout=15).body)
     assert (queued["user"], queued["reason"]) == ("ann@example.com", "push")
@@ -138,12 +142,26 @@ def test_R34_webhook_accepts_only_the_stored_channel_and_token(
 def test_R34_webhook_refuses_a_disabled_users_channel(functions_url, firestore_client):
     store = FirestoreSettingsStore(firestore_client)
     store.enable_user("ann@example.com")
-    store.save_sync_state("ann@example.com", SyncState(channel_id="ch-1", channel_token="tok-1"))
+    store.save_sync_state("ann@example.com", SyncState(channel_id=CH1, channel_token="tok-1"))
     store.disable_user("ann@example.com")
-    assert push(functions_url, "ch-1", "tok-1").status_code == 403
+    assert push(functions_url, CH1, "tok-1").status_code == 403
 
 
-@pytest.mark.parametrize("name", ["sync_user", "sweep"])
+def test_L1_R34_webhook_edge_cases(functions_url, firestore_client):
+    """Audit L1: a non-ASCII token is a 403 (not a 500); a stored channel without a token never
+    accepts a push without one."""
+    store = FirestoreSettingsStore(firestore_client)
+    store.enable_user("ann@example.com")
+    store.save_sync_state("ann@example.com", SyncState(channel_id=CH1, channel_token="tok-1"))
+    headers = {"X-Goog-Channel-ID": CH1, "X-Goog-Channel-Token": "t\u00f6k".encode(),
+               "X-Goog-Resource-State": "exists"}  # fmt: skip
+    assert requests.post(functions_url + "/calendar_webhook", headers=headers,
+                         timeout=10).status_code == 403  # fmt: skip
+    store.save_sync_state("ann@example.com", SyncState(channel_id=CH1, channel_token=""))
+    assert push(functions_url, CH1, "").status_code == 403
+
+
+@pytest.mark.parametrize("name", ["sync_user", "sweep", "backfill_slice"])
 def test_R34_task_and_scheduler_endpoints_need_the_secret(functions_url, name):
     answer = requests.post(f"{functions_url}/{name}", json={"user": "ann@example.com"}, timeout=10)
     assert answer.status_code == 403
@@ -153,7 +171,7 @@ def test_R34_task_and_scheduler_endpoints_need_the_secret(functions_url, name):
     assert wrong.status_code == 403
 
 
-@pytest.mark.parametrize("name", ["sync_user", "sweep"])
+@pytest.mark.parametrize("name", ["sync_user", "sweep", "backfill_slice"])
 def test_M7_R34_task_endpoints_verify_the_oidc_token(oidc_functions_url, http_receiver, identity,
                                                      name):  # fmt: skip
     """Audit M7: the token is checked in code: audience = this function's URL, email = the
@@ -181,7 +199,7 @@ def test_M7_R34_neither_oidc_nor_secret_refuses_everything(
 ):
     port, server = _serve(firestore_emulator, tasks_queue, http_receiver)
     try:
-        for name in ("sync_user", "sweep"):
+        for name in ("sync_user", "sweep", "backfill_slice"):
             answer = requests.post(f"http://127.0.0.1:{port}/{name}", json={}, timeout=10)
             assert answer.status_code == 403
     finally:
@@ -195,12 +213,15 @@ def test_R34_a_non_ascii_secret_is_refused_not_a_crash(functions_url):
     assert answer.status_code == 403
 
 
-def test_sync_user_refuses_a_bad_body_without_retry(functions_url):
+@pytest.mark.parametrize("name", ["sync_user", "backfill_slice"])
+def test_task_targets_refuse_a_bad_body_without_retry(functions_url, name):
     answer = requests.post(
-        f"{functions_url}/sync_user", json={"user": "not an address"},
+        f"{functions_url}/{name}", json={"user": "not an address"},
         headers={SECRET_HEADER: SECRET}, timeout=10,
     )  # fmt: skip
-    assert answer.status_code == 400  # 4xx: Cloud Tasks does not retry what cannot succeed
+    # Cloud Tasks retries every answer outside 2xx (audit H3): what a retry cannot mend is
+    # answered 200, and the error is in the body and the log.
+    assert answer.status_code == 200 and answer.json()["error"]
 
 
 def test_R28_sweep_queues_every_enabled_user(functions_url, firestore_client, http_receiver):
@@ -212,8 +233,10 @@ def test_R28_sweep_queues_every_enabled_user(functions_url, firestore_client, ht
             email, SyncState(channel_id=f"ch-{email}", channel_expiration_ms=2**62)
         )
     store.disable_user("cy@example.com")
+    store.save_sync_state("cy@example.com", SyncState())  # its channel was stopped already
     answer = requests.post(f"{functions_url}/sweep", headers={SECRET_HEADER: SECRET}, timeout=30)
     assert answer.status_code == 200
-    assert answer.json() == {"queued": 2, "renewed": 0, "failed": 0}
+    assert answer.json() == {"queued": 2, "renewed": 0, "failed": 0, "stopped": 0,
+                             "unreadable": 0}  # fmt: skip
     users = sorted(json.loads(http_receiver.next(timeout=15).body)["user"] for _ in range(2))
     assert users == ["ann@example.com", "bob@example.com"]

@@ -6,13 +6,14 @@ key with and without Calsync_Key__c (R-39), series (R-17), deletes, faults, the 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.actions import SfCreate, SfDelete, SfUpdate
 from core.fields import NewPerson, Relations, SfEventFields
-from core.model import ItemKey, PersonKind, sync_key
-from core.plan import SfCreate, SfDelete, SfUpdate
+from core.model import ItemKey, PersonKind, instance_text, sync_key
 from infra.salesforce import SalesforceAdapter, SalesforceAuthError
 from infra.salesforce_query import URI_CAP
 
@@ -294,11 +295,24 @@ def test_retried_creates_with_the_key_field_never_duplicate_R39_R29(org, adapter
     again = adapter.create_events([*creates, series])  # a session retried after a crash
     assert [(r.ok, r.id) for r in again] == [(True, r.id) for r in first]
     assert len(events(org)) == count
-    found = adapter.find_events([*creates, series, create(ann, 50)])
-    assert found == {c.sync_key: r.id for c, r in zip([*creates, series], first, strict=True)}
+    # M3: a delete by key (an intent whose answer was lost) finds the Event, or nothing.
+    gone = [SfDelete(creates[0].sync_key, "", "R-18", key="uid-0@example.com", owner_id=ann),
+            SfDelete(create(ann, 50).sync_key, "", "R-18", owner_id=ann)]  # fmt: skip
+    assert [(r.ok, r.id) for r in adapter.delete_events(gone)] == [(True, first[0].id), (True, "")]
+    assert first[0].id not in {e["Id"] for e in events(org)}
+    assert len(events(org)) == count - 1
 
 
-def test_find_events_without_the_key_field_recovers_by_owner_start_and_subject_R39(org):
+def retry(c, start=None):
+    """The same create, retried from its intent (which recorded the start it was made with)."""
+    return replace(c, retry=True, intent_start=instance_text(start or c.fields.start_utc))
+
+
+def test_H1b_M8_without_the_key_field_a_retry_finds_its_event_by_calsyncs_marker_R39(org):
+    """Audit H1b: after a lost answer the retried create finds the Event it made, even when the
+    item was renamed or moved since (the intent's start and the marker decide, never what the
+    item says now); M8: an Event a person made with the same owner, start and subject is never
+    adopted."""
     org.admin("POST", "config", json={"external_id_field": False})
     adapter = SalesforceAdapter.from_client(org.client())
     ann = owner(org)
@@ -306,12 +320,30 @@ def test_find_events_without_the_key_field_recovers_by_owner_start_and_subject_R
     made = [create(ann, 0), create(ann, 1, subject="It's a \\ test"), create(bob, 0)]
     results = adapter.create_events(made)
     assert all(r.ok for r in results)
-    assert all(e.get("Calsync_Key__c") is None for e in events(org))
-    # After a crash the mappings are lost: the same creates find their Events, nothing else.
-    lookups = [*made, create(ann, 2), create(ann, 0, subject="Another subject")]
-    found = adapter.find_events(lookups)
-    assert found == {c.sync_key: r.id for c, r in zip(made, results, strict=True)}
-    assert by_kind(org)["query"] == 2  # one query per owner
+    stored = events(org)
+    assert all(e.get("Calsync_Key__c") is None for e in stored)
+    by_id = {e["Id"]: e for e in stored}
+    assert [by_id[r.id]["Description"] for r in results] == [
+        f"From: x\n\ncalsync-key: {c.sync_key}" for c in made
+    ]
+    moved = replace(
+        made[0], fields=fields(ann, 0, subject="Renamed", start=START + timedelta(hours=3))
+    )
+    again = adapter.create_events([retry(moved, made[0].fields.start_utc), retry(made[1]),
+                                   retry(made[2])])  # fmt: skip
+    assert [(r.ok, r.id, r.error_code) for r in again] == [(True, r.id, "") for r in results]
+    assert len(events(org)) == 3
+    # A hand-made Event at the same owner, start and subject as a create calsync never made.
+    twin = create(ann, 5)
+    seed(org, {"Event": [{"OwnerId": ann, "Subject": twin.fields.subject,
+                          "StartDateTime": twin.fields.start_utc.isoformat(),
+                          "EndDateTime": twin.fields.end_utc.isoformat()}]})  # fmt: skip
+    [fresh] = adapter.create_events([retry(twin)])
+    assert fresh.ok and len(events(org)) == 5  # a new Event; the hand-made one is left alone
+    [deleted] = adapter.delete_events([SfDelete(twin.sync_key, "", "R-18", owner_id=ann,
+                                                intent_start=retry(twin).intent_start)])  # fmt: skip
+    assert deleted.ok and deleted.id == fresh.id
+    assert len(events(org)) == 4 and any(e["Subject"] == twin.fields.subject for e in events(org))
 
 
 # -- updates, deletes, series (R-15, R-17, R-18) --------------------------------------------------
@@ -324,8 +356,8 @@ def test_updates_send_only_the_named_fields_and_report_per_record(org, adapter):
     renamed = fields(ann, 0, subject="Renamed")
     too_long = fields(ann, 1, subject="y" * 300)
     results = adapter.update_events([
-        SfUpdate(a.sync_key, ids[0], renamed, ("Subject",), "R-15"),
-        SfUpdate(b.sync_key, ids[1], too_long, ("Subject",), "R-15"),
+        SfUpdate(a.sync_key, ids[0], renamed, ("subject",), "R-15"),
+        SfUpdate(b.sync_key, ids[1], too_long, ("subject",), "R-15"),
     ])  # fmt: skip
     assert [(r.ok, r.error_code) for r in results] == [(True, ""), (False, "STRING_TOO_LONG")]
     stored = {e["Id"]: e for e in events(org)}
@@ -359,7 +391,7 @@ def test_series_occurrences_are_updated_and_deleted_by_their_start_R17(org, adap
     third = series.fields.start_utc + timedelta(days=14)
     moved = fields(ann, 0, subject="Moved one")
     [updated] = adapter.update_events(
-        [SfUpdate(series.sync_key, "", moved, ("Subject",), "R-17", made.id, second)]
+        [SfUpdate(series.sync_key, "", moved, ("subject",), "R-17", made.id, second)]
     )
     assert updated.ok and updated.id == occurrences[1]["Id"]
     [deleted] = adapter.delete_events(
@@ -468,11 +500,11 @@ def test_changed_events_returns_exactly_the_updated_and_deleted_with_a_watermark
     since = now
     org.admin("POST", "clock", json={"advance_seconds": 60})
     adapter.update_events([SfUpdate(mine[0].sync_key, ids[0], fields(ann, 0, subject="New"),
-                                    ("Subject",), "R-15")])  # fmt: skip
+                                    ("subject",), "R-15")])  # fmt: skip
     adapter.delete_events([SfDelete(mine[1].sync_key, ids[1], "R-18"),
                            SfDelete(theirs.sync_key, ids[4], "R-18")])  # fmt: skip
     adapter.update_events([SfUpdate(theirs.sync_key, ids[4], fields(bob, 0, subject="B"),
-                                    ("Subject",), "R-15")])  # fmt: skip
+                                    ("subject",), "R-15")])  # fmt: skip
     until = datetime.fromisoformat(org.admin("POST", "clock", json={"advance_seconds": 120})["now"])
     states, watermark = adapter.changed_events([ann], since, until)
     got = {s.sf_event_id: s for s in states}
@@ -542,8 +574,7 @@ def test_invitees_added_by_an_update_join_the_event_R16(org, adapter):
     a = create(ann, 0, relations=Relations(accepted=(bob,)))
     [made] = adapter.create_events([a])
     later = fields(ann, 0, relations=Relations(accepted=(bob,), declined=(cy,)))
-    names = ("AcceptedEventInviteeIds", "DeclinedEventInviteeIds")
-    [result] = adapter.update_events([SfUpdate(a.sync_key, made.id, later, names, "R-16")])
+    [result] = adapter.update_events([SfUpdate(a.sync_key, made.id, later, ("relations",), "R-16")])
     assert result.ok and result.message == ""
     rows = [r for r in org.records("EventRelation") if r["EventId"] == made.id]
     assert {(r["RelationId"], r["Status"]) for r in rows if r["IsInvitee"]} == {
@@ -560,6 +591,7 @@ def test_from_config_logs_in_on_the_local_stack(org, monkeypatch):
     config = Config.from_env(
         {
             "GOOGLE_CLOUD_PROJECT": "calsync-test",
+            "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",  # a local stack: the emulator's session
             "CALSYNC_SF_INSTANCE_URL": org.url,
             "CALSYNC_SF_CA_CERT": str(org.cert),
             "CALSYNC_SF_SESSION_ID": "dev",
@@ -584,7 +616,7 @@ def test_a_failed_occurrence_lookup_or_delete_call_gives_retryable_results_R17(o
                 series.sync_key,
                 "",
                 fields(ann, 0, subject="X"),
-                ("Subject",),
+                ("subject",),
                 "R-17",
                 made.id,
                 second,

@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from simple_salesforce.exceptions import SalesforceExpiredSession
 
+from tests.fixtures.salesforce import user_body
+
 pytestmark = pytest.mark.integration
 
 USERNAME = "alice@calsync.example"
@@ -60,9 +62,7 @@ def _token(org, assertion: str):
 
 @pytest.fixture
 def alice(salesforce, salesforce_org):
-    created = salesforce.User.create(
-        {"Username": USERNAME, "LastName": "Liddell", "FirstName": "Alice", "Email": USERNAME}
-    )
+    created = salesforce.User.create(user_body(salesforce, USERNAME, "Liddell", FirstName="Alice"))
     return created["id"]
 
 

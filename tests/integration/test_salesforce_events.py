@@ -7,6 +7,8 @@ import pytest
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
+from tests.fixtures.salesforce import user_body
+
 pytestmark = pytest.mark.integration
 
 START = "2026-05-04T09:00:00Z"
@@ -246,9 +248,7 @@ def test_relations_follow_who_and_what(salesforce):
 
 
 def test_user_invitee_gets_a_child_event(salesforce):
-    bob = salesforce.User.create(
-        {"Username": "bob@calsync.example", "LastName": "Bob", "Email": "bob@x.example"}
-    )["id"]
+    bob = salesforce.User.create(user_body(salesforce, "bob@calsync.example", "Bob"))["id"]
     contact = salesforce.Contact.create({"LastName": "Guest"})["id"]
     event_id = salesforce.Event.create(timed())["id"]
     relation = salesforce.EventRelation.create({"EventId": event_id, "RelationId": bob})

@@ -9,6 +9,8 @@ import pytest
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
+from tests.fixtures.salesforce import profile_id
+
 pytestmark = pytest.mark.integration
 
 CHECK = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
@@ -32,7 +34,16 @@ BODIES = {
     "Contact": {"LastName": "Doe", "FirstName": "Jane", "Email": "jane@acme.example"},
     "Lead": {"LastName": "Roe", "Company": "Roe Inc"},
     "Opportunity": {"Name": "Big deal", "StageName": "Prospecting", "CloseDate": "2026-06-30"},
-    "User": {"Username": "bob@calsync.example", "LastName": "Bob", "Email": "bob@x.example"},
+    "User": {
+        "Username": "bob@calsync.example",
+        "LastName": "Bob",
+        "Email": "bob@x.example",
+        "Alias": "bob",
+        "TimeZoneSidKey": "America/New_York",
+        "LocaleSidKey": "en_US",
+        "LanguageLocaleKey": "en_US",
+        "EmailEncodingKey": "UTF-8",
+    },
     "Event": {"Subject": "Demo", "StartDateTime": "2026-05-04T09:00:00Z", "DurationInMinutes": 60},
 }
 PREFIXES = {
@@ -45,10 +56,16 @@ PREFIXES = {
 }
 
 
+def body_of(salesforce, sobject):
+    if sobject == "User":  # the profile's Id is the org's own
+        return {**BODIES["User"], "ProfileId": profile_id(salesforce)}
+    return BODIES[sobject]
+
+
 @pytest.mark.parametrize("sobject", list(BODIES))
 def test_create_get_update_delete(salesforce, sobject):
     api = getattr(salesforce, sobject)
-    created = api.create(BODIES[sobject])
+    created = api.create(body_of(salesforce, sobject))
     assert created["success"] is True and created["errors"] == []
     record_id = created["id"]
     assert re.fullmatch(r"[0-9A-Za-z]{18}", record_id)
@@ -96,7 +113,7 @@ def test_names_and_owner_are_filled_in(salesforce):
 
 
 def test_owner_can_be_another_user(salesforce):
-    bob = salesforce.User.create(BODIES["User"])["id"]
+    bob = salesforce.User.create(body_of(salesforce, "User"))["id"]
     event = salesforce.Event.create({**BODIES["Event"], "OwnerId": bob})
     assert salesforce.Event.get(event["id"])["OwnerId"] == bob
 

@@ -72,9 +72,12 @@ def test_sync_state_round_trips(store):
         calendar_sync_token="tok",
         group_sync_tokens={"team.sales@example.com": "t2"},
         window_end="2027-01-25",
-        deletes_confirmed=True,
         channel_id="c1",
         channel_expiration_ms=123,
+        held_deletes=(HeldDelete("cs1-a", "uid1", "00U000000000001AAA", "Call", ""),),
+        held_id="h1",
+        deletes_release="h1",
+        recent_deletes=("2026-12-01T10:00:00Z 3",),
     )
     store.save_sync_state("ann@example.com", state)
     assert store.get_user("ann@example.com").state == state
@@ -124,3 +127,36 @@ def test_state_fields_refuse_unknown_names_and_users(store):
         store.set_state_fields("ann@example.com", {"no_such_field": 1})
     with pytest.raises(KeyError):
         store.set_state_fields("nobody@example.com", {"window_end": "2027-01-01"})
+
+
+def test_remove_forgets_the_user(store):
+    store.enable_user("ann@example.com")
+    store.set_user_settings("ann@example.com", {"autosave_meetings": True})
+    store.remove_user("ann@example.com")
+    assert store.get_user("ann@example.com") is None and store.list_users() == []
+    with pytest.raises(KeyError):
+        store.remove_user("ann@example.com")
+
+
+def test_unset_removes_org_values_and_user_overrides_only(store):
+    store.set_org_settings({"window_past_days": 30, "save_color": "7"})
+    store.unset_org_settings(["window_past_days", "never_set"])
+    assert store.org_settings() == {"save_color": "7"}
+    store.enable_user("ann@example.com")
+    store.set_user_settings(
+        "ann@example.com", {"autosave_meetings": True, "safe_description": False}
+    )
+    store.unset_user_settings("ann@example.com", ["autosave_meetings"])
+    assert store.get_user("ann@example.com").settings == {"safe_description": False}
+    with pytest.raises(KeyError):
+        store.unset_user_settings("nobody@example.com", ["autosave_meetings"])
+
+
+def test_R21_sf_changes_are_added_and_removed_never_replaced(store):
+    """The poller and the Flow add changed SF Event ids while a session removes what it read:
+    neither may lose the other's (audit M1's lesson for the down-sync inbox)."""
+    store.enable_user("ann@example.com")
+    store.add_sf_changes("ann@example.com", ["00U1", "00U2"])
+    store.add_sf_changes("ann@example.com", ["00U2", "00U3"])
+    store.remove_sf_changes("ann@example.com", ["00U1", "00U2"])
+    assert store.get_user("ann@example.com").state.sf_changed == ("00U3",)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.issues import Issue
-from core.model import ItemKey, Mapping, Role
+from core.model import ItemKey, Mapping, Role, StoredFile
 from infra.sync_store import FirestoreIssueStore, FirestoreMappingStore
 
 pytestmark = pytest.mark.integration
@@ -35,6 +35,7 @@ def test_R29_mapping_writes_are_idempotent_and_round_trip(firestore_client):
         sf_fp=(("Subject", "h2"),),
         prev_color="5",
         linked=("x@acme.com",),
+        files=(StoredFile("F1", "069A", "md5-1", "00UA"),),  # where each file is stored
     )
     store.put([full, full])
     store.put([full])

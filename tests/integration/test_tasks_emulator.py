@@ -260,3 +260,18 @@ def test_pause_resume_run_list_and_delete(tasks_client, http_receiver):
     assert http_receiver.next().body == b"c"
     assert http_receiver.nothing_within(0.5)
     assert tasks_client.get_queue(name=QUEUE).state == tasks_v2.Queue.State.RUNNING
+
+
+def test_test_iam_permissions_answers_what_the_emulator_grants(tasks_client):
+    """`python main.py doctor` asks it: the emulator keeps no queue IAM, so an authenticated
+    caller holds Cloud Tasks' permissions on an existing queue and none on a missing one."""
+    asked = ["cloudtasks.tasks.create", "iam.serviceAccounts.actAs"]
+    answer = tasks_client.test_iam_permissions(resource=QUEUE, permissions=asked)
+    assert list(answer.permissions) == ["cloudtasks.tasks.create"]
+    missing = QUEUE.replace("calsync-sync", "nope")
+    assert (
+        list(tasks_client.test_iam_permissions(resource=missing, permissions=asked).permissions)
+        == []
+    )
+    with pytest.raises(gexc.MethodNotImplemented):
+        tasks_client.get_iam_policy(resource=QUEUE)

@@ -1,4 +1,4 @@
-"""Up-sync sessions on the emulators: the seed's scenarios through the real clients (SPEC §3)."""
+"""Up-sync sessions on the emulators: the seed's scenarios through the real clients (docs/rules.md, up-sync)."""
 
 from __future__ import annotations
 

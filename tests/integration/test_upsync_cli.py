@@ -1,5 +1,5 @@
 """The admin CLI's session commands on the emulators: sync (R-36 dry run), issues (R-32),
-deletes confirm (R-37); and watch channels opened by `users enable`, renewed by the sweep (R-27)."""
+and watch channels opened by `users enable`, renewed by the sweep (R-27)."""
 
 from __future__ import annotations
 
@@ -11,30 +11,17 @@ import pytest
 
 from functions.cli import run
 from infra.channels import needs_renewal, open_channel
-from tests.fixtures.upsync import ALICE, JANE, NOBODY
+from tests.fixtures.upsync import ALICE, JANE, NOBODY, CliConfig, RecordingQueue
 
 pytestmark = pytest.mark.integration
-
-
-class Queue:
-    def __init__(self):
-        self.queued = []
-
-    def enqueue(self, email, now, reason="push"):
-        self.queued.append((email, reason))
-        return True
-
-
-class Cfg:
-    functions_url = "http://127.0.0.1:9/functions"
 
 
 def cli(org, *argv, queue=None):
     out = io.StringIO()
     code = run(
         list(argv), lambda: org.store, out=out,
-        services_factory=lambda: org.services, queue_factory=lambda: queue or Queue(),
-        config_factory=Cfg,
+        services_factory=lambda: org.services, queue_factory=lambda: queue or RecordingQueue(),
+        config_factory=CliConfig,
     )  # fmt: skip
     return code, out.getvalue()
 
@@ -58,18 +45,8 @@ def test_R32_issues_lists_open_issues_by_user_and_code(org):
     code, out = cli(org, "issues", "--user", ALICE, "--json")
     assert code == 0
     [issue] = json.loads(out)
-    assert (issue["code"], issue["title"], issue["count"]) == ("CS-002", "Who is this", 1)
-    assert cli(org, "issues", "--code", "ISE-013")[1].strip() == "no open issues"
-
-
-def test_R37_deletes_confirm_sets_the_flag_and_queues_a_session(org):
-    org.enable(ALICE)
-    queue = Queue()
-    code, out = cli(org, "deletes", "confirm", ALICE, queue=queue)
-    assert code == 0
-    assert org.store.get_user(ALICE).state.deletes_confirmed is True
-    assert queue.queued == [(ALICE, "deletes confirmed")]
-    assert cli(org, "deletes", "confirm", "nobody@example.com")[0] == 2
+    assert (issue["code"], issue["item"], issue["count"]) == ("CS-002", "Who is this", 1)
+    assert cli(org, "issues", "--code", "ISE-013")[1].strip() == "no open issues with code ISE-013"
 
 
 def test_R27_users_enable_opens_a_watch_channel(org):
@@ -84,13 +61,27 @@ def test_R27_users_enable_opens_a_watch_channel(org):
 def test_R27_channel_is_renewed_before_expiry_and_the_old_one_stopped(org):
     org.enable(ALICE)
     user = org.store.get_user(ALICE)
-    first = open_channel(org.store, org.services.calendar_for(ALICE), user, Cfg.functions_url)
+    first = open_channel(org.store, org.services.calendar_for(ALICE), user, CliConfig.functions_url)
     user = org.store.get_user(ALICE)
     now = datetime.now(UTC)
     assert not needs_renewal(user, now)
     assert needs_renewal(user, now + timedelta(days=6))  # within two days of the 7-day expiry
-    second = open_channel(org.store, org.services.calendar_for(ALICE), user, Cfg.functions_url)
+    second = open_channel(
+        org.store, org.services.calendar_for(ALICE), user, CliConfig.functions_url
+    )
     assert second.id != first.id
     assert org.store.get_user(ALICE).state.channel_id == second.id
     live = [c["id"] for c in org.gcal.admin("GET", "channels")["channels"]]
     assert live == [second.id]  # the old channel was stopped
+
+
+def test_M1_opening_a_channel_keeps_what_a_session_wrote_meanwhile(org):
+    """open_channel writes only the channel's fields: a sync token saved by a session after the
+    user was read (and before the channel was stored) survives."""
+    org.enable(ALICE)
+    user = org.store.get_user(ALICE)  # read before the session's write below
+    org.store.set_state_fields(ALICE, {"calendar_sync_token": "token-from-a-session"})
+    open_channel(org.store, org.services.calendar_for(ALICE), user, CliConfig.functions_url)
+    state = org.store.get_user(ALICE).state
+    assert state.calendar_sync_token == "token-from-a-session"
+    assert state.channel_id and state.channel_resource_id

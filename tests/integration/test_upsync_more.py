@@ -1,4 +1,4 @@
-"""More up-sync scenarios on the emulators (SPEC §2-3): manual saves whatever autosave says
+"""More up-sync scenarios on the emulators (docs/rules.md, labels and up-sync): manual saves whatever autosave says
 (R-04), the limits that fail an item (R-09), the SF Event's fields (R-13, R-13a), smart sharing
 (R-16), recurring series (R-17), saving again after unsync (R-18), group calendars (R-19), labels
 on each user's own copy (R-02, R-03) and issues that close by themselves (R-31)."""

@@ -4,7 +4,6 @@ deletion guard (R-37), the sync key on both sides (R-39)."""
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -17,16 +16,22 @@ from tests.fixtures.upsync import ALICE, JANE, LEE
 pytestmark = pytest.mark.integration
 
 
-class Crash(Exception):
-    """Stands in for the process dying between two writes."""
+class Crash(BaseException):
+    """Stands in for the process dying between two writes (nothing may catch it)."""
 
 
-def crash_on_mapping_write(org):
+def crash_on_mapping_write(org, nth=2):
+    """The process dies at the `nth` mapping write: the first is the intent, written before the
+    Salesforce create; the second the mapping written after it."""
     original = org.services.mappings.put
+    seen = []
 
-    def put(mappings):
-        org.services.mappings.put = original  # the next session's process is healthy again
-        raise Crash("killed after the Salesforce write")
+    def put(mappings, fence=None):
+        seen.append(1)
+        if len(seen) == nth:
+            org.services.mappings.put = original  # the next session's process is healthy again
+            raise Crash("killed after the Salesforce write")
+        return original(mappings, fence)
 
     org.services.mappings.put = put
 
@@ -132,8 +137,12 @@ def test_R37_deletion_guard_holds_mass_deletes_until_confirmed(org):
     assert len(org.events()) == 5  # nothing deleted
     assert [i.code for i in org.services.issues.open_for_user(ALICE)] == ["CS-009"]
     user = org.store.get_user(ALICE)
-    org.store.save_sync_state(ALICE, replace(user.state, deletes_confirmed=True))
+    held = user.state.held_deletes
+    assert sorted(h.title for h in held) == [f"Keep {n}" for n in range(5)]  # what the admin sees
+    assert all(h.sf_event_id and h.start for h in held)
+    org.store.set_state_fields(ALICE, {"deletes_release": user.state.held_id})
     org.sync(ALICE, at=org.now + timedelta(minutes=1))
     assert org.events() == []
     assert org.services.issues.open_for_user(ALICE) == []
-    assert org.store.get_user(ALICE).state.deletes_confirmed is False  # used once
+    state = org.store.get_user(ALICE).state
+    assert state.deletes_release == "" and state.held_deletes == ()  # used once

@@ -11,6 +11,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from core.actions import SfCreate
 from core.model import (
     Attendee,
     EventType,
@@ -22,7 +23,7 @@ from core.model import (
     Transparency,
     Visibility,
 )
-from core.plan import SfCreate, plan
+from core.planner import plan
 from core.settings import Settings
 from tests.core.builders import ANN, BOB, CAROL, CORP, EXT, LEAD, NOW, PEOPLE, UNKNOWN
 from tests.core.world import World

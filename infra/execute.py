@@ -1,0 +1,199 @@
+"""Execute per item: run each unit's writes in order, batched across units, then record each
+unit's outcome as core/outcome.py decides it from that unit's own results (issue 9).
+
+Order, so that a crash anywhere leaves nothing a retry cannot mend (R-29):
+1. the intents of the Salesforce creates (pending mappings with their sync keys);
+2. the writes, in rounds: round n sends the n-th write of every unit still going, grouped by
+   kind into Salesforce sObject Collections (200) and Google batches (50) (R-30); a unit whose
+   write failed sends nothing more;
+3. the mappings (only what was really written), the labels (R-02; failures become CS-014), the
+   issues and the history, all under the session's fence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core import labels
+from core.actions import (
+    AttachmentUpload,
+    GoogleDelete,
+    GoogleWrite,
+    HistoryNote,
+    IssueClose,
+    IssueOpen,
+    Plan,
+    SfCreate,
+    SfDelete,
+    SfUpdate,
+    Unit,
+    Write,
+    WriteResult,
+)
+from core.issues import Issue
+from core.model import Item, ItemKey, Mapping
+from core.outcome import GOOGLE_REFUSED, TRY_AGAIN, Outcome, intents, settle
+from core.ports import Calendar, Fence, IssueStore, MappingStore, Salesforce
+from core.settings import Settings
+
+log = logging.getLogger("calsync.execute")
+
+
+@dataclass
+class Executed:
+    """What the writes did: one outcome per unit, and whether a retry can fix a failure."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    label_failures: list[WriteResult] = field(default_factory=list)
+
+    @property
+    def retry(self) -> bool:
+        return any(o.retry for o in self.outcomes) or any(r.retryable for r in self.label_failures)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+@dataclass
+class Executor:
+    calendar: Calendar
+    salesforce: Salesforce
+    mappings: MappingStore
+    issues: IssueStore
+    settings: Settings
+    user_email: str
+    now: datetime
+    fence: Fence | None = None
+    items: dict[tuple[str, str], Item] = field(default_factory=dict)
+    history: Callable[[Sequence[HistoryNote], str, datetime], None] = lambda n, u, t: None
+    between_rounds: Callable[[], None] = lambda: None  # the session renews its lease here
+
+    def run(self, plan: Plan) -> Executed:
+        units = list(plan.units)
+        pending = intents(units)
+        if pending:
+            self.mappings.put(pending, self.fence)
+        results = self._writes(units)
+        done = Executed([settle(u, r, self.settings, self.user_email) for u, r in
+                         zip(units, results, strict=True)])  # fmt: skip
+        self._record(done, plan)
+        return done
+
+    # -- 2. the writes, in rounds ---------------------------------------------------------
+
+    def _writes(self, units: Sequence[Unit]) -> list[list[WriteResult | None]]:
+        results: list[list[WriteResult | None]] = [[None] * len(u.writes) for u in units]
+        going = set(range(len(units)))
+        rounds = max((len(u.writes) for u in units), default=0)
+        for step in range(rounds):
+            batch = [
+                (i, units[i].writes[step]) for i in sorted(going) if step < len(units[i].writes)
+            ]
+            if not batch:
+                break
+            if step:
+                self.between_rounds()
+            for (i, _), result in zip(batch, self._send([w for _, w in batch]), strict=True):
+                results[i][step] = result
+                if not result.ok and not isinstance(units[i].writes[step], AttachmentUpload):
+                    going.discard(i)  # a unit that failed sends nothing more
+        return results
+
+    def _send(self, writes: Sequence[Write]) -> list[WriteResult]:
+        """One result per write, in order; each kind goes out in its own batched calls."""
+        by_kind: dict[type, list[int]] = defaultdict(list)
+        for i, w in enumerate(writes):
+            by_kind[type(w)].append(i)
+        out: dict[int, WriteResult] = {}
+        for kind, indexes in by_kind.items():
+            chosen = [writes[i] for i in indexes]
+            answers = self._call(kind, chosen)
+            if len(answers) != len(chosen):
+                raise AssertionError(f"{kind.__name__}: {len(answers)} results for {len(chosen)}")
+            out.update(zip(indexes, answers, strict=True))
+        return [out[i] for i in range(len(writes))]
+
+    def _call(self, kind: type, writes: Sequence[Write]) -> list[WriteResult]:
+        if kind is SfCreate:
+            return self.salesforce.create_events([w for w in writes if isinstance(w, SfCreate)])
+        if kind is SfUpdate:
+            return self.salesforce.update_events([w for w in writes if isinstance(w, SfUpdate)])
+        if kind is SfDelete:
+            return self.salesforce.delete_events([w for w in writes if isinstance(w, SfDelete)])
+        if kind is GoogleWrite:
+            return self.calendar.apply_patches(
+                [w.patch for w in writes if isinstance(w, GoogleWrite)]
+            )
+        if kind is GoogleDelete:
+            return self.calendar.delete_events(
+                [(w.calendar_id, w.event_id) for w in writes if isinstance(w, GoogleDelete)]
+            )
+        if kind is AttachmentUpload:
+            # R-20 is not carried out yet: the files stay out of the mapping (settle drops them),
+            # so that they are stored once it is, instead of being marked stored and lost.
+            return [WriteResult(w.sync_key, False, "", "NOT_SUPPORTED", "attachments are not "
+                                "stored yet") for w in writes if isinstance(w, AttachmentUpload)]  # fmt: skip
+        raise TypeError(f"no executor for {kind.__name__}")
+
+    # -- 3. what the writes mean ------------------------------------------------------------
+
+    def _record(self, done: Executed, plan: Plan) -> None:
+        puts: dict[ItemKey, Mapping] = {}
+        forgets: dict[ItemKey, Mapping] = {}
+        for o in done.outcomes:
+            for m in o.forgets:
+                forgets[m.key] = m
+                puts.pop(m.key, None)
+            for m in o.puts:
+                puts[m.key] = m
+                forgets.pop(m.key, None)
+        if puts:
+            self.mappings.put(list(puts.values()), self.fence)
+        if forgets:
+            self.mappings.delete(self.user_email, list(forgets), self.fence)
+        opened = [i for o in done.outcomes for i in o.opened]
+        closed = [i for o in done.outcomes for i in o.closed]
+        label_failed = self._labels(done)
+        failed_keys = set()
+        for unit, result in label_failed:
+            failed_keys.add(unit.key)
+            item = unit.item
+            code = TRY_AGAIN if result.retryable else GOOGLE_REFUSED
+            text = f"Google refused the label: {result.error_code}" + (
+                f" ({result.message[:200]})" if result.message else ""
+            )
+            opened.append(Issue(code, self.user_email, unit.key, text,
+                                item.shown_title if item is not None else ""))  # fmt: skip
+        closed = [i for i in closed if not (i.key in failed_keys and i.code == GOOGLE_REFUSED)]
+        opened += [a.issue for a in plan.session_issues if isinstance(a, IssueOpen)]
+        closed += [a.issue for a in plan.session_issues if isinstance(a, IssueClose)]
+        if opened or closed:
+            self.issues.record(opened, closed, self.now, self.fence)
+        notes = [n for o in done.outcomes for n in o.history]
+        if notes:
+            self.history(notes, self.user_email, self.now)
+
+    def _labels(self, done: Executed) -> list[tuple[Unit, WriteResult]]:
+        """R-02: every outcome's labels in one batched write; each failure is its unit's issue."""
+        patches = []
+        owners: list[Unit] = []
+        for o in done.outcomes:
+            for patch in o.labels:
+                item = self.items.get((patch.calendar_id, patch.event_id))
+                patches.append(labels.marked(patch, item))
+                owners.append(o.unit)
+        if not patches:
+            return []
+        failed = []
+        for unit, result in zip(owners, self.calendar.apply_labels(patches), strict=True):
+            if not result.ok:
+                done.label_failures.append(result)
+                failed.append((unit, result))
+                log.warning("label write failed", extra={"user": self.user_email,
+                                                         "item": result.ref, "code": result.error_code})  # fmt: skip
+        return failed
