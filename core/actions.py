@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.downsync import NewGoogleEvent
 from core.fields import Conflict, GooglePatch, NewPerson, SfEventFields
 from core.issues import Issue
 from core.labels import LabelPatch, LabelState
-from core.model import Attachment, Item, ItemKey, Mapping
+from core.model import Attachment, Item, ItemKey, Mapping, StoredFile
 from core.policy import Decision
 
 # ---------------------------------------------------------------------------------------------
@@ -126,18 +127,44 @@ class GoogleDelete:
 
 
 @dataclass(frozen=True)
-class AttachmentUpload:
-    """R-20: store one attachment as a ContentVersion linked to the SF Event."""
+class GoogleCreate:
+    """R-21: insert the user's copy of an SF Event created in Salesforce (an id of calsync's
+    choosing: a retried insert finds the copy it made, never a second one)."""
 
-    sync_key: str
-    attachment: Attachment
-    rule: str = "R-20"
+    event: NewGoogleEvent
+    rule: str = "R-21"
 
     def describe(self) -> str:
-        return f"store attachment {self.attachment.file_id} with {self.sync_key}"
+        return f"create Google item {self.event.event_id} in {self.event.calendar_id}"
 
 
-Write = SfCreate | SfUpdate | SfDelete | GoogleWrite | GoogleDelete | AttachmentUpload
+@dataclass(frozen=True)
+class StoreAttachments:
+    """R-20: store an item's attachments with its SF Event (ContentVersion), each file once and
+    each new revision as a new version; the Event is the unit's SfCreate's, else `sf_event_id`.
+    `files` is what the mapping says is stored already. A file that cannot be stored fails
+    alone, with an issue of its own (CS-021..CS-023), never the item."""
+
+    sync_key: str
+    attachments: tuple[Attachment, ...]
+    files: tuple[StoredFile, ...] = ()
+    sf_event_id: str = ""
+    rule: str = "R-20"
+
+    @property
+    def attachment(self) -> Attachment:  # the first, for describe and old callers
+        return self.attachments[0]
+
+    def describe(self) -> str:
+        names = ", ".join(a.title or a.file_id for a in self.attachments)
+        return f"store attachments with {self.sync_key}: {names}"
+
+
+AttachmentUpload = StoreAttachments  # the name the planner's tests know
+
+
+Write = (SfCreate | SfUpdate | SfDelete | GoogleWrite | GoogleDelete | GoogleCreate
+         | AttachmentUpload)  # fmt: skip
 SF_WRITES = (SfCreate, SfUpdate, SfDelete, AttachmentUpload)
 
 # ---------------------------------------------------------------------------------------------
@@ -341,7 +368,9 @@ class Work:
             key=self.key,
             item=self.item,
             decision=self.decision,
-            writes=tuple(x for x in a if isinstance(x, (*SF_WRITES, GoogleWrite, GoogleDelete))),
+            writes=tuple(
+                x for x in a if isinstance(x, (*SF_WRITES, GoogleWrite, GoogleDelete, GoogleCreate))
+            ),
             mappings=tuple(x for x in a if isinstance(x, (MappingPut, MappingDelete))),
             labels=tuple(x for x in a if isinstance(x, LabelWrite)),
             issues=tuple(x for x in a if isinstance(x, (IssueOpen, IssueClose))),

@@ -575,6 +575,7 @@ class GooglePatch:
     transparency: Transparency | None = None
     description: str | None = None
     send_updates: str = "none"
+    seen: str = ""  # the copy's echo digest after the patch (core.labels.P_SEEN), "" for none
 
 
 def google_patch(item: Item, event: SfEventState, names: tuple[str, ...]) -> GooglePatch:
@@ -594,11 +595,11 @@ def google_patch(item: Item, event: SfEventState, names: tuple[str, ...]) -> Goo
         elif name == DESCRIPTION:
             changes["description"] = event.description
         elif name == WHEN:
-            changes.update(_google_when(event, zone))
+            changes.update(google_when(event, zone))
     return GooglePatch(item.calendar_id, item.id, **changes)  # type: ignore[arg-type]
 
 
-def _google_when(event: SfEventState, zone: str) -> dict[str, EventTime]:
+def google_when(event: SfEventState, zone: str) -> dict[str, EventTime]:
     if event.is_all_day:
         first = event.activity_date or (event.start_utc.date() if event.start_utc else None)
         assert first is not None

@@ -364,7 +364,7 @@ class Mapping:
 
 @dataclass(frozen=True)
 class SfEventState:
-    """A mapped SF Event as the Salesforce adapter read it (for down-sync, R-22, R-23)."""
+    """An SF Event as the Salesforce adapter read it (for down-sync, R-21..R-24)."""
 
     sf_event_id: str
     owner_sf_id: str
@@ -382,3 +382,12 @@ class SfEventState:
     last_modified: datetime | None = None
     sync_key: str = ""  # Calsync_Key__c where the org has the field (R-39)
     is_recurrence2: bool = False
+    is_child: bool = False  # an invitee's copy (IsChild): never a source of down-sync
+    series: str = ""  # R-24: what identifies the series an occurrence belongs to ("" for none)
+    marker_key: str = ""  # the sync key in calsync's Description marker (orgs without the field)
+    made_by_calsync: bool = False  # created by calsync's integration user
+
+    @property
+    def calsync_key(self) -> str:
+        """The sync key calsync wrote on it (Calsync_Key__c or its marker), "" for none."""
+        return self.sync_key or self.marker_key

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from core.actions import SfCreate, SfDelete, SfUpdate, WriteResult
 from core.attachments import DriveFile, Fetch, FileContent, FileFailure
 from core.backfill import BatchResult, Checkpoint
+from core.downsync import NewGoogleEvent
 from core.fields import GooglePatch, NewPerson
 from core.issues import Issue
 from core.labels import LabelPatch
@@ -220,6 +221,11 @@ class Calendar(Protocol):
         """Delete (calendar_id, event_id) pairs; an already deleted event counts as success."""
         ...
 
+    def insert_events(self, events: Sequence[NewGoogleEvent]) -> list[WriteResult]:
+        """R-21: insert these copies with the ids given (sendUpdates=none); an event that
+        exists already with that id (a retried insert) counts as success."""
+        ...
+
     def watch(self, calendar_id: str, address: str, channel_id: str, token: str) -> Channel: ...
 
     def stop(self, channel: Channel) -> None: ...
@@ -256,6 +262,11 @@ class Salesforce(Protocol):
     def has_key_field(self) -> bool:
         """Whether the org has Calsync_Key__c (R-39): then create_events upserts on the sync
         key, and a retried create finds what an earlier attempt made by itself."""
+        ...
+
+    def event_states(self, event_ids: Sequence[str]) -> list[SfEventState]:
+        """These Events as they are now, deleted ones included (R-21..R-23: the user's inbox of
+        SF changes); ids Salesforce no longer knows at all come back deleted, without owner."""
         ...
 
     def event_summaries(self, event_ids: Sequence[str]) -> dict[str, tuple[str, datetime | None]]:
@@ -331,7 +342,11 @@ class BatchRunner(Protocol):
     records failures as issues. Idempotent: a batch run twice saves nothing twice. May raise
     core.errors.RetryableError (the user's session lease is busy, rate limits, 5xx)."""
 
-    def run(self, email: str, items: Sequence[Item], dry_run: bool) -> BatchResult: ...
+    def run(
+        self, email: str, items: Sequence[Item], dry_run: bool, bounds: tuple[datetime, datetime]
+    ) -> BatchResult:
+        """`bounds`: the backfill's range, [since, until) as instants."""
+        ...
 
 
 class BackfillStore(Protocol):

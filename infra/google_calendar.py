@@ -27,6 +27,7 @@ from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
 from core.actions import WriteResult
+from core.downsync import NewGoogleEvent
 from core.errors import CalsyncError, GoogleRefused, classify_google
 from core.fields import GooglePatch
 from core.labels import LabelPatch
@@ -35,7 +36,14 @@ from core.ports import CalendarChanges, Channel, ItemPage
 from infra.choices import ChoiceSigner
 from infra.config import Config
 from infra.credentials import google_credentials
-from infra.google_events import EventParseError, label_body, parse_event, patch_body, unusable
+from infra.google_events import (
+    EventParseError,
+    label_body,
+    new_event_body,
+    parse_event,
+    patch_body,
+    unusable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -497,6 +505,32 @@ class GoogleCalendar:
             for calendar_id, event_id in targets
         ]
         return self._write(ops, gone_ok=True)
+
+    def insert_events(self, events: Sequence[NewGoogleEvent]) -> list[WriteResult]:
+        """R-21: insert copies with calsync's ids, without notifying anyone; a copy that exists
+        already (409 duplicate: a retried insert after a lost answer) counts as success."""
+        ops: list[_Op | WriteResult] = [
+            _Op(
+                ev.event_id,
+                partial(
+                    self._events().insert,
+                    calendarId=ev.calendar_id,
+                    body=new_event_body(ev),
+                    sendUpdates="none",
+                    quotaUser=self.quota_user,
+                ),
+            )
+            for ev in events
+        ]
+        self._run_batch([op for op in ops if isinstance(op, _Op)])
+        out = []
+        for op in ops:
+            assert isinstance(op, _Op)
+            if op.failure is not None and op.failure.status == 409:
+                out.append(WriteResult(op.ref, True, id=op.ref))
+            else:
+                out.append(self._result(op))
+        return out
 
     # -- push (R-27) ----------------------------------------------------------------------
 

@@ -15,8 +15,9 @@ from enum import Enum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from core.downsync import NewGoogleEvent
 from core.fields import EventTime, GooglePatch
-from core.labels import LabelPatch
+from core.labels import P_SEEN, LabelPatch
 from core.model import (
     Attachment,
     Attendee,
@@ -326,4 +327,18 @@ def patch_body(patch: GooglePatch) -> dict[str, Any]:
         body["start"] = event_time_body(patch.start)
     if patch.end is not None:
         body["end"] = event_time_body(patch.end)
+    if patch.seen:
+        body["extendedProperties"] = {"private": {P_SEEN: patch.seen}}
+    return body
+
+
+def new_event_body(event: NewGoogleEvent) -> dict[str, Any]:
+    """The `events.insert` body of a copy of an SF Event (R-21): its fields, calsync's id, the
+    saved label's colour and private properties."""
+    body = patch_body(event.fields)
+    body["id"] = event.event_id
+    if event.color_id is not None:
+        body["colorId"] = event.color_id
+    if event.private_props:
+        body["extendedProperties"] = {"private": dict(event.private_props)}
     return body

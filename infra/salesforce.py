@@ -733,6 +733,20 @@ class SalesforceAdapter:
                     out.setdefault(key, row["Id"])
         return out
 
+    def event_states(self, event_ids: Sequence[str]) -> list[SfEventState]:
+        """These Events as they are now, deleted ones included (queryAll), one query per
+        URL-sized chunk of ids; an id no longer readable at all (purged) comes back deleted."""
+        ids = sorted({i for i in event_ids if valid_id(i)})
+        if not ids:
+            return []
+        names = EVENT_FIELDS + ("IsDeleted", "IsChild", "CreatedById",
+                                "Recurrence2PatternStartDate")  # fmt: skip
+        names += (KEY_FIELD,) if self.has_key_field() else ()
+        template = f"SELECT {', '.join(names)} FROM Event WHERE Id IN {{values}}"
+        rows = self._query_in(template, ids, include_deleted=True)
+        found = {r["Id"]: _state(r, self.integration_user_id) for r in rows}
+        return [found.get(i) or SfEventState(i, "", deleted=True) for i in ids]
+
     def event_summaries(self, event_ids: Sequence[str]) -> dict[str, tuple[str, datetime | None]]:
         """Subject and start of these Events, deleted ones included (R-37: what an admin is
         shown before held deletes go ahead)."""
@@ -933,8 +947,10 @@ def _person_record(person: NewPerson) -> dict[str, Any]:
     return record
 
 
-def _state(row: dict[str, Any]) -> SfEventState:
+def _state(row: dict[str, Any], integration_user: str = "") -> SfEventState:
     minutes = row.get("DurationInMinutes")
+    description = row.get("Description") or ""
+    pattern_start = row.get("Recurrence2PatternStartDate") or ""
     return SfEventState(
         sf_event_id=row["Id"],
         owner_sf_id=row.get("OwnerId") or "",
@@ -947,10 +963,17 @@ def _state(row: dict[str, Any]) -> SfEventState:
         location=row.get("Location") or "",
         is_private=bool(row.get("IsPrivate")),
         show_as=row.get("ShowAs") or "Busy",
-        description=strip_marker(row.get("Description") or ""),
+        description=strip_marker(description),
         last_modified=parse_datetime(row.get("LastModifiedDate")),
         sync_key=row.get(KEY_FIELD) or "",
         is_recurrence2=bool(row.get("IsRecurrence2")),
+        deleted=bool(row.get("IsDeleted")),
+        is_child=bool(row.get("IsChild")),
+        # Salesforce series have no id: an occurrence belongs to the series of its owner that
+        # starts at its pattern start date (R-24 reports a series once).
+        series=f"{row.get('OwnerId') or ''}/{pattern_start}" if row.get("IsRecurrence2") else "",
+        marker_key=marker_of(description),
+        made_by_calsync=bool(integration_user) and row.get("CreatedById") == integration_user,
     )
 
 

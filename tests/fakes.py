@@ -20,6 +20,7 @@ from typing import Any
 from core import labels
 from core.actions import SfCreate, SfDelete, SfUpdate, WriteResult
 from core.backfill import BatchResult, Checkpoint
+from core.downsync import NewGoogleEvent
 from core.errors import GoogleRefused, LeaseLost, LockError
 from core.fields import GooglePatch, NewPerson, apply_google_patch
 from core.issues import Issue
@@ -31,6 +32,7 @@ from core.model import (
     PersonKind,
     ResolvedPerson,
     SfEventState,
+    Span,
 )
 from core.model import (
     Mapping as MappingRecord,
@@ -400,6 +402,27 @@ class FakeCalendar:
             out.append(WriteResult(event_id, True, event_id))
         return out
 
+    def insert_events(self, events: Sequence[NewGoogleEvent]) -> list[WriteResult]:
+        self.g.faults.write("google.insert")
+        out = []
+        for ev in events:
+            k = (ev.calendar_id, ev.event_id)
+            if k not in self.g.items:
+                p = ev.fields
+                span = None
+                if p.start is not None and p.end is not None:
+                    if p.start.date is not None and p.end.date is not None:
+                        span = Span.all_day(p.start.date, p.end.date)
+                    elif p.start.date_time is not None and p.end.date_time is not None:
+                        span = Span.timed(p.start.date_time, p.end.date_time, p.start.time_zone)
+                self.g.put(Item(ev.event_id, ev.calendar_id, f"{ev.event_id}@google.com",
+                                span=span, title=p.summary or "", location=p.location or "",
+                                description=p.description or "", color_id=ev.color_id,
+                                private_props=ev.private_props))  # fmt: skip
+            lost = self.g.faults.lost("insert", ev)
+            out.append(_lost(ev.event_id) if lost else WriteResult(ev.event_id, True, ev.event_id))
+        return out
+
     def watch(self, calendar_id: str, address: str, channel_id: str, token: str) -> Channel:
         return Channel(channel_id, token, f"res-{calendar_id}", 2**40)
 
@@ -431,6 +454,7 @@ class SfRecord:
     created_by: str = "integration"
     pattern: str = ""
     deleted: bool = False
+    modified: datetime | None = None
 
 
 class FakeSalesforce:
@@ -461,6 +485,22 @@ class FakeSalesforce:
 
     def has_key_field(self) -> bool:
         return self.keyed
+
+    def event_states(self, event_ids: Sequence[str]) -> list[SfEventState]:
+        out = []
+        for i in event_ids:
+            e = self.events.get(i)
+            if e is None:
+                out.append(SfEventState(i, "", deleted=True))
+                continue
+            out.append(SfEventState(
+                e.id, e.owner, deleted=e.deleted, subject=e.subject, start_utc=e.start,
+                end_utc=e.end, location=e.location, description=e.description.split("\n\n" + MARKER)[0],
+                last_modified=e.modified, sync_key=e.key, is_recurrence2=bool(e.pattern),
+                marker_key=e.description.rpartition(MARKER)[2] if MARKER in e.description else "",
+                made_by_calsync=e.created_by == "integration",
+            ))  # fmt: skip
+        return out
 
     def event_summaries(self, event_ids: Sequence[str]) -> dict[str, tuple[str, datetime | None]]:
         return {
@@ -654,7 +694,7 @@ class FakeBatchRunner:
         self.crash_on: int | None = None
         self.interrupt_on: int | None = None
 
-    def run(self, email, items, dry_run):
+    def run(self, email, items, dry_run, bounds=None):
         if self.busy:
             self.busy -= 1
             raise LockError(f"a session of {email} is running")

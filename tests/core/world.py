@@ -9,20 +9,33 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from core.actions import (
+    GoogleCreate,
     GoogleDelete,
     GoogleWrite,
     Plan,
     SfCreate,
     SfDelete,
     SfUpdate,
+    StoreAttachments,
     Write,
     WriteResult,
 )
 from core.fields import apply_google_patch
 from core.issues import Issue
 from core.labels import apply_patch
-from core.model import Item, ItemKey, Mapping, People, SessionUser, SfEventState
-from core.outcome import settle
+from core.model import (
+    Item,
+    ItemKey,
+    Mapping,
+    People,
+    SessionUser,
+    SfEventState,
+    Span,
+    StoredFile,
+    Transparency,
+    Visibility,
+)
+from core.outcome import settle, with_files
 from core.planner import SessionInput
 from core.settings import Settings
 
@@ -41,6 +54,8 @@ class World:
     creates: list[tuple[str, ItemKey]] = field(default_factory=list)  # (owner, key) ever created
     live: dict[str, tuple[str, ItemKey]] = field(default_factory=dict)  # sf id → (owner, key)
     released: frozenset[str] = frozenset()
+    inbox: set[str] = field(default_factory=set)  # SF Events changed in Salesforce
+    stored_files: dict = field(default_factory=dict)  # StoreAttachments results, by sync key
     counter: int = 0
 
     def add(self, *items: Item) -> World:
@@ -50,6 +65,7 @@ class World:
 
     def input(self) -> SessionInput:
         mapped = {m.sf_event_id for m in self.mappings.values() if m.sf_event_id}
+        mapped |= self.inbox
         return SessionInput(
             user=self.user,
             settings=self.settings,
@@ -72,6 +88,10 @@ class World:
         for unit in plan.units:
             results = [self._write(w) for w in unit.writes]
             outcome = settle(unit, results, self.settings, self.user.email)
+            for w in unit.writes:
+                if isinstance(w, StoreAttachments) and w.sync_key in self.stored_files:
+                    kept, big = self.stored_files.pop(w.sync_key)
+                    outcome = with_files(outcome, w.sync_key, kept, (), big)
             for m in outcome.forgets:
                 self.mappings.pop(m.key, None)
             for m in outcome.puts:
@@ -140,4 +160,25 @@ class World:
         if isinstance(a, GoogleDelete):
             self.items.pop((a.calendar_id, a.event_id), None)
             return WriteResult(a.event_id, True, a.event_id)
-        return WriteResult("", True, "069000000000001")  # an attachment, stored
+        if isinstance(a, GoogleCreate):
+            ev = a.event
+            p = ev.fields
+            assert p.start is not None and p.end is not None
+            span = (Span.all_day(p.start.date, p.end.date) if p.start.date and p.end.date
+                    else Span.timed(p.start.date_time, p.end.date_time, p.start.time_zone))  # type: ignore[arg-type]  # fmt: skip
+            self.items.setdefault((ev.calendar_id, ev.event_id), Item(
+                ev.event_id, ev.calendar_id, f"{ev.event_id}@google.com", span=span,
+                title=p.summary or "", location=p.location or "", description=p.description or "",
+                visibility=p.visibility or Visibility.DEFAULT,
+                transparency=p.transparency or Transparency.OPAQUE, color_id=ev.color_id,
+                private_props=ev.private_props, updated=self.now))  # fmt: skip
+            return WriteResult(ev.event_id, True, ev.event_id)
+        if isinstance(a, StoreAttachments):  # stored as the executor would: judged by size
+            big = [
+                x for x in a.attachments if (x.size_bytes or 0) > self.settings.attachment_max_bytes
+            ]
+            kept = tuple(StoredFile(x.file_id, f"069{i:012d}", "1", a.sf_event_id)
+                         for i, x in enumerate(a.attachments) if x not in big)  # fmt: skip
+            self.stored_files[a.sync_key] = (kept, tuple(x.file_id for x in big))
+            return WriteResult(a.sync_key, not big, a.sf_event_id)
+        raise AssertionError(f"no model for {type(a).__name__}")

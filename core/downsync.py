@@ -1,0 +1,127 @@
+"""Down-sync (R-21, R-24): an SF Event that no mapping knows yet, created in Salesforce for the
+user, becomes an item in the user's primary calendar; a series created in Salesforce cannot.
+
+The rules for mapped Events (R-22 changes, R-23 deletes, R-26 conflicts) are the planner's merge
+(core/fields.py `merge`), since they are the same per-field comparison as up-sync's. This module
+decides what a new SF Event becomes, and how its Google copy is written so that a retried insert
+can never make a second one: the event id is derived from the SF Event's id (Google accepts a
+client-chosen base32hex id, and answers a second insert with that id 409).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from core import fields, labels
+from core.fields import GooglePatch
+from core.labels import Label, LabelState
+from core.model import (
+    Item,
+    ItemKey,
+    Mapping,
+    SfEventState,
+    Span,
+    Transparency,
+    Visibility,
+    instance_text,
+    sync_key,
+)
+from core.policy import Decision, Verdict
+from core.series import window
+from core.settings import Settings
+
+SF_SERIES = "CS-013"  # R-24
+
+
+@dataclass(frozen=True)
+class NewGoogleEvent:
+    """An `events.insert` of the user's own copy, `sendUpdates=none` (R-21): `fields` carries
+    what an events.patch would; the colour and private properties are its saved label."""
+
+    calendar_id: str
+    event_id: str
+    fields: GooglePatch
+    color_id: str | None
+    private_props: tuple[tuple[str, str], ...]
+
+
+def google_event_id(sf_event_id: str) -> str:
+    """A Google event id for the copy of an SF Event: base32hex (a-v, 0-9), 26 characters, the
+    same for the same Event every time."""
+    digest = hashlib.sha256(f"calsync-sf:{sf_event_id}".encode()).digest()
+    return base64.b32hexencode(digest).decode().lower().rstrip("=")[:26]
+
+
+def copy_key(event_id: str) -> ItemKey:
+    """The mapping key of such a copy: Google names an event it was given no iCalUID for
+    `<id>@google.com`."""
+    return ItemKey(f"{event_id}@google.com")
+
+
+def span_of(event: SfEventState) -> Span | None:
+    """The SF Event's time as a Span (all-day: its dates; timed: its UTC instants)."""
+    when = fields.google_when(event, "")
+    start, end = when["start"], when["end"]
+    if start.date is not None and end.date is not None:
+        return Span.all_day(start.date, end.date)
+    if start.date_time is None or end.date_time is None:
+        return None
+    return Span.timed(start.date_time, end.date_time, "UTC")
+
+
+@dataclass(frozen=True)
+class Down:
+    """What a new SF Event becomes: a decision, and, to create, the Google copy, the item it will
+    be (for labels, issues and the dry run) and its mapping."""
+
+    decision: Decision
+    create: NewGoogleEvent | None = None
+    item: Item | None = None
+    mapping: Mapping | None = None
+    series_key: str = ""
+
+
+def new_event(event: SfEventState, user_email: str, user_sf_id: str, settings: Settings,
+              now: datetime, known_keys: frozenset[str]) -> Down | None:  # fmt: skip
+    """R-21, R-24 for an SF Event no mapping of the user knows; None when it is not the user's
+    to receive (another owner, an invitee's child Event, one calsync made itself)."""
+    if event.deleted or event.is_child or event.owner_sf_id != user_sf_id:
+        return None
+    if event.made_by_calsync or (event.calsync_key and event.calsync_key in known_keys):
+        return None  # calsync's own (an intent a retry resolves): never copied back (R-26)
+    if event.is_recurrence2:
+        reason = "a recurring series created in Salesforce cannot be carried to Google"
+        return Down(Decision(Verdict.FAIL, "R-24", reason, SF_SERIES), series_key=event.series)
+    span = span_of(event)
+    lo, hi = window(settings, now)
+    if span is None or not lo <= span.start_utc <= hi:
+        return Down(Decision(Verdict.SKIP, "R-21", "outside the sliding window"))
+    gid = google_event_id(event.sf_event_id)
+    key = copy_key(gid)
+    skey = sync_key(user_sf_id, key)
+    item = Item(
+        id=gid, calendar_id=user_email, ical_uid=key.ical_uid, span=span,
+        title=event.subject, location=event.location,
+        description=event.description,
+        visibility=Visibility.PRIVATE if event.is_private else Visibility.DEFAULT,
+        transparency=Transparency.TRANSPARENT if event.show_as == "Free" else Transparency.OPAQUE,
+    )  # fmt: skip
+    want = labels.desired(item, Label(LabelState.SAVED, sync_key=skey), settings, manual=False)
+    color = want.pop("color")
+    props = tuple(sorted((k, v) for k, v in want.items() if v is not None))
+    item = labels.apply_patch(item, labels.LabelPatch(user_email, gid, True, color, props, ()))
+    body = fields.google_patch(item, event, (fields.SUBJECT, fields.WHEN, fields.LOCATION,
+                                             fields.PRIVATE, fields.SHOW_AS, fields.DESCRIPTION))  # fmt: skip
+    names = fields.synced_fields(settings)
+    mapping = Mapping(
+        user_email=user_email, key=key, calendar_id=user_email, event_id=gid,
+        owner_sf_id=user_sf_id, sf_event_id=event.sf_event_id, sync_key=skey,
+        google_fp=fields.fingerprint(fields.google_values(item, span, settings), names),
+        sf_fp=fields.fingerprint(fields.sf_values(event), names),
+        start=instance_text(span.start_date if span.is_all_day else span.start_utc),
+    )  # fmt: skip
+    decision = Decision(Verdict.SAVE, "R-21", "created in Salesforce: copied to the calendar")
+    return Down(decision, NewGoogleEvent(user_email, gid, body, color, props), item, mapping)

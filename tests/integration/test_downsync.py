@@ -1,0 +1,117 @@
+"""Down-sync through the session on the emulators (R-21..R-24, R-26): an SF Event in the user's
+inbox of Salesforce changes becomes, changes or unlabels the user's Google copy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from core.downsync import google_event_id
+from core.labels import P_KEY, P_STATUS
+from tests.fixtures.upsync import ALICE
+
+pytestmark = pytest.mark.integration
+
+
+def sf_event(org, subject="Made in Salesforce", days=2, **extra):
+    start = org.now.replace(minute=0, second=0) + timedelta(days=days)
+    body = {"OwnerId": org.ids["alice"], "Subject": subject, "StartDateTime": start.isoformat(),
+            "EndDateTime": (start + timedelta(hours=1)).isoformat(), **extra}  # fmt: skip
+    return org.sf_org.client().Event.create(body)["id"]
+
+
+def changed(org, *ids):
+    org.store.add_sf_changes(ALICE, list(ids))
+
+
+@pytest.fixture
+def alice(org):
+    org.enable(ALICE)
+    org.sync(ALICE)  # the first session: token, Salesforce User matched
+    return org
+
+
+def test_R21_an_sf_event_appears_in_the_owners_calendar_labelled_and_without_invitations(alice):
+    org = alice
+    sf_id = sf_event(org)
+    changed(org, sf_id)
+    org.sync(ALICE)
+    copy = org.get(ALICE, google_event_id(sf_id))
+    assert copy["summary"] == "Made in Salesforce" and copy["colorId"] == "9"
+    private = copy["extendedProperties"]["private"]
+    assert private[P_STATUS] == "Tracked successfully" and private[P_KEY]
+    [mapping] = [m for m in org.services.mappings.for_user(ALICE) if m.sf_event_id == sf_id]
+    assert mapping.event_id == copy["id"] and mapping.sync_key == private[P_KEY]
+    assert org.store.get_user(ALICE).state.sf_changed == ()  # read and settled
+    assert "attendees" not in copy  # nobody invited, nobody notified
+    assert len(org.events()) == 1  # and nothing went back up (R-26)
+
+
+def test_R21_R29_a_retried_insert_after_a_lost_answer_makes_no_second_copy(alice):
+    """The insert is applied and its answer lost (503): the adapter sends it again, with the
+    same id, and Google's 409 for it means the copy is there."""
+    org = alice
+    sf_id = sf_event(org)
+    changed(org, sf_id)
+    org.gcal.inject_fault(kind="APPLY_THEN_503", count=1, methods=["calendar.events.insert"])
+    org.sync(ALICE)
+    assert org.gcal.admin("GET", "faults")["faults"] == []  # the lost answer happened
+    copies = [
+        e["data"]
+        for e in org.gcal.raw_events(ALICE)
+        if e["data"].get("summary") == "Made in Salesforce"
+    ]
+    assert [e["id"] for e in copies] == [google_event_id(sf_id)]
+    assert any(m.sf_event_id == sf_id for m in org.services.mappings.for_user(ALICE))
+
+
+def test_R22_R26_an_sf_edit_reaches_the_copy_once(alice):
+    org = alice
+    sf_id = sf_event(org)
+    changed(org, sf_id)
+    org.sync(ALICE)
+    org.sf_org.client().Event.update(sf_id, {"Subject": "Renamed in Salesforce",
+                                             "Location": "Room 2"})  # fmt: skip
+    changed(org, sf_id)
+    org.sync(ALICE)
+    copy = org.get(ALICE, google_event_id(sf_id))
+    assert (copy["summary"], copy["location"]) == ("Renamed in Salesforce", "Room 2")
+    before = org.sf_calls()
+    report = org.sync(ALICE)  # the patch comes back through the sync token: an echo, dropped
+    assert report.items_seen == 0
+    assert org.sf_calls() == before  # not even a search: the session stops at once
+    [event] = org.events()
+    assert event["Subject"] == "Renamed in Salesforce"
+
+
+def test_R23_an_sf_delete_takes_the_labels_off_the_copy(alice):
+    org = alice
+    sf_id = sf_event(org)
+    changed(org, sf_id)
+    org.sync(ALICE)
+    org.sf_org.client().Event.delete(sf_id)
+    changed(org, sf_id)
+    org.sync(ALICE)
+    copy = org.get(ALICE, google_event_id(sf_id))
+    assert "colorId" not in copy
+    props = org.private_props(ALICE, copy["id"])
+    assert {k: v for k, v in props.items() if k != "calsync_seen"} == {"calsync_unsynced": "1"}
+    assert not any(m.sf_event_id == sf_id for m in org.services.mappings.for_user(ALICE))
+
+
+def test_R24_a_series_made_in_salesforce_gets_cs013_and_no_copy(alice):
+    org = alice
+    sf_id = sf_event(
+        org, "Weekly in Salesforce", Recurrence2PatternText="RRULE:FREQ=DAILY;INTERVAL=1;COUNT=3"
+    )
+    occurrences = [
+        e["Id"] for e in org.sf_org.records("Event") if e["Subject"] == "Weekly in Salesforce"
+    ]
+    changed(org, *occurrences)
+    org.sync(ALICE)
+    assert [i.code for i in org.services.issues.open_for_user(ALICE)] == ["CS-013"]
+    assert not [
+        e for e in org.gcal.raw_events(ALICE) if e["data"].get("summary") == "Weekly in Salesforce"
+    ]
+    assert sf_id in occurrences
