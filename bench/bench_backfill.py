@@ -136,8 +136,9 @@ def measure(env: dict[str, str]) -> dict[str, Any]:
     after = usage.snapshot()
     spent = {side: delta(before[side], after[side]) for side in before}
     calls = {
-        "calendar": sum(v for k, v in spent["calendar"].items()
-                        if k not in ("batch", "oauth2.token")),  # fmt: skip
+        "calendar": sum(
+            v for k, v in spent["calendar"].items() if k not in ("batch", "oauth2.token")
+        ),  # fmt: skip
         "calendar_http_requests": spent.pop("calendar_http").get("requests", 0),
         "salesforce": spent["salesforce"].pop("total", 0),
         "firestore": sum(spent["firestore"].values()),
@@ -158,8 +159,9 @@ def measure(env: dict[str, str]) -> dict[str, Any]:
         "resume_to_first_batch_s": round(first_new - started, 2),
         "calendar_fill_s": round(fill_seconds, 1),
         "calls": calls,
-        "calls_per_saved_item": {k: round(n / saved, 4) if saved else None
-                                 for k, n in calls.items()},  # fmt: skip
+        "calls_per_saved_item": {
+            k: round(n / saved, 4) if saved else None for k, n in calls.items()
+        },  # fmt: skip
         "calls_by_kind": spent,
     }
 

@@ -130,6 +130,10 @@ CATALOGUE: tuple[IssueType, ...] = (
               "An attachment of this saved item is not a file calsync can store: a Google Form, Site, map, folder or shortcut, or a link that is not a Drive file. The event is saved; the attachment is not.",
               Severity.WARNING, "Attach the content as a file (for example a PDF) if it belongs in Salesforce.",
               Audience.USER, "R-20"),
+    IssueType("CS-024", "Initial sync waits for the Salesforce API budget",
+              "The user's first session would take more of the org's daily Salesforce API calls than `api_budget_share` leaves to bulk work today. Nothing is written yet; the next session (a change, the hourly sweep) tries again, and the issue closes when it runs.",
+              Severity.PENDING, "Nothing, or raise `api_budget_share` (`python main.py status` shows the budget).",
+              Audience.ADMIN, "R-30"),
 )  # fmt: skip
 
 BY_CODE: dict[str, IssueType] = {t.code: t for t in CATALOGUE}

@@ -38,6 +38,7 @@ PYTHON = sys.executable
 PROJECT = "demo-calsync"
 LOCATION = "us-central1"
 QUEUE = "calsync-sync"
+BACKFILL_QUEUE = "calsync-backfill"  # R-38: backfill slices in a queue of their own
 DOMAINS = ("example.com",)
 
 
@@ -51,8 +52,8 @@ def firestore_command(port: int) -> list[str]:
     return [gcloud, "emulators", "firestore", "start", f"--host-port=127.0.0.1:{port}", "--quiet"]
 
 
-def queue_path(project: str = PROJECT) -> str:
-    return f"projects/{project}/locations/{LOCATION}/queues/{QUEUE}"
+def queue_path(project: str = PROJECT, queue: str = QUEUE) -> str:
+    return f"projects/{project}/locations/{LOCATION}/queues/{queue}"
 
 
 def _start_firestore(servers: list[Server], env: dict[str, str], state: Path) -> None:
@@ -85,6 +86,8 @@ TASKS_AGENT = f"service-{PROJECT_NUMBER}@gcp-sa-cloudtasks.iam.gserviceaccount.c
 # The sync queue as terraform/tasks.tf makes it with its variables' defaults (a test compares).
 QUEUE_RATE_LIMITS = {"max_dispatches_per_second": 5.0, "max_concurrent_dispatches": 20}
 QUEUE_RETRY = {"max_attempts": 10, "min_backoff": "5s", "max_backoff": "300s", "max_doublings": 5}
+# The backfill queue (terraform/tasks.tf `backfill`): one dispatch a second, two at once.
+BACKFILL_RATE_LIMITS = {"max_dispatches_per_second": 1.0, "max_concurrent_dispatches": 2}
 
 
 def tasks_command(port: int, identity_url: str) -> list[str]:
@@ -95,9 +98,11 @@ def tasks_command(port: int, identity_url: str) -> list[str]:
 
 
 def create_queue(tasks_host: str, project: str = PROJECT, invoker: str | None = INVOKER_SA,
-                 rate_limits: dict | None = None, retry: dict | None = None) -> None:  # fmt: skip
-    """The sync queue, made through the real client as Terraform makes it in Google Cloud:
-    rate limits, retries, and every task sent with the invoker's OIDC token."""
+                 rate_limits: dict | None = None, retry: dict | None = None,
+                 queue_id: str = QUEUE) -> None:  # fmt: skip
+    """A queue (the sync queue unless `queue_id` says otherwise), made through the real client
+    as Terraform makes it in Google Cloud: rate limits, retries, and every task sent with the
+    invoker's OIDC token."""
     from google.cloud import tasks_v2
     from google.oauth2.credentials import Credentials
     from google.protobuf import duration_pb2
@@ -116,7 +121,7 @@ def create_queue(tasks_host: str, project: str = PROJECT, invoker: str | None = 
         credentials=Credentials(token=f"dev:{RUNTIME_SA}"),
     )
     queue: dict = {
-        "name": queue_path(project),
+        "name": queue_path(project, queue_id),
         "rate_limits": rate_limits or QUEUE_RATE_LIMITS,
         "retry_config": retry,
     }
@@ -138,6 +143,9 @@ def _start_tasks(servers: list[Server], env: dict[str, str], state: Path) -> Non
     )
     env["CALSYNC_TASKS_EMULATOR_HOST"] = f"127.0.0.1:{port}"
     create_queue(env["CALSYNC_TASKS_EMULATOR_HOST"], env["GOOGLE_CLOUD_PROJECT"])
+    create_queue(env["CALSYNC_TASKS_EMULATOR_HOST"], env["GOOGLE_CLOUD_PROJECT"],
+                 rate_limits=BACKFILL_RATE_LIMITS, queue_id=BACKFILL_QUEUE)  # fmt: skip
+    env["CALSYNC_BACKFILL_QUEUE"] = BACKFILL_QUEUE
     # sync_user checks Cloud Tasks' OIDC token as in production (R-34)
     env["CALSYNC_TASKS_SERVICE_ACCOUNT"] = INVOKER_SA
 

@@ -14,13 +14,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.cloud import firestore
 
+from core.actions import Plan, SfCreate, SfDelete, SfUpdate, StoreAttachments
 from core.budget import Budget, Verdict, bulk_verdict, parse_limit_info
-from core.ports import BudgetCheck
+from core.issues import Issue
+from core.ports import BudgetCheck, Fence, IssueStore, SettingsStore
 
 log = logging.getLogger(__name__)
 BUDGET_DOC = ("calsync_org", "api_budget")
@@ -98,27 +101,50 @@ class BudgetRecorder:
             log.warning("API budget not stored: %s", type(exc).__name__)
 
 
+STALE = timedelta(minutes=5)  # an older reading is refreshed (one call) before bulk work asks
+INITIAL_SYNC_WAITS = "CS-024"  # core/issues.py: an initial sync waits for the API budget
+PER_COLLECTION = 200  # records per sObject Collection call (infra/salesforce.py)
+
+
 class BulkBudget:
-    """core.ports.ApiBudget for bulk work (the backfill, R-38): before each batch, asks
-    `bulk_may_proceed` for `planned_calls`; within the last fifth of what the share allows it
-    slows down (a pause between batches), past it it stops with a message that says when to go
-    on. `share` is read each time (the org setting `api_budget_share`)."""
+    """core.ports.ApiBudget for bulk work: the backfill (R-38) asks `check` before each batch
+    (`planned_calls` each), a user's initial sync asks `allows` with its plan's calls
+    (`planned_calls(plan)`). Within the last fifth of what the share allows it slows down (a
+    pause between batches), past it it refuses with a message that says when to go on. `share`
+    is read each time (the org setting `api_budget_share`). `refresh` (one Salesforce call whose
+    answer the recorder stores) runs when the stored reading is missing or older than STALE, and
+    before a refusal is final, so that a stale reading neither stops nor lets through bulk work
+    by mistake."""
 
     def __init__(self, db: firestore.Client, share: Callable[[], float],
                  planned_calls: int = 10, slow_pause: float = 2.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 refresh: Callable[[], None] | None = None) -> None:  # fmt: skip
         self._db = db
         self._share = share
         self._planned = planned_calls
         self._pause = slow_pause
         self._clock = clock
+        self._refresh = refresh
 
     def check(self) -> BudgetCheck:
-        verdict = bulk_may_proceed(self._db, self._planned, self._share(), self._clock())
+        verdict = self.allows(self._planned)
+        if verdict.ok:
+            return verdict
+        return replace(verdict, message=f"stopped {verdict.message}. Run it again later (the "
+                       "daily allowance renews over 24 hours) to resume")  # fmt: skip
+
+    def allows(self, planned_calls: int) -> BudgetCheck:
+        now = self._clock()
+        stored = read_budget(self._db)
+        refreshed = (stored is None or now - stored.read_at >= STALE) and self._refreshed()
+        verdict = bulk_may_proceed(self._db, planned_calls, self._share(), now)
+        if not verdict.allowed and not refreshed and self._refreshed():
+            # A refusal is asked again on a fresh reading (a stored one lags by up to a minute,
+            # and a run started again right after a refusal would otherwise see the same one).
+            verdict = bulk_may_proceed(self._db, planned_calls, self._share(), now)
         if not verdict.allowed:
-            return BudgetCheck(False, f"stopped to spare the Salesforce API budget ({verdict.reason}). "
-                               "Run it again later (the daily allowance renews over 24 hours) to "
-                               "resume")  # fmt: skip
+            return BudgetCheck(False, f"to spare the Salesforce API budget ({verdict.reason})")
         if (
             verdict.headroom is not None
             and verdict.allowance
@@ -126,3 +152,45 @@ class BulkBudget:
         ):
             return BudgetCheck(True, "slowing down: near its share of the API budget", self._pause)
         return BudgetCheck(True)
+
+    def _refreshed(self) -> bool:
+        if self._refresh is None:
+            return False
+        try:
+            self._refresh()
+        except Exception as exc:  # the budget is advisory: ask with what is stored
+            log.warning("API budget not refreshed: %s", type(exc).__name__)
+            return False
+        return True
+
+
+def planned_calls(plan: Plan) -> int:
+    """The Salesforce calls a plan will take, about: its record writes go in sObject Collections
+    of PER_COLLECTION per kind, each attachment takes two (the file, its link), and one more for
+    the people records the session may create."""
+    kinds: dict[type, int] = {}
+    attachments = 0
+    for unit in plan.units:
+        for write in unit.writes:
+            if isinstance(write, StoreAttachments):
+                attachments += len(write.attachments)
+            elif isinstance(write, (SfCreate, SfUpdate, SfDelete)):
+                kinds[type(write)] = kinds.get(type(write), 0) + 1
+    collections = sum(-(-n // PER_COLLECTION) for n in kinds.values())
+    return collections + 2 * attachments + 1
+
+
+def wait_for_budget(issues: IssueStore, settings: SettingsStore, email: str, message: str,
+                    now: datetime, fence: Fence | None) -> None:  # fmt: skip
+    """An initial sync refused by the budget (`message`, from BulkBudget.allows): nothing was written and the sync tokens are not
+    saved, so the user's next session (a push, the hourly sweep) reads everything again and asks
+    again. The admin sees why in the user's CS-024, closed by the session that goes."""
+    log.warning("initial sync waits for the Salesforce budget", extra={"user": email,
+                                                                       "code": INITIAL_SYNC_WAITS})  # fmt: skip
+    message = f"the initial sync waits {message}; the next session tries again"
+    issues.record(
+        [Issue(INITIAL_SYNC_WAITS, email, "", message)], [], now, fence
+    )  # counts attempts
+    settings.set_state_fields(email, {"last_session_at": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                      "last_session_result": f"waiting {INITIAL_SYNC_WAITS}"},
+                              fence=fence)  # fmt: skip

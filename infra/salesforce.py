@@ -259,6 +259,15 @@ class SalesforceAdapter:
             out += self._query(soql, include_deleted)
         return out
 
+    def read_limits(self) -> dict[str, Any]:
+        """The org's limits resource (one API call): its answer's Sforce-Limit-Info refreshes
+        the stored budget when no other call did lately (infra/budget.py)."""
+        try:
+            answer = self._call(lambda sf: sf.restful("limits"))
+        except (SalesforceError, requests.RequestException) as exc:
+            raise _typed(exc) from exc
+        return dict(answer or {})
+
     # -- R-39: is the External ID field there? ----------------------------------------------
 
     def has_key_field(self) -> bool:

@@ -56,6 +56,7 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
         history=FirestoreHistory(db).record,
         drive_for=drive_for,
         files=salesforce_files,
+        bulk_gate=bulk_budget().allows,
     )
 
 
@@ -83,6 +84,19 @@ def budget():  # -> core.budget.Budget | None: the org's Salesforce API budget, 
     from infra.budget import read_budget
 
     return read_budget(client_for(config()))
+
+
+@cache
+def bulk_budget():  # -> infra.budget.BulkBudget: the gate of initial syncs and backfills
+    from core.settings import resolve
+    from infra.budget import BulkBudget
+
+    def refresh() -> None:  # one call; its answer's Sforce-Limit-Info is stored at once
+        _salesforce().read_limits()
+        budget_recorder().flush()
+
+    share = lambda: resolve(settings_store().org_settings())[0].api_budget_share  # noqa: E731
+    return BulkBudget(client_for(config()), share, refresh=refresh)
 
 
 @cache
@@ -199,17 +213,14 @@ class _LazyRunner:
 def backfill(needs_runner: bool = True):  # -> infra.backfill.Backfill
     """The backfill engine; `needs_runner` False for what only reads or writes checkpoints
     (`backfill status`): its batch runner is then built only if a batch runs."""
-    from core.settings import resolve
     from infra.backfill import Backfill
-    from infra.budget import BulkBudget
 
     runner = batch_runner() if needs_runner else _LazyRunner()
-    share = lambda: resolve(settings_store().org_settings())[0].api_budget_share  # noqa: E731
     return Backfill(
         store=backfill_store(),
         pages_for=_calendar_for,
         runner=runner,
-        budget=BulkBudget(client_for(config()), share),
+        budget=bulk_budget(),
     )
 
 

@@ -27,6 +27,14 @@ def test_the_local_queue_has_terraforms_rate_limits_and_retries():
         ],
     } == stack.QUEUE_RETRY
 
+    backfill = resources("google_cloud_tasks_queue")["backfill"]
+    limits = block(backfill["rate_limits"])
+    assert {
+        "max_dispatches_per_second": float(unquote(limits["max_dispatches_per_second"])),
+        "max_concurrent_dispatches": default("backfill_max_concurrent_dispatches"),
+    } == stack.BACKFILL_RATE_LIMITS
+    assert "var.backfill_max_concurrent_dispatches" in str(limits["max_concurrent_dispatches"])
+
 
 def test_the_local_runtime_account_is_the_one_calsync_calls_cloud_tasks_as():
     assert emulator_caller(stack.PROJECT) == stack.RUNTIME_SA
