@@ -5,6 +5,7 @@ daily calls than `api_budget_share` leaves them; interactive saves never ask (R-
 
 from __future__ import annotations
 
+import io
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.backfill import Status
+from functions.cli import run
 from infra.backfill import Backfill
 from infra.backfill_runner import SessionBatchRunner
 from infra.backfill_store import FirestoreBackfillStore
 from infra.budget import INITIAL_SYNC_WAITS, BudgetRecorder, BulkBudget, read_budget
-from tests.fixtures.upsync import ALICE, BOB, JANE, LEE
+from tests.fixtures.upsync import ALICE, BOB, JANE, LEE, CliConfig
 
 pytestmark = pytest.mark.integration
 
@@ -86,8 +88,11 @@ def test_R30_an_initial_sync_waits_for_the_budget_while_interactive_saves_go(org
     bob = org.store.get_user(BOB)
     assert bob.state.calendar_sync_token == ""  # nothing read is kept: the next session reads all
     assert bob.state.last_session_result == f"waiting {INITIAL_SYNC_WAITS}"
-    org.sync(BOB)  # asked again, still waiting: the same one issue, seen twice
-    [again] = org.services.issues.list_open(BOB)
+    err = io.StringIO()  # asked again from the command line: still waiting, and it says why
+    run(["sync", BOB], lambda: org.store, out=io.StringIO(), err=err,
+        services_factory=lambda: org.services, config_factory=CliConfig)  # fmt: skip
+    assert "warning: to spare the Salesforce API budget" in err.getvalue()
+    [again] = org.services.issues.list_open(BOB)  # the same one issue, seen twice
     assert again["code"] == INITIAL_SYNC_WAITS and again["count"] == 2
 
     use(org, 20_000)  # the rolling 24 hours gave calls back
