@@ -33,14 +33,14 @@ RESULT = HERE / "results" / "upsync_latency.json"
 CHANGES = int(os.environ.get("BENCH_CHANGES", "100"))
 BURST = int(os.environ.get("BENCH_BURST", "30"))
 BURST_GAP = 0.1  # seconds between changes in the burst run
-# Seconds between one change's Event appearing and the next change, drawn at random: with a fixed
-# pause the loop's period locks onto the 1-second coalescing bucket and every change would wait
-# about the same part of it; a pause spread over a whole bucket samples that wait fairly.
+# Seconds between one change's Event appearing and the next change, drawn at random, so that the
+# next change lands at any point of the previous session's echo (its own label coming back) and
+# of the coalescing waits (core/coalesce.py), not always at the same one.
 PAUSE = (0.3, 1.3)
 POLL = 0.02  # seconds between looks at the Salesforce emulator
 LIMIT = 30.0  # a change whose Event is not there after this long counts as lost
 CONTACTS = ("jane@acme.com", "joe@acme.com")
-TARGET_P95 = 2.0
+TARGET_P95 = 0.5  # issue 14: push -> SF Event p95 on the local stack, one change at a time
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -245,7 +245,6 @@ def main() -> int:
         "target_p95_s": TARGET_P95,
         "pause_between_changes_s": list(PAUSE),
         "poll_interval_s": POLL,
-        "coalescing_bucket_s": 1.0,
         "cpus": os.cpu_count(),
         "wall_s": round(time.monotonic() - started, 1),
         "date": datetime.now(UTC).date().isoformat(),
@@ -255,7 +254,7 @@ def main() -> int:
     bursty = measured["burst"]
     print(
         f"up-sync latency: p50 {serial.get('p50_s', 0):.2f} s, p95 {serial.get('p95_s', 0):.2f} s, "
-        f"max {serial.get('max_s', 0):.2f} s over {CHANGES} changes (target p95 < {TARGET_P95} s), "
+        f"max {serial.get('max_s', 0):.2f} s over {CHANGES} changes (target p95 <= {TARGET_P95} s), "
         f"{serial['sessions']} sessions, {serial['salesforce_calls']} SF and "
         f"{serial['calendar_calls']} Calendar calls, {serial['lost']} lost; burst of {BURST}: "
         f"p95 {bursty.get('p95_s', 0):.2f} s, {bursty['sessions']} sessions"
