@@ -3,13 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-TASKS_VENV := .venv-tasks
 IAC_VENV := .venv-iac
 SCHEMAS := .tools/terraform-schemas
 
 .PHONY: install cli test lint demo up down bench docs clean prerequisites browser
 
-install: $(VENV)/.installed $(TASKS_VENV)/.installed $(IAC_VENV)/.installed $(SCHEMAS)/.installed
+install: $(VENV)/.installed $(IAC_VENV)/.installed $(SCHEMAS)/.installed
 
 # Only what the admin command line needs (docs/deploy.md, step 7): no emulators, no Terraform tools.
 cli: $(VENV)/.installed
@@ -18,12 +17,6 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	@touch $@
-
-# The Cloud Tasks emulator pins protobuf<5: it gets a venv of its own.
-$(TASKS_VENV)/.installed: requirements-tasks.txt
-	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
-	$(TASKS_VENV)/bin/python -m pip install --quiet -r requirements-tasks.txt
 	@touch $@
 
 # checkov pins older libraries and brings its own `hcl2` module: the Terraform scanners get a venv
@@ -71,7 +64,7 @@ browser:
 		exit 1; \
 	fi
 
-# Lint, then the whole suite with the Firestore and Cloud Tasks emulators up; exits with pytest's status.
+# Lint, then the whole suite (the Firestore emulator up; the fixtures start ours); exits with pytest's status.
 test: prerequisites install lint browser
 	CALSYNC_CHROMIUM=$(CHROMIUM) $(PY) -m emulators.stack test $(PYTEST_ARGS)
 
@@ -95,4 +88,4 @@ docs: $(VENV)/.installed
 	$(PY) -m docs.generate
 
 clean: down
-	rm -rf $(VENV) $(TASKS_VENV) $(IAC_VENV) .tools .calsync .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(IAC_VENV) .tools .calsync .pytest_cache .ruff_cache .mypy_cache

@@ -4,8 +4,8 @@ Starts the whole local stack, seeds Salesforce with Accounts, Contacts and Leads
 (with meeting autosave, and without a watch channel so that no push starts a session of its
 own), fills their calendar through batch requests (half tagged with the save colour, half meetings
 that autosave covers, each with one to three Contacts or Leads), then runs ONE session in this
-process, as `python main.py sync EMAIL` does. Firestore RPCs are counted by wrapping the Firestore
-client's methods here, in the benchmark only. Prints a progress line while filling the calendar
+process, as `python main.py sync EMAIL` does. Firestore RPCs and billed document operations are
+counted by wrapping the Firestore client's methods here (bench/firestore_calls.py). Prints a progress line while filling the calendar
 and one summary line; writes bench/results/upsync_initial.json.
 """
 
@@ -16,8 +16,6 @@ import json
 import os
 import sys
 import time
-from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 import requests
 
 from bench.fill import insert_events
+from bench.firestore_calls import FirestoreCalls
 from emulators import stack
 
 HERE = Path(__file__).resolve().parent
@@ -34,20 +33,6 @@ ITEMS = int(os.environ.get("BENCH_ITEMS", "5000"))
 USER = "alice@example.com"
 ACCOUNTS, CONTACTS_PER_ACCOUNT, LEADS = 40, 10, 100
 TARGET_SF_PER_ITEM = 0.02
-FIRESTORE_RPCS = (
-    "batch_get_documents",
-    "batch_write",
-    "begin_transaction",
-    "commit",
-    "create_document",
-    "delete_document",
-    "get_document",
-    "list_documents",
-    "rollback",
-    "run_aggregation_query",
-    "run_query",
-    "update_document",
-)
 
 
 def seed() -> dict[str, list[dict[str, Any]]]:
@@ -113,25 +98,6 @@ def admin(*argv: str) -> None:
         raise SystemExit(f"bench: `python main.py {' '.join(argv)}` failed")
 
 
-class FirestoreCalls:
-    """Counts Firestore RPCs by wrapping the GAPIC client's methods (in this process only)."""
-
-    def __init__(self) -> None:
-        from google.cloud.firestore_v1.services.firestore.client import FirestoreClient
-
-        self.counts: Counter[str] = Counter()
-        for name in FIRESTORE_RPCS:
-            setattr(FirestoreClient, name, self._counted(name, getattr(FirestoreClient, name)))
-
-    def _counted(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(method)
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.counts[name] += 1
-            return method(*args, **kwargs)
-
-        return counted
-
-
 class CalendarRequests:
     """Counts HTTP requests to the Calendar emulator (a batch is one request), in this process."""
 
@@ -168,7 +134,8 @@ class Usage:
         return {
             "calendar": dict(requests.get(self.calendar, timeout=30).json()["counters"]),
             "salesforce": {"total": int(sf["total"]), **sf["by_kind"]},
-            "firestore": dict(self.firestore.counts),
+            "firestore": dict(self.firestore.snapshot()["rpcs"]),
+            "firestore_ops": {k: self.firestore.snapshot()[k] for k in ("reads", "writes")},
             "calendar_http": {"requests": self.calendar_http.count},
         }
 
@@ -227,6 +194,8 @@ def measure(env: dict[str, str]) -> dict[str, Any]:
         "calendar_http_requests": spent.pop("calendar_http").get("requests", 0),
         "salesforce": spent["salesforce"].pop("total", 0),
         "firestore": sum(spent["firestore"].values()),
+        "firestore_reads": spent["firestore_ops"].get("reads", 0),
+        "firestore_writes": spent["firestore_ops"].get("writes", 0),
     }
     per_item = {side: round(n / saved, 4) if saved else None for side, n in calls.items()}
     return {

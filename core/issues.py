@@ -138,6 +138,10 @@ CATALOGUE: tuple[IssueType, ...] = (
               "Google refused the copies of a Salesforce public calendar in the Google calendar the admin named (the `writer` of that entry of `sf_public_calendars` may not edit its events, or the calendar is gone).",
               Severity.ERROR, "Share the Google calendar with the writer (permission to change its events), or name another writer; the copies are written on the next poll.",
               Audience.ADMIN, "R-25"),
+    IssueType("CS-026", "Initial sync waits for the Salesforce API budget",
+              "The user's first session would take more of the org's daily Salesforce API calls than `api_budget_share` leaves to bulk work today. Nothing is written yet; the next session (a change, the hourly sweep) tries again, and the issue closes when it runs.",
+              Severity.PENDING, "Nothing, or raise `api_budget_share` (`python main.py status` shows the budget).",
+              Audience.ADMIN, "R-30"),
 )  # fmt: skip
 
 BY_CODE: dict[str, IssueType] = {t.code: t for t in CATALOGUE}

@@ -46,6 +46,12 @@ def _int_range(low: int, high: int) -> Check:
     return check
 
 
+def _share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise SettingError("must be a number above 0 and at most 1 (a share, e.g. 0.5)")
+    return float(value)
+
+
 def _choice(*allowed: str) -> Check:
     def check(value: Any) -> str:
         if value not in allowed:
@@ -237,7 +243,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("error_color", "11", _color, Scope.ORG,
                 "Colour of an item that failed (R-02)."),
     SettingSpec("admins", (), _string_list(_address), Scope.ORG,
-                "Google accounts that may open the sync-issues dashboard and act on it (R-32)."),
+                "Google accounts that may open the sync-issues dashboard and act on it, and the admin view of `status` (R-32)."),
+    SettingSpec("api_budget_share", 0.5, _share, Scope.ORG,
+                "Bulk work (initial syncs, backfills) pauses before it takes more than this share of the org's remaining daily Salesforce calls; saves always go."),
 )  # fmt: skip
 
 BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
@@ -275,6 +283,7 @@ class Settings:
     unsync_color: str = "8"
     error_color: str = "11"
     admins: tuple[str, ...] = ()
+    api_budget_share: float = 0.5
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

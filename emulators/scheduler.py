@@ -1,13 +1,14 @@
 """The local stack's stand-in for Cloud Scheduler: POSTs to each job's function on the job's
-schedule (infra/schedule.py), as Cloud Scheduler does in Google Cloud, with the local shared
-secret standing in for the OIDC token (R-34). `make up` runs it.
+schedule (infra/schedule.py), as Cloud Scheduler does in Google Cloud, with an OIDC token that
+IAM (the identity emulator) issues to Cloud Scheduler's agent for the invoker account (R-34).
+`make up` runs it.
 
     python -m emulators.scheduler            # run every job on its schedule, until stopped
     python -m emulators.scheduler run sweep  # run one job now (like `gcloud scheduler jobs run`)
 
-It reads CALSYNC_FUNCTIONS_URL and CALSYNC_SHARED_SECRET (or, when the stack has an invoker
-account, CALSYNC_TASKS_SERVICE_ACCOUNT and the identity emulator's CALSYNC_IDENTITY_URL) from the
-environment, or from the local stack's .calsync/local.env. Like Cloud Scheduler with retry_count 0, a failed call is not
+It reads CALSYNC_FUNCTIONS_URL, CALSYNC_TASKS_SERVICE_ACCOUNT and the identity emulator's
+CALSYNC_IDENTITY_URL (the local stack sets them; a stack without an invoker account would need
+CALSYNC_SHARED_SECRET instead) from the environment, or from the local stack's .calsync/local.env. Like Cloud Scheduler with retry_count 0, a failed call is not
 retried: the next run makes good for it.
 """
 

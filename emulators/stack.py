@@ -1,9 +1,10 @@
-"""The local stack: Firestore and Cloud Tasks emulators, our Calendar and Salesforce emulators, and
-one functions-framework process serving every HTTP function of main.py.
+"""The local stack: the Firestore emulator, our emulators of Google identity (ID tokens, IAM),
+Cloud Tasks, Google Calendar and Salesforce, one functions-framework process serving every HTTP
+function of main.py, and the Cloud Scheduler stand-in.
 
     python -m emulators.stack up [--seed demo]   # start in the background, write .calsync/local.env
     python -m emulators.stack down    # stop what `up` started (only processes it can tell are its own)
-    python -m emulators.stack test [PYTEST ARGS]   # Firestore + Cloud Tasks, pytest, stop
+    python -m emulators.stack test [PYTEST ARGS]   # Firestore, pytest, stop (fixtures start ours)
     python -m emulators.stack demo [--hold]   # a stack of its own (temporary state), the demo
                                               # scenario, stop (--hold: stay up until Ctrl-C)
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from emulators.keys import write_local_keys
 from emulators.launch import LaunchError, Server, free_port, process_identity, start, stop_group
-from emulators.prerequisites import MissingTool, check_tools
+from emulators.prerequisites import MissingTool, check_tools  # noqa: F401 - MissingTool: for the fixtures
 from emulators.salesforce.org import ORG_ID
 from emulators.scheduler import scheduler_agent
 
@@ -39,15 +39,13 @@ PYTHON = sys.executable
 PROJECT = "demo-calsync"
 LOCATION = "us-central1"
 QUEUE = "calsync-sync"
+BACKFILL_QUEUE = "calsync-backfill"  # R-38: backfill slices in a queue of their own
 DOMAINS = ("example.com",)
 
 
 def check_prerequisites() -> None:
     """Fail at once, naming what to install, rather than wait for a port that never opens."""
     check_tools()
-    tasks = ROOT / ".venv-tasks" / "bin" / "gcloud-tasks-emulator"
-    if not tasks.exists():
-        raise MissingTool(f"{tasks} is missing: `make install` creates it")
 
 
 def firestore_command(port: int) -> list[str]:
@@ -55,16 +53,11 @@ def firestore_command(port: int) -> list[str]:
     return [gcloud, "emulators", "firestore", "start", f"--host-port=127.0.0.1:{port}", "--quiet"]
 
 
-def tasks_command(port: int, queue_path: str) -> list[str]:
-    binary = ROOT / ".venv-tasks" / "bin" / "gcloud-tasks-emulator"
-    return [str(binary), "start", f"--port={port}", f"--default-queue={queue_path}"]
+def queue_path(project: str = PROJECT, queue: str = QUEUE) -> str:
+    return f"projects/{project}/locations/{LOCATION}/queues/{queue}"
 
 
-def queue_path(project: str = PROJECT) -> str:
-    return f"projects/{project}/locations/{LOCATION}/queues/{QUEUE}"
-
-
-def _start_firestore_and_tasks(servers: list[Server], env: dict[str, str], state: Path) -> None:
+def _start_firestore(servers: list[Server], env: dict[str, str], state: Path) -> None:
     port = free_port()
     servers.append(
         start(
@@ -76,16 +69,6 @@ def _start_firestore_and_tasks(servers: list[Server], env: dict[str, str], state
         )
     )
     env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
-    port = free_port()
-    servers.append(
-        start(
-            "cloud-tasks",
-            tasks_command(port, queue_path(env["GOOGLE_CLOUD_PROJECT"])),
-            state / "logs" / "tasks.log",
-            ready_port=port,
-        )
-    )
-    env["CALSYNC_TASKS_EMULATOR_HOST"] = f"127.0.0.1:{port}"
 
 
 SF_CONSUMER_KEY = "calsync-local"
@@ -99,6 +82,75 @@ INVOKER_SA = f"calsync-invoker@{PROJECT}.iam.gserviceaccount.com"
 ADDON_AGENT = "service-000000000000@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
 ADDON_CLIENT_ID = "000000000000-calsync-addon.apps.googleusercontent.com"
 DASHBOARD_CLIENT_ID = "000000000000-calsync-dashboard.apps.googleusercontent.com"
+PROJECT_NUMBER = "000000000000"  # the local project's number (service agents are named by it)
+TASKS_AGENT = f"service-{PROJECT_NUMBER}@gcp-sa-cloudtasks.iam.gserviceaccount.com"
+# The sync queue as terraform/tasks.tf makes it with its variables' defaults (a test compares).
+QUEUE_RATE_LIMITS = {"max_dispatches_per_second": 5.0, "max_concurrent_dispatches": 20}
+QUEUE_RETRY = {"max_attempts": 10, "min_backoff": "5s", "max_backoff": "300s", "max_doublings": 5}
+# The backfill queue (terraform/tasks.tf `backfill`): one dispatch a second, two at once.
+BACKFILL_RATE_LIMITS = {"max_dispatches_per_second": 1.0, "max_concurrent_dispatches": 2}
+
+
+def tasks_command(port: int, identity_url: str) -> list[str]:
+    """Our Cloud Tasks emulator, signing as the Cloud Tasks service agent through `identity_url`."""
+    return [PYTHON, "-m", "emulators.cloud_tasks", "--port", str(port),
+            "--identity-url", identity_url, "--service-agent", TASKS_AGENT,
+            "--act-as", f"{RUNTIME_SA}={INVOKER_SA}", "--log-attempts"]  # fmt: skip
+
+
+def create_queue(tasks_host: str, project: str = PROJECT, invoker: str | None = INVOKER_SA,
+                 rate_limits: dict | None = None, retry: dict | None = None,
+                 queue_id: str = QUEUE) -> None:  # fmt: skip
+    """A queue (the sync queue unless `queue_id` says otherwise), made through the real client
+    as Terraform makes it in Google Cloud: rate limits, retries, and every task sent with the
+    invoker's OIDC token."""
+    from google.cloud import tasks_v2
+    from google.oauth2.credentials import Credentials
+    from google.protobuf import duration_pb2
+
+    def duration(text: str) -> duration_pb2.Duration:
+        value = duration_pb2.Duration()
+        value.FromJsonString(text)
+        return value
+
+    retry = dict(retry or QUEUE_RETRY)
+    for key in ("min_backoff", "max_backoff"):
+        retry[key] = duration(retry[key])
+    client = tasks_v2.CloudTasksClient(
+        transport="rest",
+        client_options={"api_endpoint": f"http://{tasks_host}"},
+        credentials=Credentials(token=f"dev:{RUNTIME_SA}"),
+    )
+    queue: dict = {
+        "name": queue_path(project, queue_id),
+        "rate_limits": rate_limits or QUEUE_RATE_LIMITS,
+        "retry_config": retry,
+    }
+    if invoker:
+        queue["http_target"] = {"http_method": tasks_v2.HttpMethod.POST,
+                                "oidc_token": {"service_account_email": invoker}}  # fmt: skip
+    client.update_queue(queue=queue, timeout=10)
+
+
+def _start_tasks(servers: list[Server], env: dict[str, str], state: Path) -> None:
+    port = free_port()
+    servers.append(
+        start(
+            "cloud-tasks",
+            tasks_command(port, env["CALSYNC_IDENTITY_URL"]),
+            state / "logs" / "cloud-tasks.log",
+            cwd=ROOT,
+        )
+    )
+    env["CALSYNC_TASKS_EMULATOR_HOST"] = f"127.0.0.1:{port}"
+    create_queue(env["CALSYNC_TASKS_EMULATOR_HOST"], env["GOOGLE_CLOUD_PROJECT"])
+    create_queue(env["CALSYNC_TASKS_EMULATOR_HOST"], env["GOOGLE_CLOUD_PROJECT"],
+                 rate_limits=BACKFILL_RATE_LIMITS, queue_id=BACKFILL_QUEUE)  # fmt: skip
+    env["CALSYNC_BACKFILL_QUEUE"] = BACKFILL_QUEUE
+    # sync_user checks Cloud Tasks' OIDC token as in production (R-34)
+    env["CALSYNC_TASKS_SERVICE_ACCOUNT"] = INVOKER_SA
+
+
 SF_USERNAME = "integration@calsync.example"  # the Salesforce emulator's integration user
 SF_ORG_ID = ORG_ID  # the Salesforce emulator's org
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
@@ -187,8 +239,10 @@ def _start_identity(
             "--issuer-key", str(keys["issuer_key"]), "--issuer-cert", str(keys["issuer_cert"]),
             "--service-account", INVOKER_SA, "--project", env["GOOGLE_CLOUD_PROJECT"],
             "--addon-agent", ADDON_AGENT, "--addon-client-id", ADDON_CLIENT_ID,
-            # Cloud Scheduler's agent signs the jobs' calls as the invoker (emulators/scheduler.py)
-            "--grant", f"{scheduler_agent(PROJECT)}={INVOKER_SA}"]  # fmt: skip
+            # Cloud Scheduler's agent signs the jobs' calls as the invoker (emulators/scheduler.py),
+            # and Cloud Tasks' agent the tasks' (emulators/cloud_tasks)
+            "--grant", f"{scheduler_agent(PROJECT)}={INVOKER_SA}",
+            "--grant", f"{TASKS_AGENT}={INVOKER_SA}"]  # fmt: skip
     if mode == "keyless":
         argv += ["--service-account-key", f"{RUNTIME_SA}={keys['google_key']}",
                  "--grant", f"{RUNTIME_SA}={RUNTIME_SA}", "--instance-account", RUNTIME_SA]  # fmt: skip
@@ -214,13 +268,18 @@ def _start_identity(
         env["GOOGLE_APPLICATION_CREDENTIALS"] = ""
 
 
-def _start_functions(servers: list[Server], env: dict[str, str], state: Path) -> None:
+FUNCTIONS_MODULE = "functions.local_server"
+
+
+def _start_functions(servers: list[Server], env: dict[str, str], state: Path,
+                     module: str = FUNCTIONS_MODULE) -> None:  # fmt: skip
+    """`module` serves main.py's functions (benchmarks pass a wrapper that counts calls)."""
     port = free_port()
     env["CALSYNC_FUNCTIONS_URL"] = f"http://127.0.0.1:{port}"
     servers.append(
         start(
             "functions",
-            [PYTHON, "-m", "functions.local_server", "--port", str(port)],
+            [PYTHON, "-m", module, "--port", str(port)],
             state / "logs" / "functions.log",
             env=env,
             cwd=ROOT,
@@ -256,23 +315,24 @@ def base_env() -> dict[str, str]:
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "CALSYNC_TASKS_LOCATION": LOCATION,
         "CALSYNC_TASKS_QUEUE": QUEUE,
-        "CALSYNC_SHARED_SECRET": secrets.token_urlsafe(24),
     }
 
 
 @contextmanager
-def running(whole_stack: bool, state: Path) -> Iterator[tuple[dict[str, str], list[Server]]]:
-    """Start the stack (or just Firestore + Cloud Tasks); always stop what was started. Keys,
-    certificates and logs go under `state`: never `make up`'s own (STATE_DIR), which a running
-    stack relies on."""
+def running(whole_stack: bool, state: Path,
+            functions_module: str = FUNCTIONS_MODULE) -> Iterator[tuple[dict[str, str], list[Server]]]:  # fmt: skip
+    """Start the stack (or just Firestore); always stop what was started. Keys, certificates
+    and logs go under `state`: never `make up`'s own (STATE_DIR), which a running stack relies
+    on."""
     check_prerequisites()
     env = base_env()
     servers: list[Server] = []
     try:
-        _start_firestore_and_tasks(servers, env, state)
+        _start_firestore(servers, env, state)
         if whole_stack:
             _start_api_emulators(servers, env, state, dwd_mode())
-            _start_functions(servers, env, state)
+            _start_tasks(servers, env, state)
+            _start_functions(servers, env, state, functions_module)
             start_flow(env)
         yield env, servers
     finally:
@@ -332,8 +392,9 @@ def up(seed: str = "") -> int:
     env = base_env()
     servers: list[Server] = []
     try:
-        _start_firestore_and_tasks(servers, env, STATE_DIR)
+        _start_firestore(servers, env, STATE_DIR)
         _start_api_emulators(servers, env, STATE_DIR, mode)
+        _start_tasks(servers, env, STATE_DIR)
         _start_functions(servers, env, STATE_DIR)
         start_flow(env)
         _start_scheduler(servers, env, STATE_DIR)
@@ -391,7 +452,8 @@ def down() -> int:
 
 
 def test(pytest_args: list[str]) -> int:
-    """Run pytest with Firestore and Cloud Tasks up; the fixtures start the API emulators."""
+    """Run pytest with Firestore up; the fixtures start our emulators (each in well under a
+    second); the Firestore emulator's Java takes seconds and is shared."""
     state = STATE_DIR / "test"  # its logs beside a running stack's, never over them
     try:
         with running(whole_stack=False, state=state) as (env, _):

@@ -27,7 +27,6 @@ from core.ports import (
     BackfillQueue,
     BackfillStore,
     BatchRunner,
-    BudgetCheck,
     CalendarPages,
 )
 
@@ -233,52 +232,3 @@ def queue_chain(engine: Backfill, queue: BackfillQueue, cp: Checkpoint, chain: s
     engine.store.save(cp)
     queue.enqueue_slice(cp.email, chain, 1, engine.clock())
     return cp
-
-
-# --- the API budget --------------------------------------------------------------------------
-
-
-@dataclass
-class OrgBudget:
-    """R-38: a backfill uses at most `share` of the org's daily Salesforce API calls that were
-    left when it started, read from `calsync_org/api_budget` (written from each answer's
-    Sforce-Limit-Info header, shared-contracts.md). Within the last fifth of its share it
-    slows down; past it, it stops with a message. No document: unknown, no limit applied."""
-
-    read: Callable[[], dict[str, Any] | None]
-    share: float = 0.5
-    slow_pause: float = 2.0
-    _baseline: int | None = None
-
-    def check(self) -> BudgetCheck:
-        doc = self.read()
-        if not doc or not isinstance(doc.get("remaining"), int):
-            return BudgetCheck(True)
-        remaining = int(doc["remaining"])
-        if self._baseline is None:
-            self._baseline = remaining
-        allowed = self.share * self._baseline
-        used = self._baseline - remaining
-        if used >= allowed:
-            return BudgetCheck(
-                False,
-                f"stopped to spare the Salesforce API budget: the org has {remaining:,} of "
-                f"{int(doc.get('max') or 0):,} daily calls left, and a backfill uses at most "
-                f"{self.share:.0%} of what was left when it started ({self._baseline:,}). Run "
-                "it again later (the daily allowance renews over 24 hours) to resume",
-            )
-        if used >= 0.8 * allowed:
-            return BudgetCheck(True, "slowing down: near its share of the API budget",
-                               self.slow_pause)  # fmt: skip
-        return BudgetCheck(True)
-
-
-def firestore_budget_reader(client: Any) -> Callable[[], dict[str, Any] | None]:
-    """The contract document `calsync_org/api_budget` (issue 14 writes it; its reader module
-    infra/budget.py is to replace this one when it lands)."""
-
-    def read() -> dict[str, Any] | None:
-        snapshot = client.collection("calsync_org").document("api_budget").get()
-        return snapshot.to_dict() if snapshot.exists else None
-
-    return read

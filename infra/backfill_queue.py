@@ -18,7 +18,7 @@ from google.protobuf import timestamp_pb2
 
 from core.users import normalise_email
 from infra.config import Config
-from infra.tasks import http_request
+from infra.tasks import already_exists, http_request
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,9 @@ class CloudTasksBackfillQueue:
                 "http_request": http_request(self._config, "backfill_slice", payload)}  # fmt: skip
         try:
             self._client.create_task(parent=queue, task=task, timeout=10)
-        except gexc.AlreadyExists:
+        except gexc.GoogleAPICallError as exc:
+            if not already_exists(exc):  # over REST a duplicate is a 409 Conflict
+                raise
             log.info("backfill slice already queued", extra={"task": name.rsplit("/", 1)[-1]})
             return False
         return True

@@ -17,14 +17,15 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from core.budget import Budget
 from core.issues import BY_CODE, Severity
 from core.model import ItemKey
 from core.model import Mapping as ItemMapping
 from core.users import HeldDelete, User
+from infra.budget import read_budget
 from infra.history import HISTORY
 from infra.sync_store import ISSUES, FirestoreMappingStore
 
-BUDGET_DOC = ("calsync_org", "api_budget")  # written by the session (issue 14), read here
 AGES = (0, 1, 7, 30)  # the age filter's choices, in days open
 _INSTANCE = re.compile(r"^(\d{8}T\d{6}Z|\d{8})$")
 
@@ -108,13 +109,6 @@ class UserRow:
 
 
 @dataclass(frozen=True)
-class Budget:
-    remaining: int
-    max: int
-    read_at: datetime | None
-
-
-@dataclass(frozen=True)
 class Overview:
     issues: list[IssueRow]  # filtered, ordered by user, code, start
     all_open: int
@@ -180,14 +174,7 @@ def overview(db: firestore.Client, users: Iterable[User], filters: Filters,
 
 def budget(db: firestore.Client) -> Budget | None:
     """The Salesforce API budget from the last `Sforce-Limit-Info` seen; None = unknown."""
-    snapshot = db.collection(BUDGET_DOC[0]).document(BUDGET_DOC[1]).get()
-    data = snapshot.to_dict() if snapshot.exists else None
-    if not data:
-        return None
-    try:
-        return Budget(int(data["remaining"]), int(data["max"]), data.get("read_at"))
-    except (KeyError, TypeError, ValueError):
-        return None
+    return read_budget(db)
 
 
 def item_history(db: firestore.Client, user: str, key: str) -> ItemHistory:

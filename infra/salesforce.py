@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import requests
 from simple_salesforce import Salesforce as SimpleSalesforce
@@ -72,6 +75,8 @@ EVENT_FIELDS = (
 # Precedence of the initial search when one address matches several records (documented in
 # search_people): a Salesforce User makes the address internal, whatever else matches.
 PRECEDENCE = (PersonKind.USER, PersonKind.CONTACT, PersonKind.LEAD)
+COMPOSITE_QUERIES = 5  # query subrequests one Composite request may hold (REST API limits)
+PEOPLE_TTL = 120.0  # seconds a person found stays in an instance's cache (docs/decisions.md)
 
 T = TypeVar("T")
 
@@ -168,6 +173,9 @@ class SalesforceAdapter:
         self._key_field = key_field
         self.integration_user_id = integration_user_id if valid_id(integration_user_id) else ""
         self.calls = 0
+        # Every answer's Sforce-Limit-Info goes here (infra/budget.py stores the org's budget).
+        self.limit_listener: Callable[[str], None] | None = None
+        self._found = PeopleCache()
         self._hook(client)
 
     # -- construction ---------------------------------------------------------------------
@@ -211,6 +219,9 @@ class SalesforceAdapter:
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if "/services/data/" in response.url:
             self.calls += 1
+            info = response.headers.get("Sforce-Limit-Info")
+            if info and self.limit_listener is not None:
+                self.limit_listener(info)
 
     def _call(self, fn: Callable[[SimpleSalesforce], T]) -> T:
         """Run one client call; on INVALID_SESSION_ID log in again once and retry."""
@@ -269,6 +280,15 @@ class SalesforceAdapter:
             out += self._query(soql, include_deleted)
         return out
 
+    def read_limits(self) -> dict[str, Any]:
+        """The org's limits resource (one API call): its answer's Sforce-Limit-Info refreshes
+        the stored budget when no other call did lately (infra/budget.py)."""
+        try:
+            answer = self._call(lambda sf: sf.restful("limits"))
+        except (SalesforceError, requests.RequestException) as exc:
+            raise _typed(exc) from exc
+        return dict(answer or {})
+
     # -- R-39: is the External ID field there? ----------------------------------------------
 
     def has_key_field(self) -> bool:
@@ -286,35 +306,71 @@ class SalesforceAdapter:
 
     def search_people(self, emails: Iterable[str]) -> dict[str, ResolvedPerson]:
         """The initial search: active Users, Contacts (with their AccountId) and unconverted
-        Leads of these addresses, three queries per URL-sized chunk of addresses.
+        Leads of these addresses. People found in the last PEOPLE_TTL are taken from this
+        instance's cache; the others are searched in one Composite request (one API call for
+        up to five queries: the three objects, per URL-sized chunk of addresses).
 
         Precedence when an address matches several records: User over Contact over Lead (a
         Salesforce User is internal, docs/rules.md, terms; a Contact is a qualified person with an Account;
         a Lead is the weakest match). Among records of one kind, the oldest wins.
         """
         wanted = sorted({_norm_email(e) for e in emails if e and plausible_email(_norm_email(e))})
-        found: dict[str, ResolvedPerson] = {}
-        for kind in reversed(PRECEDENCE):  # later kinds overwrite earlier: User last
-            for person in self._people(kind, wanted):
-                found[person.email] = person
+        found = self._found.get(wanted)
+        missing = [e for e in wanted if e not in found]
+        if missing:
+            fresh = self._search(missing)
+            self._found.put(fresh.values())
+            found.update(fresh)
         return found
+
+    def _search(self, emails: Sequence[str]) -> dict[str, ResolvedPerson]:
+        queries = [(kind, soql) for kind in reversed(PRECEDENCE)  # later kinds overwrite: User last
+                   for soql in chunked_in(_people_template(kind), emails, self._sf.base_url + "query/")]  # fmt: skip
+        found: dict[str, ResolvedPerson] = {}
+        for group in _chunks(queries, COMPOSITE_QUERIES):
+            for (kind, _), rows in zip(group, self._composite_queries([q for _, q in group]),
+                                       strict=True):  # fmt: skip
+                for person in _people_of(kind, rows):
+                    found[person.email] = person
+        return found
+
+    def _composite_queries(self, statements: Sequence[str]) -> list[list[dict[str, Any]]]:
+        """Up to five SOQL queries in one Composite request (one API call); each query's rows,
+        following `nextRecordsUrl` past a first page of 2,000."""
+        base = f"/services/data/v{self._sf.sf_version}/query/?"
+        body = {"allOrNone": False, "compositeRequest": [
+            {"method": "GET", "url": base + urlencode({"q": soql}), "referenceId": f"q{i}"}
+            for i, soql in enumerate(statements)]}  # fmt: skip
+        try:
+            answer = self._call(lambda sf: sf.restful("composite", method="POST", json=body))
+        except (SalesforceError, requests.RequestException) as exc:
+            raise _typed(exc) from exc
+        out: list[list[dict[str, Any]]] = []
+        for result in (answer or {}).get("compositeResponse", []):
+            status, page = int(result.get("httpStatusCode", 500)), result.get("body")
+            if status >= 300 or not isinstance(page, dict):
+                errors = page if isinstance(page, list) else [{}]
+                code = str(errors[0].get("errorCode", f"HTTP_{status}"))
+                raise classify_salesforce(status, code, str(errors[0].get("message", "")))
+            rows = list(page.get("records") or [])
+            while not page.get("done", True) and page.get("nextRecordsUrl"):
+                url = page["nextRecordsUrl"]
+                try:
+                    page = self._call(
+                        lambda sf, url=url: sf.query_more(url, identifier_is_url=True)
+                    )
+                except (SalesforceError, requests.RequestException) as exc:
+                    raise _typed(exc) from exc
+                rows += page.get("records") or []
+            out.append(rows)
+        if len(out) != len(statements):
+            raise ServerError("Salesforce answered the composite request incompletely")
+        return out
 
     def _people(self, kind: PersonKind, emails: Sequence[str]) -> list[ResolvedPerson]:
         if not emails:
             return []
-        extra = {
-            PersonKind.USER: ("", "IsActive = true AND "),
-            PersonKind.CONTACT: (", AccountId", ""),
-            PersonKind.LEAD: ("", "IsConverted = false AND "),
-        }[kind]
-        template = (f"SELECT Id, Email, Name{extra[0]} FROM {kind.value} "
-                    f"WHERE {extra[1]}Email IN {{values}} ORDER BY CreatedDate DESC, Id DESC")  # fmt: skip
-        out: dict[str, ResolvedPerson] = {}
-        for row in self._query_in(template, emails):  # newest first, so the oldest stays
-            email = _norm_email(row.get("Email") or "")
-            out[email] = ResolvedPerson(email, kind, row["Id"], row.get("AccountId") or "",
-                                        row.get("Name") or "")  # fmt: skip
-        return list(out.values())
+        return _people_of(kind, self._query_in(_people_template(kind), emails))
 
     def user_ids(self, emails: Iterable[str]) -> dict[str, str]:
         """Active SF User ids of these addresses (lower-case keys)."""
@@ -787,6 +843,61 @@ class SalesforceAdapter:
                 out.append(SfEventState(event_id, row["OwnerId"], deleted=True,
                                         sync_key=row.get(KEY_FIELD) or ""))  # fmt: skip
         return out
+
+
+# -- the initial search's queries and cache ----------------------------------------------------
+
+
+def _people_template(kind: PersonKind) -> str:
+    extra = {
+        PersonKind.USER: ("", "IsActive = true AND "),
+        PersonKind.CONTACT: (", AccountId", ""),
+        PersonKind.LEAD: ("", "IsConverted = false AND "),
+    }[kind]
+    return (f"SELECT Id, Email, Name{extra[0]} FROM {kind.value} "
+            f"WHERE {extra[1]}Email IN {{values}} ORDER BY CreatedDate DESC, Id DESC")  # fmt: skip
+
+
+def _people_of(kind: PersonKind, rows: Iterable[dict[str, Any]]) -> list[ResolvedPerson]:
+    out: dict[str, ResolvedPerson] = {}
+    for row in rows:  # newest first, so the oldest stays
+        email = _norm_email(row.get("Email") or "")
+        out[email] = ResolvedPerson(email, kind, row["Id"], row.get("AccountId") or "",
+                                    row.get("Name") or "")  # fmt: skip
+    return list(out.values())
+
+
+class PeopleCache:
+    """People found by the initial search, kept PEOPLE_TTL seconds by address. Only people
+    found: an address nobody matched is searched again next time, so a Contact created for it
+    links at once (R-07)."""
+
+    def __init__(self, ttl: float = PEOPLE_TTL, clock: Callable[[], float] = time.monotonic):
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, ResolvedPerson]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, emails: Iterable[str]) -> dict[str, ResolvedPerson]:
+        now = self._clock()
+        with self._lock:
+            hits = {e: hit[1] for e in emails if (hit := self._entries.get(e)) and hit[0] > now}
+        return hits
+
+    def put(self, people: Iterable[ResolvedPerson]) -> None:
+        until = self._clock() + self._ttl
+        with self._lock:
+            for person in people:
+                self._entries[person.email] = (until, person)
+            if len(self._entries) > 50_000:  # a bound for very large orgs: drop what expired
+                now = self._clock()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+
+    def forget(self, ids: Iterable[str]) -> None:
+        """Drop people whose record Salesforce refused (deleted, merged, converted)."""
+        gone = set(ids)
+        with self._lock:
+            self._entries = {k: v for k, v in self._entries.items() if v[1].sf_id not in gone}
 
 
 # -- records and results ----------------------------------------------------------------------

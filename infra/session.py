@@ -43,6 +43,7 @@ from core.issues import Issue
 from core.model import Item, ItemStatus, Mapping, People, PersonKind, SessionUser, SfEventState
 from core.planner import SessionInput, plan
 from core.ports import (
+    BudgetCheck,
     Calendar,
     Drive,
     Fence,
@@ -56,6 +57,7 @@ from core.ports import (
 from core.settings import Settings, resolve
 from core.users import HeldDelete, User
 from infra.attachments import AttachmentsOutcome, store_attachments
+from infra.budget import INITIAL_SYNC_WAITS, planned_calls, wait_for_budget
 from infra.execute import Executed, Executor
 
 log = logging.getLogger("calsync.session")
@@ -164,6 +166,8 @@ class Services:
     # R-20: a user's Drive reader and Salesforce Files, built only while save_attachments is on
     drive_for: Callable[[str], Drive] | None = None
     files: Callable[[], SalesforceFiles] | None = None
+    # Issue 14: may an initial sync spend this many Salesforce calls? (infra/budget.BulkBudget)
+    bulk_gate: Callable[[int], BudgetCheck] | None = None
 
 
 @dataclass
@@ -362,6 +366,15 @@ class Session:
         report.plan = self._plan(inp)
         if dry_run:
             return report
+        # Issue 14: an initial sync is bulk work and waits while the org's API budget is spent
+        # past api_budget_share (interactive saves never ask); no token saved: it reads again.
+        if observed.full and not user.state.calendar_sync_token and self.s.bulk_gate:
+            gate = self.s.bulk_gate(planned_calls(report.plan))
+            if not gate.ok:
+                wait_for_budget(self.s.issues, self.s.settings, user.email, gate.message,
+                                self.now, self.fence)  # fmt: skip
+                report.problems.append(gate.message)
+                return replace(report, plan=Plan())
         if self._create_people(sf, report.plan):  # R-07: link the new records: plan again
             inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
                               states)  # fmt: skip
@@ -644,7 +657,7 @@ class Session:
         """Open the issues of unreadable group calendars and ignored settings, close the ones
         that no longer apply (a calendar read again, settings mended, a session that ran)."""
         wanted = {(i.key, i.code): i for i in observed.problems + setting_issues}
-        mine = {GROUP_CALENDAR_UNREADABLE, SETTINGS_IGNORED, SESSION_FAILED}
+        mine = {GROUP_CALENDAR_UNREADABLE, SETTINGS_IGNORED, SESSION_FAILED, INITIAL_SYNC_WAITS}
         have = [i for i in self.s.issues.open_for_user(user.email) if i.code in mine]
         closed = [i for i in have if (i.key, i.code) not in wanted]
         opened = [i for k, i in wanted.items() if not any((h.key, h.code) == k and

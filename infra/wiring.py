@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache, lru_cache
 
 from infra.config import Config
@@ -62,14 +63,54 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
         history=FirestoreHistory(db).record,
         drive_for=drive_for,
         files=salesforce_files,
+        bulk_gate=bulk_budget().allows,
     )
 
 
+_SALESFORCE_LOCK = threading.Lock()
+
+
 @cache
-def _salesforce():  # one per warm instance: its login and its describe of Event are reused
+def _salesforce():  # one per warm instance: its login, describe of Event and people cache reused
+    # `cache` lets concurrent first callers each build one (sessions run on threads); the lock
+    # makes it exactly one, so its people cache is the instance's, not a thread's.
+    with _SALESFORCE_LOCK:
+        return _one_salesforce()
+
+
+@cache
+def _one_salesforce():
     from infra.salesforce import SalesforceAdapter
 
-    return SalesforceAdapter.from_config(config())
+    adapter = SalesforceAdapter.from_config(config())
+    adapter.limit_listener = budget_recorder().observe  # the org's API budget (infra/budget.py)
+    return adapter
+
+
+def budget():  # -> core.budget.Budget | None: the org's Salesforce API budget, as last stored
+    from infra.budget import read_budget
+
+    return read_budget(client_for(config()))
+
+
+@cache
+def bulk_budget():  # -> infra.budget.BulkBudget: the gate of initial syncs and backfills
+    from core.settings import resolve
+    from infra.budget import BulkBudget
+
+    def refresh() -> None:  # one call; its answer's Sforce-Limit-Info is stored at once
+        _salesforce().read_limits()
+        budget_recorder().flush()
+
+    share = lambda: resolve(settings_store().org_settings())[0].api_budget_share  # noqa: E731
+    return BulkBudget(client_for(config()), share, refresh=refresh)
+
+
+@cache
+def budget_recorder():  # -> infra.budget.BudgetRecorder
+    from infra.budget import BudgetRecorder
+
+    return BudgetRecorder(client_for(config()))
 
 
 @lru_cache(maxsize=512)
@@ -80,12 +121,13 @@ def _calendar_for(email: str):  # one client per user and warm instance: its tok
 
 
 @cache
-def session_queue():
+def session_queue():  # -> infra.tasks.CloudTasksSessionQueue
+    from infra.coalesce import FirestoreCoalescer
     from infra.tasks import CloudTasksSessionQueue
     from infra.tasks import client_for as tasks_client_for
 
     cfg = config()
-    return CloudTasksSessionQueue(cfg, tasks_client_for(cfg))
+    return CloudTasksSessionQueue(cfg, tasks_client_for(cfg), FirestoreCoalescer(client_for(cfg)))
 
 
 def sidebar_services():  # -> infra.sidebar.SidebarServices
@@ -226,14 +268,14 @@ class _LazyRunner:
 def backfill(needs_runner: bool = True):  # -> infra.backfill.Backfill
     """The backfill engine; `needs_runner` False for what only reads or writes checkpoints
     (`backfill status`): its batch runner is then built only if a batch runs."""
-    from infra.backfill import Backfill, OrgBudget, firestore_budget_reader
+    from infra.backfill import Backfill
 
     runner = batch_runner() if needs_runner else _LazyRunner()
     return Backfill(
         store=backfill_store(),
         pages_for=_calendar_for,
         runner=runner,
-        budget=OrgBudget(firestore_budget_reader(client_for(config()))),
+        budget=bulk_budget(),
     )
 
 

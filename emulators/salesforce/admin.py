@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from . import refusals, seed
+from . import query, refusals, seed
 from .api import Emulator, Response
 from .errors import bad_request, not_found
 from .usage import Fault
@@ -29,6 +29,7 @@ def handle(emu: Emulator, method: str, path: str, params: dict[str, str], body: 
         emu.cursors.clear()
         emu.sessions.expire_all()
         emu.page_size = None
+        emu.latency_ms = 0
         if emu.flow is not None:
             emu.flow.reset()
         return Response(200, {"ok": True, "admin_user_id": org.admin_user_id,
@@ -37,6 +38,12 @@ def handle(emu: Emulator, method: str, path: str, params: dict[str, str], body: 
         return Response(200, _dump(emu, params))
     if (method, name) == ("GET", "calls"):
         return Response(200, _calls(emu))
+    if (method, name) == ("POST", "query"):  # SOQL for tests and benchmarks, not counted
+        with org.lock:
+            total, rows = query.run(org, str(body.get("q", "")),
+                                    include_deleted=bool(body.get("include_deleted")),
+                                    base="/services/data/v62.0")  # fmt: skip
+        return Response(200, {"totalSize": total, "records": rows})
     if (method, name) == ("POST", "seed"):
         with org.lock:
             org.store.begin()
@@ -185,6 +192,7 @@ def _config(emu: Emulator, body: Any) -> Response:
             emu.org.set_external_id_field(bool(body["external_id_field"]))
     if "query_page_size" in body:
         emu.page_size = int(body["query_page_size"]) or None
-    return Response(
-        200, {"external_id_field": emu.org.external_id_field, "query_page_size": emu.page_size}
-    )
+    if "latency_ms" in body:
+        emu.latency_ms = max(0, int(body["latency_ms"]))
+    return Response(200, {"external_id_field": emu.org.external_id_field,
+                          "query_page_size": emu.page_size, "latency_ms": emu.latency_ms})  # fmt: skip

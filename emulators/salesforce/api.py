@@ -8,7 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import composite, content, events, feeds, ids, query, users  # noqa: F401 - registers hooks
+from . import (  # noqa: F401 - registers hooks
+    composite,
+    composite_request,
+    content,
+    events,
+    feeds,
+    ids,
+    query,
+    users,
+)
 from .auth import Sessions
 from .errors import ApiError, bad_request, malformed_query, not_found
 from .objects import describe, describe_summary
@@ -50,6 +59,7 @@ class Emulator:
     seed: Any = None
     page_size: int | None = None  # admin override of the query page size
     flow: Any = None  # flow.FlowPlayer: the Flow on Event that calls calsync's webhook
+    latency_ms: int = 0  # added to every API call's answer, as a real org's round trip
 
 
 Handler = Callable[[Emulator, Request], Response]
@@ -76,6 +86,8 @@ def route(req: Request) -> tuple[str, Handler]:
         found = _collection_route(p[2:], m)
         if found:
             return found
+    if head == "composite" and len(p) == 1 and m == "POST":
+        return "composite", _composite_request
     raise not_found()
 
 
@@ -314,6 +326,31 @@ def _query_more(emu: Emulator, req: Request) -> Response:
             int(offset),
         ),
     )
+
+
+def _composite_request(emu: Emulator, req: Request) -> Response:
+    """POST composite: the subrequests run here, inside this one API call's transaction."""
+    subs = composite_request.check(req.body)
+    all_or_none = bool(req.body.get("allOrNone", False))
+
+    def execute(
+        method: str, url: str, body: Any, headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        path, params = composite_request.split_url(url)
+        segments = [s for s in path.split("/") if s][2:]
+        version = VERSION.match(segments[0] if segments else "")
+        if not version:
+            raise not_found()
+        sub = Request(method, path, segments[1:], version.group(1), params, body,
+                      {**req.headers, **{k.lower(): v for k, v in headers.items()}})  # fmt: skip
+        kind, handler = route(sub)
+        if kind == "composite":
+            raise bad_request("INVALID_API_INPUT", "A composite request cannot hold another")
+        answer = handler(emu, sub)
+        return answer.status, answer.body, dict(answer.headers)
+
+    results = composite_request.run(subs, all_or_none, emu.org.store, execute)
+    return Response(200, {"compositeResponse": results})
 
 
 def _col_create(emu: Emulator, req: Request) -> Response:

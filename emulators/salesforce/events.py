@@ -138,11 +138,7 @@ def _all_day(old: Record | None, rec: Record, given: dict[str, Any]) -> None:
 
 # -- relations ---------------------------------------------------------------------------------
 def relations(org: Org, event_id: str) -> list[Record]:
-    return [
-        r
-        for r in org.store.rows("EventRelation")
-        if r["EventId"] == event_id and not r["IsDeleted"]
-    ]
+    return [r for r in org.store.having("EventRelation", "EventId", event_id) if not r["IsDeleted"]]
 
 
 def _who_list(org: Org, old: Record | None, rec: Record, given: dict[str, Any]) -> list[str]:
@@ -273,9 +269,7 @@ def _account_of(org: Org, what: str | None, who: str | None) -> str | None:
 
 
 def children(org: Org, event_id: str) -> list[Record]:
-    return [
-        e for e in org.store.rows("Event") if e.get("_parent") == event_id and not e["IsDeleted"]
-    ]
+    return [e for e in org.store.having("Event", "_parent", event_id) if not e["IsDeleted"]]
 
 
 def _sync_children(org: Org, event: Record, user_ids: list[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -169,6 +170,8 @@ class Handler(BaseHTTPRequestHandler):
             blobs,
         )
         kind, handler = api.route(req)
+        if emu.latency_ms:  # outside the org lock: calls wait side by side, as on a real org
+            time.sleep(emu.latency_ms / 1000)
         fault = emu.usage.pending_fault(self.command, path)
         if fault in ("503", "REQUEST_LIMIT_EXCEEDED"):
             raise fault_error(fault)

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TextIO
 
 from core.ports import SettingsStore
 from core.version import VERSION
-from functions.cli import backfill, deletes, doctor, history, issues, settings, sync, users
+from functions.cli import backfill, deletes, doctor, history, issues, settings, status, sync, users
 from functions.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -29,7 +29,7 @@ from functions.cli.target import Target
 
 # The command groups, in the order `--help` lists them. A new group is a module with a
 # `register(commands)` function, added here.
-GROUPS = (users, settings, sync, issues, history, deletes, backfill, doctor)
+GROUPS = (users, settings, sync, issues, history, deletes, backfill, doctor, status)
 
 EPILOG = """\
 With .calsync/local.env present (written by `make up`) the commands talk to the local stack;
@@ -93,6 +93,7 @@ def run(
     queue_factory: Callable[[], Any] | None = None,
     config_factory: Callable[[], Any] | None = None,
     history_factory: Callable[[], Any] | None = None,
+    budget_factory: Callable[[], Any] | None = None,
     target: Callable[[], Target] | None = None,
     err: TextIO | None = None,
     stdin: TextIO | None = None,
@@ -106,7 +107,7 @@ def run(
         return int(exc.code or 0)
     ctx = Context(store_factory, services_factory, queue_factory, config_factory,
                   history_factory=history_factory, out=out or sys.stdout, err=err,
-                  stdin=stdin or sys.stdin)  # fmt: skip
+                  stdin=stdin or sys.stdin, budget_factory=budget_factory)  # fmt: skip
     try:
         if target is not None:
             where = target()
@@ -161,6 +162,7 @@ def main(argv: Sequence[str]) -> int:
         queue_factory=wiring.session_queue,
         config_factory=wiring.config,
         history_factory=wiring.history,
+        budget_factory=wiring.budget,
         target=lambda: Target.of(wiring.config(), local, os.environ),
     )
 

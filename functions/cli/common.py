@@ -61,6 +61,7 @@ class Context:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    budget_factory: Callable[[], Any] | None = None  # -> core.budget.Budget | None
     _store: SettingsStore | None = None
     _services: Any = None
 

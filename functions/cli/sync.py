@@ -42,6 +42,8 @@ def _sync(ctx: Context, args: argparse.Namespace) -> None:
         print_json(ctx.out, _as_json(report))
     else:
         ctx.say(report.summary())
+        for problem in report.problems:  # calendars left out, settings ignored, a budget wait
+            ctx.warn(problem)
         if report.plan is not None and not args.dry_run and report.plan.actions:
             ctx.say(report.plan.render())
     if report.failed:

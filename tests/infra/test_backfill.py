@@ -17,7 +17,6 @@ from infra.backfill import (
     TASK_HOLD,
     Backfill,
     BackfillBusy,
-    OrgBudget,
     RangeConflict,
     queue_chain,
     run_slice,
@@ -234,19 +233,6 @@ def test_R38_a_paused_chain_tries_again_later_and_a_stopped_one_waits(world):
     stopped = run_slice(engine, queue, ANN, "c1", 2)
     assert stopped["status"] == "stopped" and "next_slice" not in stopped
     assert run_slice(engine, queue, ANN, "c1", 3) == {"ignored": "stopped"}
-
-
-def test_R38_the_budget_allows_a_share_of_what_was_left_at_the_start():
-    docs = iter([{"remaining": 10_000, "max": 15_000}, {"remaining": 6_500, "max": 15_000},
-                 {"remaining": 5_800, "max": 15_000}, {"remaining": 5_000, "max": 15_000}])  # fmt: skip
-    budget = OrgBudget(lambda: next(docs), share=0.5)
-    assert budget.check() == BudgetCheck(True)
-    assert budget.check() == BudgetCheck(True)
-    slow = budget.check()
-    assert slow.ok and slow.pause_seconds > 0
-    stop = budget.check()
-    assert not stop.ok and "5,000 of 15,000" in stop.message and "50%" in stop.message
-    assert OrgBudget(lambda: None).check() == BudgetCheck(True)  # no document: unknown
 
 
 class Slow:

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from core.backfill import Status
-from infra.backfill import Backfill, OrgBudget, firestore_budget_reader
+from infra.backfill import Backfill
 from infra.backfill_runner import SessionBatchRunner
 from infra.backfill_store import FirestoreBackfillStore
+from infra.budget import BulkBudget
 from infra.lease import FirestoreLease
 from tests.fixtures.upsync import ALICE, BOB, JANE, LEE, NOBODY
 
@@ -28,7 +29,7 @@ def engine(org, firestore_client):
         store=FirestoreBackfillStore(firestore_client),
         pages_for=org.services.calendar_for,
         runner=SessionBatchRunner(org.services),
-        budget=OrgBudget(firestore_budget_reader(firestore_client)),
+        budget=BulkBudget(firestore_client, share=lambda: 0.5),
         sleep=lambda seconds: None,
         page_size=2,
     )

@@ -117,21 +117,24 @@ def test_R38_a_second_run_waits_for_the_first(calendar, firestore_client):
         engine.run(engine.prepare(ALICE, SINCE, UNTIL, (ALICE,)), holder="cli:1")
 
 
-def queue_config(tasks_emulator: str, functions_url: str, **extra: str) -> Config:
+def queue_config(tasks_host: str, functions_url: str, **extra: str) -> Config:
     return Config.from_env({
-        "GOOGLE_CLOUD_PROJECT": QUEUE.split("/")[1], "CALSYNC_TASKS_EMULATOR_HOST": tasks_emulator,
+        "GOOGLE_CLOUD_PROJECT": QUEUE.split("/")[1], "CALSYNC_TASKS_EMULATOR_HOST": tasks_host,
         "CALSYNC_FUNCTIONS_URL": functions_url, "CALSYNC_SHARED_SECRET": "s3cret", **extra,
     })  # fmt: skip
 
 
 def test_R38_slices_reach_backfill_slice_through_cloud_tasks(tasks_client, tasks_emulator,
                                                              http_receiver):  # fmt: skip
-    queue = CloudTasksBackfillQueue(queue_config(tasks_emulator, http_receiver.url), tasks_client)
+    queue = CloudTasksBackfillQueue(queue_config(tasks_emulator.host, http_receiver.url),
+                                    tasks_client)  # fmt: skip
     assert queue.enqueue_slice("Alice@Example.com", "c1", 3, datetime.now(UTC))
     got = http_receiver.next(timeout=15)
     assert got.path == "/backfill_slice"
     assert json.loads(got.body) == {"user": ALICE, "chain": "c1", "slice": 3}
     assert got.headers[SECRET_HEADER] == "s3cret"
+    # the same slice again: over REST Cloud Tasks answers 409 ALREADY_EXISTS, not a crash
+    assert queue.enqueue_slice("alice@example.com", "c1", 3, datetime.now(UTC)) is False
 
 
 def test_R38_a_slice_is_queued_once_and_in_the_backfill_queue():

@@ -4,6 +4,7 @@ main.py, and what each entry point refuses (R-34)."""
 import json
 import os
 import sys
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -24,12 +25,12 @@ CH1 = "calsync-0d7e4a52-8b1c-4f0e-9a2d-5c6b7e8f9a01"  # ids as calsync issues th
 CH_UNKNOWN = "calsync-9f8e7d6c-5b4a-4321-8fed-cba987654321"
 
 
-def _serve(firestore_emulator, tasks_emulator, http_receiver, **extra):
+def _serve(firestore_emulator, tasks_queue, http_receiver, **extra):
     port = free_port()
     env = {
         "FIRESTORE_EMULATOR_HOST": firestore_emulator,
         "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "CALSYNC_TASKS_EMULATOR_HOST": tasks_emulator,
+        "CALSYNC_TASKS_EMULATOR_HOST": tasks_queue.host,
         "CALSYNC_TASKS_QUEUE": QUEUE.rsplit("/", 1)[-1],
         "CALSYNC_FUNCTIONS_URL": http_receiver.url,
         **extra,
@@ -44,18 +45,18 @@ def _serve(firestore_emulator, tasks_emulator, http_receiver, **extra):
 
 
 @pytest.fixture
-def functions_url(firestore_client, firestore_emulator, tasks_emulator, http_receiver):
-    port, server = _serve(firestore_emulator, tasks_emulator, http_receiver,
+def functions_url(firestore_client, firestore_emulator, tasks_queue, http_receiver):
+    port, server = _serve(firestore_emulator, tasks_queue, http_receiver,
                           CALSYNC_SHARED_SECRET=SECRET)  # fmt: skip
     yield f"http://127.0.0.1:{port}"
     server.stop()
 
 
 @pytest.fixture
-def oidc_functions_url(firestore_client, firestore_emulator, tasks_emulator, http_receiver,
+def oidc_functions_url(firestore_client, firestore_emulator, tasks_queue, http_receiver,
                        identity):  # fmt: skip
     """Functions that expect Cloud Tasks' OIDC token, as in production (no shared secret)."""
-    port, server = _serve(firestore_emulator, tasks_emulator, http_receiver,
+    port, server = _serve(firestore_emulator, tasks_queue, http_receiver,
                           CALSYNC_TASKS_SERVICE_ACCOUNT=INVOKER,
                           CALSYNC_GOOGLE_CERTS_URL=identity.certs_url)  # fmt: skip
     yield f"http://127.0.0.1:{port}"
@@ -70,6 +71,37 @@ def test_every_http_function_is_served(functions_url, firestore_client):
     assert answer.status_code == 200
     # M7: an unauthenticated caller learns that the service and Firestore answer, nothing more
     assert answer.json() == {"service": "calsync", "version": VERSION, "firestore": "ok"}
+
+
+def test_M7_status_shows_users_and_the_api_budget_to_admins_only(oidc_functions_url,
+                                                                http_receiver, identity,
+                                                                firestore_client):  # fmt: skip
+    store = FirestoreSettingsStore(firestore_client)
+    store.enable_user("ann@example.com")
+    store.set_org_settings({"admins": ["boss@example.com"]})
+    firestore_client.collection("calsync_org").document("api_budget").set(
+        {"remaining": 75_000, "max": 100_000, "read_at": datetime.now(UTC)})  # fmt: skip
+    audience = http_receiver.url + "/status"  # CALSYNC_FUNCTIONS_URL + the function's name
+
+    def status(token: str) -> requests.Response:
+        return requests.get(oidc_functions_url + "/status", timeout=10,
+                            headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+    admin = status(identity.mint(aud=audience, email="boss@example.com", email_verified=True))
+    assert admin.status_code == 200
+    body = admin.json()
+    assert body["enabled_users"] == 1 and body["version"] == VERSION
+    assert (body["salesforce_api"]["remaining"], body["salesforce_api"]["max"]) == (75_000,
+                                                                                    100_000)  # fmt: skip
+    for token in (
+        identity.mint(aud=audience, email="rep@example.com", email_verified=True),
+        identity.mint(aud=audience + "x", email="boss@example.com", email_verified=True),
+        identity.mint(aud=audience, email="boss@example.com", email_verified=False),
+        "not-a-token",
+    ):
+        refused = status(token)
+        assert refused.status_code == 403
+        assert "enabled_users" not in refused.text and "75000" not in refused.text
 
 
 def test_unknown_function_is_404(functions_url):
@@ -103,10 +135,8 @@ def test_R34_webhook_accepts_only_the_stored_channel_and_token(
     assert received.empty()  # refused pushes and the opening `sync` queue nothing
     accepted = push(functions_url, CH1, "tok-1")
     assert accepted.status_code == 200 and accepted.json()["queued"] is True
-    assert json.loads(http_receiver.next(timeout=15).body) == {
-        "user": "ann@example.com",
-        "reason": "push",
-    }
+    queued = json.loads(http_receiver.next(timeout=15).body)
+    assert (queued["user"], queued["reason"]) == ("ann@example.com", "push")
 
 
 def test_R34_webhook_refuses_a_disabled_users_channel(functions_url, firestore_client):
@@ -165,9 +195,9 @@ def test_M7_R34_task_endpoints_verify_the_oidc_token(oidc_functions_url, http_re
 
 
 def test_M7_R34_neither_oidc_nor_secret_refuses_everything(
-    firestore_client, firestore_emulator, tasks_emulator, http_receiver
+    firestore_client, firestore_emulator, tasks_queue, http_receiver
 ):
-    port, server = _serve(firestore_emulator, tasks_emulator, http_receiver)
+    port, server = _serve(firestore_emulator, tasks_queue, http_receiver)
     try:
         for name in ("sync_user", "sweep", "backfill_slice"):
             answer = requests.post(f"http://127.0.0.1:{port}/{name}", json={}, timeout=10)

@@ -5,6 +5,7 @@ key with and without Calsync_Key__c (R-39), series (R-17), deletes, faults, the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -143,8 +144,26 @@ def test_initial_search_resolves_users_contacts_and_leads_with_precedence_R10(or
     assert adapter.user_ids(["Ann@corp.example", "old@corp.example", "lee@acme.example"]) == {
         "ann@corp.example": refs["ann"]
     }
-    assert by_kind(org)["query"] == 4  # three kinds, then Users again
-    assert adapter.calls == 4
+    # R-30: the three kinds in one Composite request (one API call), then Users alone again
+    assert (by_kind(org)["composite"], by_kind(org)["query"]) == (1, 1)
+    assert adapter.calls == 2
+
+
+def test_people_found_lately_are_not_searched_again_R30(org, adapter):
+    """A change's attendees cost no call when they were found in the last minutes; an address
+    nobody matched is searched again, so a Contact created for it links at once (R-07)."""
+    refs = seed(
+        org, {"Contact": [{"_ref": "jane", "LastName": "Jane", "Email": "jane@acme.example"}]}
+    )
+    first = adapter.search_people(["jane@acme.example", "new@acme.example"])
+    assert set(first) == {"jane@acme.example"}
+    calls = adapter.calls
+    assert adapter.search_people(["Jane@acme.example"])["jane@acme.example"].sf_id == refs["jane"]
+    assert adapter.calls == calls  # from the cache
+    seed(org, {"Contact": [{"LastName": "New", "Email": "new@acme.example"}]})
+    again = adapter.search_people(["jane@acme.example", "new@acme.example"])
+    assert set(again) == {"jane@acme.example", "new@acme.example"}
+    assert adapter.calls == calls + 1  # only the address not found before
 
 
 def test_quote_and_backslash_in_an_address_neither_break_nor_widen_the_query_R35(org, adapter):
@@ -174,9 +193,16 @@ def test_quote_and_backslash_in_an_address_neither_break_nor_widen_the_query_R35
 
 
 def test_a_thousand_addresses_take_several_chunked_queries_under_the_uri_cap_R30_R35(org):
+    """Each chunk of addresses is one query per kind, each under the REST URI cap, five
+    queries to a Composite request."""
     client = org.client()
     urls: list[int] = []
-    client.session.hooks["response"].append(lambda r, *a, **k: urls.append(len(r.request.url)))
+
+    def subrequest_urls(response, *args, **kwargs):
+        body = json.loads(response.request.body or b"{}")
+        urls.extend(len(sub["url"]) for sub in body.get("compositeRequest", []))
+
+    client.session.hooks["response"].append(subrequest_urls)
     adapter = SalesforceAdapter.from_client(client)
     emails = [
         f"person.number.{i:04d}.with-a-long-name@customer-{i % 7}.example" for i in range(1000)
@@ -188,10 +214,11 @@ def test_a_thousand_addresses_take_several_chunked_queries_under_the_uri_cap_R30
         emails[0]: refs["first"],
         emails[999]: refs["last"],
     }
-    queries = by_kind(org)["query"]
+    queries = len(urls)
     assert queries % 3 == 0 and queries // 3 > 1  # several chunks, each asked of the three kinds
-    assert len(urls) == queries == adapter.calls
-    assert max(urls) < URI_CAP
+    assert by_kind(org)["composite"] == adapter.calls == -(-queries // 5)
+    assert "query" not in by_kind(org)
+    assert max(urls) + len(org.url) < URI_CAP
     assert max(urls) > URI_CAP // 2  # chunks are filled, not one address per query
 
 

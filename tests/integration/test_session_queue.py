@@ -1,4 +1,8 @@
-"""R-27: sessions are queued on Cloud Tasks (the emulator, through the real client), coalesced per bucket."""
+"""R-27: sessions queued on Cloud Tasks (our emulator, through the real REST client) and coalesced
+in Firestore: at once for a quiet user, one follow-up for what arrives while a session runs, and
+every change read by a session that begins after its push."""
+
+from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
@@ -7,72 +11,163 @@ from unittest import mock
 import pytest
 from google.api_core import exceptions as gexc
 
+from core.coalesce import Phase
+from infra.coalesce import FirestoreCoalescer, counting
 from infra.config import Config
-from infra.tasks import SECRET_HEADER, CloudTasksSessionQueue, task_id
+from infra.session import Session
+from infra.tasks import SECRET_HEADER, CloudTasksSessionQueue, client_for, task_id
+from tests.fixtures.identity import INVOKER
 from tests.fixtures.tasks import QUEUE
+from tests.fixtures.upsync import ALICE, JANE
 
 pytestmark = pytest.mark.integration
 
 
-def config_for(tasks_emulator: str, functions_url: str) -> Config:
-    project = QUEUE.split("/")[1]
-    return Config.from_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": project,
-            "CALSYNC_TASKS_EMULATOR_HOST": tasks_emulator,
-            "CALSYNC_FUNCTIONS_URL": functions_url,
-            "CALSYNC_SHARED_SECRET": "s3cret",
-        }
-    )
+def config_for(tasks_host: str, functions_url: str, **extra: str) -> Config:
+    return Config.from_env({
+        "GOOGLE_CLOUD_PROJECT": QUEUE.split("/")[1],
+        "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",  # a local stack (the client is passed in)
+        "CALSYNC_TASKS_EMULATOR_HOST": tasks_host,
+        "CALSYNC_FUNCTIONS_URL": functions_url,
+        "CALSYNC_TASKS_SERVICE_ACCOUNT": INVOKER,
+        **extra,
+    })  # fmt: skip
 
 
-def test_R27_queued_session_reaches_sync_user_with_the_secret(
-    tasks_client, tasks_emulator, http_receiver
+@pytest.fixture
+def sessions(tasks_queue, http_receiver, firestore_client):
+    tasks_queue.queue(invoker=None)  # the tasks' own OIDC token, as infra/tasks.py sets it
+    config = config_for(tasks_queue.host, http_receiver.url)
+    return CloudTasksSessionQueue(config, client_for(config), FirestoreCoalescer(firestore_client))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_R27_R34_a_quiet_users_session_reaches_sync_user_at_once_with_oidc(
+    sessions, http_receiver, identity
 ):
-    sessions = CloudTasksSessionQueue(config_for(tasks_emulator, http_receiver.url), tasks_client)
-    assert sessions.enqueue("Ann@Example.com", datetime.now(UTC))
-    got = http_receiver.next(timeout=15)
+    pushed = now()
+    assert sessions.enqueue("Ann@Example.com", pushed)
+    got = http_receiver.next(timeout=5)
     assert got.path == "/sync_user"
-    assert json.loads(got.body) == {"user": "ann@example.com", "reason": "push"}
-    assert got.headers[SECRET_HEADER] == "s3cret"
+    body = json.loads(got.body)
+    assert body["user"] == "ann@example.com" and body["reason"] == "push" and body["session"]
+    assert got.headers["X-CloudTasks-TaskName"] == task_id("ann@example.com", body["session"])
+    assert "ann" not in got.headers["X-CloudTasks-TaskName"]  # no address in task names
+    token = got.headers["Authorization"].removeprefix("Bearer ")
+    audience = http_receiver.url + "/sync_user"
+    assert identity.verifier().verify(token, audience, emails=[INVOKER])
+    assert SECRET_HEADER not in got.headers
 
 
-def test_R27_already_exists_counts_as_queued(tasks_emulator):
-    """The emulator accepts duplicate names (LOCAL-STACK.md), so the real service's answer is simulated."""
+def test_R27_pushes_while_a_session_is_queued_join_it(sessions, http_receiver, firestore_client):
+    results = [sessions.enqueue("ann@example.com", now()) for _ in range(10)]
+    assert results == [True] + [False] * 9
+    assert http_receiver.next(timeout=5)
+    assert http_receiver.nothing_within(1.0)  # one session for the ten pushes
+
+
+def test_R27_a_push_that_lands_while_the_session_runs_gets_a_follow_up(
+    org, sessions, http_receiver, firestore_client
+):
+    """The real thing in one process: the task arrives, the session begins and reads; during its
+    read Alice changes another event and its push is enqueued; the session ends without that
+    change; its finish queues a follow-up, which begins after the push and saves the change."""
+    org.enable(ALICE)
+    first = org.insert(ALICE, "Before the session", attendees=(ALICE, JANE), colorId="9")
+    assert sessions.enqueue(ALICE, now())
+    body = json.loads(http_receiver.next(timeout=5).body)
+    late: dict = {}
+    real_calendar = org.services.calendar_for
+
+    def calendar_for(email):
+        calendar = real_calendar(email)
+        changes = calendar.changes
+
+        def read_then_change(*args, **kwargs):
+            answer = changes(*args, **kwargs)
+            if not late:  # a change after the session read: the webhook enqueues its push
+                late.update(org.insert(ALICE, "During the session", attendees=(ALICE, JANE),
+                                       colorId="9"))  # fmt: skip
+                late["queued"] = sessions.enqueue(ALICE, now())
+            return answer
+
+        calendar.changes = read_then_change
+        return calendar
+
+    org.services.calendar_for = calendar_for
+    run_session(sessions, org, body)
+    assert late["queued"] is False  # coalesced into a follow-up, not a task of its own
+    assert [e["Subject"] for e in org.events()] == ["Before the session"]
+    follow_up = json.loads(http_receiver.next(timeout=5).body)
+    assert follow_up["session"] != body["session"]
+    org.services.calendar_for = real_calendar
+    run_session(sessions, org, follow_up)
+    assert sorted(e["Subject"] for e in org.events()) == ["Before the session",
+                                                           "During the session"]  # fmt: skip
+    assert first["id"] != late["id"]
+    assert FirestoreCoalescer(firestore_client).state(ALICE).phase is Phase.IDLE
+
+
+def run_session(sessions, org, body):
+    """What sync_user does with a task's body (functions/sync_user.py)."""
+    begun = sessions.begin(body["user"], body["session"], now())
+    assert begun.snooze is None
+    services, writes = counting(org.services)
+    Session(services, body["user"], now()).run()
+    sessions.finish(body["user"], body["session"], now(), writes.count)
+    return writes.count
+
+
+def test_R27_a_session_without_pushes_meanwhile_leaves_the_user_idle(sessions, http_receiver,
+                                                                      firestore_client, org):  # fmt: skip
+    org.enable(ALICE)
+    org.insert(ALICE, "Acme kickoff", attendees=(ALICE, JANE), colorId="9")
+    assert sessions.enqueue(ALICE, now())
+    body = json.loads(http_receiver.next(timeout=5).body)
+    assert run_session(sessions, org, body) == 1  # the label on Alice's copy
+    assert http_receiver.nothing_within(1.0)
+    assert FirestoreCoalescer(firestore_client).state(ALICE).phase is Phase.IDLE
+    assert sessions.enqueue(ALICE, now())  # quiet again: the next push starts at once
+
+
+def test_R28_L5_the_sweeps_sessions_are_never_coalesced_into_a_push(sessions, http_receiver,
+                                                                    firestore_client):  # fmt: skip
+    """Audit L5: a push queued just before the sweep used to take the sweep's place (and its
+    work: slid-in and waiting items). Now the sweep's session is a task of its own, costs no
+    coalescing state, and a repeated sweep in the same minute queues nothing new."""
+    when = now()
+    assert sessions.enqueue("ann@example.com", when, reason="push")
+    assert sessions.enqueue("ann@example.com", when, reason="sweep")
+    assert not sessions.enqueue("ann@example.com", when, reason="sweep")  # the same sweep
+    bodies = sorted((json.loads(http_receiver.next(timeout=5).body) for _ in range(2)),
+                    key=lambda b: b["reason"])  # fmt: skip
+    assert [b["reason"] for b in bodies] == ["push", "sweep"]
+    state = FirestoreCoalescer(firestore_client).state("ann@example.com")
+    assert state.seq == 1  # only the push went through the coalescing state
+
+
+def test_R27_a_failed_create_leaves_the_user_idle_for_the_next_push(firestore_client):
     client = mock.Mock()
-    client.create_task.side_effect = gexc.AlreadyExists("task exists")
-    sessions = CloudTasksSessionQueue(config_for(tasks_emulator, "http://127.0.0.1:1"), client)
-    assert sessions.enqueue("ann@example.com", datetime.now(UTC)) is False
+    client.create_task.side_effect = gexc.ServiceUnavailable("down")
+    config = config_for("127.0.0.1:1", "https://f.example")
+    queue = CloudTasksSessionQueue(config, client, FirestoreCoalescer(firestore_client))
+    with pytest.raises(Exception, match="Cloud Tasks refused"):
+        queue.enqueue("ann@example.com", now())
+    assert FirestoreCoalescer(firestore_client).state("ann@example.com").phase is Phase.IDLE
+    client.create_task.side_effect = None
+    assert queue.enqueue("ann@example.com", now())
 
 
-def test_R27_a_burst_shares_one_task_name_scheduled_after_it():
+def test_R34_without_an_invoker_account_tasks_carry_the_local_secret(firestore_client):
     client = mock.Mock()
-    config = Config.from_env({"GOOGLE_CLOUD_PROJECT": "p", "CALSYNC_FUNCTIONS_URL": "https://f"})
-    sessions = CloudTasksSessionQueue(config, client, bucket_ms=1000)
-    base = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
-    for ms in (0, 300, 999):
-        sessions.enqueue("ann@example.com", base.replace(microsecond=ms * 1000))
-    sessions.enqueue("ann@example.com", base.replace(second=1))
-    tasks = [call.kwargs["task"] for call in client.create_task.call_args_list]
-    names = [t["name"].rsplit("/", 1)[-1] for t in tasks]
-    assert len(set(names[:3])) == 1 and names[3] != names[0]
-    bucket_end = int(base.timestamp()) + 1
-    assert all(t["schedule_time"].seconds == bucket_end for t in tasks[:3])
-    assert "ann" not in names[0]  # no address in task names
-    assert names[0] == task_id("ann@example.com", int(base.timestamp()))
-
-
-def test_R34_production_tasks_carry_oidc_not_the_secret():
-    client = mock.Mock()
-    config = Config.from_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": "p",
-            "CALSYNC_FUNCTIONS_URL": "https://f.example",
-            "CALSYNC_TASKS_SERVICE_ACCOUNT": "invoker@p.iam.gserviceaccount.com",
-        }
+    config = Config.from_env({"GOOGLE_CLOUD_PROJECT": "p", "FIRESTORE_EMULATOR_HOST": "h:1",
+                              "CALSYNC_FUNCTIONS_URL": "http://f",
+                              "CALSYNC_SHARED_SECRET": "s3cret"})  # fmt: skip
+    CloudTasksSessionQueue(config, client, FirestoreCoalescer(firestore_client)).enqueue(
+        "ann@example.com", now()
     )
-    CloudTasksSessionQueue(config, client).enqueue("ann@example.com", datetime.now(UTC))
     request = client.create_task.call_args.kwargs["task"]["http_request"]
-    assert request["oidc_token"]["service_account_email"] == "invoker@p.iam.gserviceaccount.com"
-    assert request["oidc_token"]["audience"] == "https://f.example/sync_user"
-    assert SECRET_HEADER not in request["headers"]
+    assert request["headers"][SECRET_HEADER] == "s3cret" and "oidc_token" not in request
