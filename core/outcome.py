@@ -35,6 +35,7 @@ from core.actions import (
 from core.issues import Issue
 from core.labels import Label, LabelPatch, LabelState
 from core.model import ItemKey, ItemStatus, Mapping, instance_text
+from core.policy import Verdict
 from core.settings import Settings
 
 SF_REFUSED = "CS-010"
@@ -316,4 +317,12 @@ def _error_label(unit: Unit, issue: Issue, settings: Settings) -> tuple[LabelPat
     patch = labels.patch_for(
         item, label, settings, unit.manual or labels.wants_save(item, settings)
     )
+    if patch is not None and unit.decision is not None and unit.decision.verdict is Verdict.UNSYNC:
+        # the error colour replaces the unsync colour, so the wish is kept in the copy
+        # (with the pending delete of its mapping, the next session unsyncs it again).
+        patch = replace(
+            patch,
+            set_props=tuple(sorted({**dict(patch.set_props), labels.P_UNSYNCED: "1"}.items())),
+            remove_props=tuple(k for k in patch.remove_props if k != labels.P_UNSYNCED),
+        )
     return (patch,) if patch is not None else ()

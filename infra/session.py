@@ -402,12 +402,14 @@ class Session:
     def _pending(self, calendar: Calendar, items: list[Item], mappings: list[Mapping],
                  readable: set[str]) -> list[Item]:  # fmt: skip
         """R-29: the copies of intents not settled yet (a create whose answer was lost), so that
-        they are resolved by their key even when the item did not change again."""
+        they are resolved by their key even when the item did not change again; and of deletes
+        Salesforce refused (H2), so that the copy is labelled once the delete goes through."""
         have = {(i.calendar_id, i.id) for i in items}
         wanted: dict[str, set[str]] = {}
         for m in mappings:
             copy = (m.calendar_id, m.event_id)
-            if m.pending_create and copy not in have and m.calendar_id in readable:
+            if (m.pending_create or m.pending_delete) and copy not in have \
+                    and m.calendar_id in readable:  # fmt: skip
                 wanted.setdefault(m.calendar_id, set()).add(m.event_id)
         out: list[Item] = []
         for calendar_id, ids in wanted.items():
