@@ -547,7 +547,7 @@ class Session:
                     sf: Salesforce | None) -> None:  # fmt: skip
         """Only after everything was written: a crash before this re-reads the same changes.
         Field by field, under the fence (audit M1, M2)."""
-        p = report.plan or Plan()
+        p = report.plan if report.plan is not None else Plan()  # an all-held plan is falsy
         failed = len(report.failed)
         result = "retry" if report.retry else (f"ok, {failed} items failed" if failed else "ok")
         values: dict[str, object] = {
