@@ -304,13 +304,14 @@ class Session:
         """The settings in force; a bad value keeps the last valid one (audit M6), and the
         user's own document's problems become the user's CS-018 (the sweep reports the org's)."""
         store = self.s.settings
-        org = store.org_settings()
-        settings, problems = resolve(org, user.settings, user.email,
-                                     last_valid_org=store.last_valid_org_settings(),
+        org, org_valid = store.org_settings(), store.last_valid_org_settings()
+        settings, problems = resolve(org, user.settings, user.email, last_valid_org=org_valid,
                                      last_valid_user=user.settings_last_valid)  # fmt: skip
         mine = [p for p in problems if p.source == user.email]
         if not dry_run and not mine and user.settings != user.settings_last_valid:
             store.remember_valid_settings(user.email, user.settings)
+        if not dry_run and len(mine) == len(problems) and org != org_valid:
+            store.remember_valid_settings("", org)  # the org's too, or its typo gets the default
         for problem in problems:
             log.warning("setting ignored", extra={"user": user.email, "action": problem.name})
         issues = []
