@@ -189,6 +189,9 @@ class _Planner:
             state = LabelState.UNSYNCED if labels.was_unsynced(item) else LabelState.NONE
             if item.status is not ItemStatus.CANCELLED:
                 work.actions += self.label(item, Label(state), decision.manual, decision.rule)
+            elif mapping is not None and not mapping.owned:
+                # an invitee's cancelled copy: nothing to delete, the link goes.
+                work.actions.append(MappingDelete(mapping, decision.rule))
             work.actions += self.issue_actions(work.key, None, decision.rule)
         return work
 

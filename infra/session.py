@@ -367,12 +367,13 @@ class Session:
              mappings: list[Mapping], lo: datetime) -> list[Item]:  # fmt: skip
         """M4: after a full resync (first session, or a 410), a mapped item the listing left out
         may have been deleted in the gap: read each (events.get returns cancelled ones); one that
-        is gone altogether is planned as a cancelled tombstone. Items that started before the
-        window are left alone (they happened)."""
+        is gone altogether is planned as a cancelled tombstone. An invitee's copy too (R-11), so
+        that its mapping and issue go with it. Items that started before the window are left
+        alone (they happened)."""
         seen = {i.id for i in listed}
         wanted = [
             m for m in mappings
-            if m.calendar_id == calendar_id and m.event_id not in seen and m.owned
+            if m.calendar_id == calendar_id and m.event_id not in seen
             and not m.occurrence_of and not m.tombstone and _not_before(m, lo)
         ]  # fmt: skip
         if not wanted:
