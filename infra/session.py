@@ -166,6 +166,7 @@ class Session:
         self.fence: Fence | None = None
         self._started = time.monotonic()
         self._renewed = self._started
+        self._unread: set[str] = set()  # inbox entries whose copy could not be read (kept)
 
     # -- the whole session ---------------------------------------------------------------
 
@@ -287,7 +288,9 @@ class Session:
         self._save_state(user, observed, settings, report, sf)
         if inbox and not report.retry:
             # Read and settled (a refusal is an issue now); a retry reads them again.
-            self.s.settings.remove_sf_changes(user.email, inbox, fence=self.fence)
+            settled = [i for i in inbox if i not in self._unread]
+            if settled:
+                self.s.settings.remove_sf_changes(user.email, settled, fence=self.fence)
         log.info("session done", extra={"user": user.email, "count": len(report.plan.units),
                                         "status": "retry" if report.retry else "ok"})  # fmt: skip
         return report
@@ -436,7 +439,9 @@ class Session:
     def _sf_changes(self, sf: Salesforce, calendar: Calendar, inbox: Sequence[str],
                     mappings: list[Mapping], observed: _Observed) -> list[SfEventState]:  # fmt: skip
         """R-21..R-23: the SF Events of the user's inbox as they are now, and the Google copies
-        of the mapped ones (their changes are merged into those copies)."""
+        of the mapped ones (their changes are merged into those copies). One whose copy is on a
+        calendar that could not be read stays in the inbox for a later session (`_unread`):
+        planned without its copy, or dropped from the inbox, the change would be lost."""
         if not inbox:
             return []
         states = sf.event_states(list(inbox))
@@ -446,11 +451,13 @@ class Session:
         for state in states:
             m = by_sf.get(state.sf_event_id)
             copy = (m.calendar_id, m.event_id) if m is not None else None
-            if m is not None and copy not in have and m.calendar_id in observed.readable:
+            if m is not None and m.calendar_id not in observed.readable:
+                self._unread.add(state.sf_event_id)
+            elif m is not None and copy not in have:
                 wanted.setdefault(m.calendar_id, set()).add(m.event_id)
         for calendar_id, ids in wanted.items():
             observed.items += calendar.get_items(calendar_id, sorted(ids))
-        return states
+        return [s for s in states if s.sf_event_id not in self._unread]
 
     def _input(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
                items: list[Item], mine: list[Mapping], released: frozenset[str],
