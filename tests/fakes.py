@@ -54,13 +54,15 @@ class Faults:
     `crash_at`: the number of the write that never happens (the process dies just before it).
     `refuse`: (kind, predicate) → a permanent per-record refusal; `lose`: (kind, predicate) →
     the write is applied and its answer lost (a retryable failure), how a crash after a write
-    looks from outside. Kinds: "sf_create", "sf_update", "sf_delete", "label", "patch".
+    looks from outside; `down`: (kind, predicate) → a 503 before anything is applied.
+    Kinds: "sf_create", "sf_update", "sf_delete", "label", "patch".
     """
 
     crash_at: int | None = None
     writes: int = 0
     refuse: list[tuple[str, Callable[[Any], bool]]] = field(default_factory=list)
     lose: list[tuple[str, Callable[[Any], bool]]] = field(default_factory=list)
+    down: list[tuple[str, Callable[[Any], bool]]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
 
     def write(self, what: str) -> None:
@@ -76,6 +78,9 @@ class Faults:
     def lost(self, kind: str, thing: Any) -> bool:
         return any(k == kind and p(thing) for k, p in self.lose)
 
+    def unavailable(self, kind: str, thing: Any) -> bool:
+        return any(k == kind and p(thing) for k, p in self.down)
+
 
 REFUSED = "FIELD_CUSTOM_VALIDATION_EXCEPTION"
 
@@ -86,6 +91,10 @@ def _refusal(ref: str) -> WriteResult:
 
 def _lost(ref: str) -> WriteResult:
     return WriteResult(ref, False, "", "HTTP_503", "the answer was lost", retryable=True)
+
+
+def _down(ref: str) -> WriteResult:
+    return WriteResult(ref, False, "", "SERVER_UNAVAILABLE", "try again later", retryable=True)
 
 
 # --- Firestore stores -------------------------------------------------------------------------
@@ -348,9 +357,9 @@ class FakeCalendar:
     def changes(self, calendar_id: str, sync_token: str, time_min: datetime,
                 time_max: datetime) -> CalendarChanges:  # fmt: skip
         self._check(calendar_id)
-        token = int(sync_token) if sync_token.isdigit() else 0
+        token = int(sync_token) if sync_token.isdigit() else None
         mine = {k: v for k, v in self.g.items.items() if k[0] == calendar_id}
-        if token and token >= self.g.expired_before:
+        if token is not None and token >= self.g.expired_before:
             items = [v for k, v in mine.items() if self.g.changed[k] > token]
             return CalendarChanges(tuple(items), str(self.g.last), False)
         live = [v for v in mine.values() if v.status is not ItemStatus.CANCELLED
@@ -377,6 +386,8 @@ class FakeCalendar:
                 out.append(WriteResult(p.event_id, False, "", "notFound", "Not Found"))
             elif self.g.faults.refused(kind, p):
                 out.append(WriteResult(p.event_id, False, "", "forbidden", "refused"))
+            elif self.g.faults.unavailable(kind, p):
+                out.append(_down(p.event_id))
             else:
                 self.g.put(apply(self.g.items[k], p))
                 lost = self.g.faults.lost(kind, p)
@@ -435,7 +446,10 @@ def _overlaps(item: Item, lo: datetime, hi: datetime) -> bool:
         return False
     if item.is_series:
         return True
-    return item.span.start_utc < hi and item.span.end_utc > lo
+    try:
+        return item.span.start_utc < hi and item.span.end_utc > lo
+    except OverflowError:  # a year-9999 start west of UTC: far outside any window
+        return False
 
 
 # --- Salesforce -------------------------------------------------------------------------------
@@ -539,6 +553,9 @@ class FakeSalesforce:
             if self.faults.refused("sf_create", c):
                 out.append(_refusal(c.sync_key))
                 continue
+            if self.faults.unavailable("sf_create", c):
+                out.append(_down(c.sync_key))
+                continue
             existing = ""
             if self.keyed:
                 existing = next((e.id for e in self.live() if e.key == c.sync_key), "")
@@ -577,6 +594,8 @@ class FakeSalesforce:
                 out.append(WriteResult(u.sync_key, False, "", "ENTITY_IS_DELETED", "deleted"))
             elif self.faults.refused("sf_update", u):
                 out.append(_refusal(u.sync_key))
+            elif self.faults.unavailable("sf_update", u):
+                out.append(_down(u.sync_key))
             else:
                 if "subject" in u.send:
                     record.subject = u.fields.subject
@@ -601,6 +620,9 @@ class FakeSalesforce:
                     target = self._marker_find(d.sync_key, d.owner_id, d.intent_start)
             if self.faults.refused("sf_delete", d):
                 out.append(WriteResult(d.sync_key, False, "", "DELETE_FAILED", "refused"))
+                continue
+            if self.faults.unavailable("sf_delete", d):
+                out.append(_down(d.sync_key))
                 continue
             if d.occurrence_of and not d.series:
                 out.append(WriteResult(d.sync_key, True, target))  # one occurrence: not modelled
