@@ -287,8 +287,11 @@ class Session:
         self._record_problems(user, observed, setting_issues)
         self._save_state(user, observed, settings, report, sf)
         if inbox and not report.retry:
-            # Read and settled (a refusal is an issue now); a retry reads them again.
-            settled = [i for i in inbox if i not in self._unread]
+            # Read and settled (a refusal is an issue now); a retry reads them again. Those of
+            # items whose delete is held wait with them: if the user saves the item again
+            # instead, the change made in Salesforce must still be merged.
+            held = {d.sf_event_id for u in report.plan.held for d in u.deletes}
+            settled = [i for i in inbox if i not in self._unread and i not in held]
             if settled:
                 self.s.settings.remove_sf_changes(user.email, settled, fence=self.fence)
         log.info("session done", extra={"user": user.email, "count": len(report.plan.units),
