@@ -185,11 +185,20 @@ class Executor:
             self.mappings.put(list(puts.values()), self.fence)
         if forgets:
             self.mappings.delete(self.user_email, list(forgets), self.fence)
+        # The issues before the labels: a label write records the copy's echo digest, so a crash
+        # after it would hide the item from the next session and its issue would never be
+        # written. Only what depends on the labels' own results waits for them.
         opened = [i for o in done.outcomes for i in o.opened]
+        opened += [a.issue for a in plan.session_issues if isinstance(a, IssueOpen)]
         closed = [i for o in done.outcomes for i in o.closed]
-        label_failed = self._labels(done)
+        closed += [a.issue for a in plan.session_issues if isinstance(a, IssueClose)]
+        label_issues = [i for i in closed if i.code in (GOOGLE_REFUSED, TRY_AGAIN)]
+        closed = [i for i in closed if i not in label_issues]
+        if opened or closed:
+            self.issues.record(opened, closed, self.now, self.fence)
         failed_keys = set()
-        for unit, result in label_failed:
+        opened = []
+        for unit, result in self._labels(done):
             failed_keys.add(unit.key)
             item = unit.item
             code = TRY_AGAIN if result.retryable else GOOGLE_REFUSED
@@ -198,9 +207,7 @@ class Executor:
             )
             opened.append(Issue(code, self.user_email, unit.key, text,
                                 item.shown_title if item is not None else ""))  # fmt: skip
-        closed = [i for i in closed if not (i.key in failed_keys and i.code == GOOGLE_REFUSED)]
-        opened += [a.issue for a in plan.session_issues if isinstance(a, IssueOpen)]
-        closed += [a.issue for a in plan.session_issues if isinstance(a, IssueClose)]
+        closed = [i for i in label_issues if i.key not in failed_keys]
         if opened or closed:
             self.issues.record(opened, closed, self.now, self.fence)
         notes = [n for o in done.outcomes for n in o.history]
