@@ -285,3 +285,28 @@ def test_H3_R31_a_session_that_cannot_run_is_CS020_and_not_retried():
     kit.google.unreadable.clear()
     assert kit.attempt(ALICE) == "ok"
     assert kit.codes(ALICE) == [] and len(kit.events(ALICE)) == 1
+
+
+# -- a crash between the label and the issue ---------------------------------------------
+
+
+@pytest.mark.parametrize("n", range(1, 7))
+def test_H2_R31_R29_a_crash_before_any_write_never_leaves_a_label_without_its_issue(n):
+    """Found by the fault run: the issues were written after the labels, and a label write
+    records the copy's echo digest, so after a crash between the two the next session took the
+    copy for calsync's own echo and never planned it again: the copy said CS-002, the admin's
+    list had nothing, and the sweep (which re-reads items with an open issue) never came back."""
+    kit = Kit()
+    kit.user(ALICE)
+    kit.contact(JANE)
+    kit.sync(ALICE)  # a sync token: what follows are changes (echoes are left out of those)
+    lonely = kit.meeting(ALICE, "Nobody known", with_=("sam@nowhere.example",))
+    fine = kit.meeting(ALICE, "Fine")
+    kit.crash_at(n)
+    first = kit.attempt(ALICE)
+    kit.lease.leases.clear()
+    kit.later(seconds=10)
+    assert kit.attempt(ALICE) == "ok", first
+    assert kit.issue_for(ALICE, lonely).code == "CS-002"
+    assert kit.props(lonely)["calsync_issue"] == "CS-002"
+    assert len(kit.events_for(ALICE, fine)) == 1 and kit.label_of(fine) == "Tracked successfully"

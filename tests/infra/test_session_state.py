@@ -168,6 +168,26 @@ def test_M5_R37_a_confirmation_releases_exactly_the_held_deletes():
     assert kit.codes(ALICE) == ["CS-009"] and state.deletes_release == ""
 
 
+def test_M5_R22_R37_a_salesforce_edit_of_an_item_whose_delete_is_held_is_not_dropped():
+    """Found by the fault run: while the guard held an unsync, the session cleared the SF Event
+    from the user's inbox; when the user saved the item again instead, the edit made in
+    Salesforce meanwhile was never merged and the two sides stayed different for good."""
+    kit = Kit()
+    items = with_saved(kit, 4, max_deletes_per_session=0)
+    kit.unsync(items[0])
+    kit.sync(ALICE)
+    assert kit.codes(ALICE) == ["CS-009"]
+    event = kit.events_for(ALICE, items[0])[0]
+    kit.later(minutes=1)
+    event.subject, event.modified = "Renamed in Salesforce", kit.now
+    kit.store.add_sf_changes(ALICE, [event.id])
+    kit.sync(ALICE)
+    kit.tag(items[0])  # the user changes their mind: saved after all
+    kit.sync(ALICE)
+    assert kit.current(items[0]).title == "Renamed in Salesforce" == event.subject
+    assert kit.codes(ALICE) == [] and kit.store.get_user(ALICE).state.sf_changed == ()
+
+
 def test_M5_R37_held_deletes_stay_held_across_sessions_until_confirmed():
     """Found by this suite: a session whose plan held every change (the CS-009 issue already
     open) was taken for an empty plan (`report.plan or Plan()`): it cleared the held set and saved
