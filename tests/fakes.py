@@ -535,12 +535,11 @@ class FakeSalesforce:
             out.append(WriteResult(p.email, True, sf_id))
         return out
 
-    def _marker_find(self, key: str, owner: str, start: str) -> str:
+    def _marker_find(self, key: str, owner: str, *starts: str) -> str:
+        """As infra/salesforce.py: by owner and calsync's marker, at one of these starts."""
         for e in self.live():
-            if (
-                e.owner == owner
-                and e.description.endswith(MARKER + key)
-                and (not start or _instance(e.start) == start)
+            if e.owner == owner and e.description.endswith(MARKER + key) and (
+                not any(starts) or _instance(e.start) in starts
             ):
                 return e.id
         return ""
@@ -560,13 +559,15 @@ class FakeSalesforce:
             if self.keyed:
                 existing = next((e.id for e in self.live() if e.key == c.sync_key), "")
             elif c.retry:
-                existing = self._marker_find(c.sync_key, c.fields.owner_id, c.intent_start)
-            if existing:
+                existing = self._marker_find(c.sync_key, c.fields.owner_id, c.intent_start,
+                                             _instance(c.fields.start_utc))  # fmt: skip
+            if existing:  # an upsert, or a retry writing its fields again (infra/salesforce.py)
                 record = self.events[existing]
-                record.subject, record.start, record.end = (
+                record.subject, record.start, record.end, record.location = (
                     c.fields.subject,
                     c.fields.start_utc,
                     c.fields.end_utc,
+                    c.fields.location,
                 )
                 sf_id = existing
             else:
