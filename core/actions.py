@@ -15,7 +15,7 @@ from core.downsync import NewGoogleEvent
 from core.fields import Conflict, GooglePatch, NewPerson, SfEventFields
 from core.issues import Issue
 from core.labels import LabelPatch, LabelState
-from core.model import Attachment, Item, ItemKey, Mapping
+from core.model import Attachment, Item, ItemKey, Mapping, StoredFile
 from core.policy import Decision
 
 # ---------------------------------------------------------------------------------------------
@@ -139,15 +139,28 @@ class GoogleCreate:
 
 
 @dataclass(frozen=True)
-class AttachmentUpload:
-    """R-20: store one attachment as a ContentVersion linked to the SF Event."""
+class StoreAttachments:
+    """R-20: store an item's attachments with its SF Event (ContentVersion), each file once and
+    each new revision as a new version; the Event is the unit's SfCreate's, else `sf_event_id`.
+    `files` is what the mapping says is stored already. A file that cannot be stored fails
+    alone, with an issue of its own (CS-021..CS-023), never the item."""
 
     sync_key: str
-    attachment: Attachment
+    attachments: tuple[Attachment, ...]
+    files: tuple[StoredFile, ...] = ()
+    sf_event_id: str = ""
     rule: str = "R-20"
 
+    @property
+    def attachment(self) -> Attachment:  # the first, for describe and old callers
+        return self.attachments[0]
+
     def describe(self) -> str:
-        return f"store attachment {self.attachment.file_id} with {self.sync_key}"
+        names = ", ".join(a.title or a.file_id for a in self.attachments)
+        return f"store attachments with {self.sync_key}: {names}"
+
+
+AttachmentUpload = StoreAttachments  # the name the planner's tests know
 
 
 Write = (SfCreate | SfUpdate | SfDelete | GoogleWrite | GoogleDelete | GoogleCreate

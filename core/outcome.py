@@ -34,7 +34,7 @@ from core.actions import (
 )
 from core.issues import Issue
 from core.labels import Label, LabelPatch, LabelState
-from core.model import ItemKey, ItemStatus, Mapping, instance_text
+from core.model import ItemKey, ItemStatus, Mapping, StoredFile, instance_text
 from core.policy import Verdict
 from core.settings import Settings
 
@@ -101,7 +101,7 @@ def settle(unit: Unit, results: Sequence[WriteResult | None], settings: Settings
         if not isinstance(w, AttachmentUpload) and (r is None or not r.ok)
     ]
     if not hard:
-        return _without_failed_files(_succeeded(unit, results), results)
+        return _succeeded(unit, results)
     index = next(i for i in hard if results[i] is not None)
     failure = results[index]
     assert failure is not None
@@ -124,21 +124,6 @@ def settle(unit: Unit, results: Sequence[WriteResult | None], settings: Settings
         failure=failure,
         failed_write=write,
     )
-
-
-def _without_failed_files(outcome: Outcome, results: Sequence[WriteResult | None]) -> Outcome:
-    dropped = {
-        w.attachment.file_id
-        for w, r in zip(outcome.unit.writes, results, strict=True)
-        if isinstance(w, AttachmentUpload) and not (r is not None and r.ok)
-    }
-    if not dropped:
-        return outcome
-    puts = tuple(
-        replace(m, attachments=tuple(f for f in m.attachments if f not in dropped))
-        for m in outcome.puts
-    )
-    return replace(outcome, puts=puts)
 
 
 def _succeeded(unit: Unit, results: Sequence[WriteResult | None]) -> Outcome:
@@ -232,7 +217,7 @@ def _restore_failed(action: MappingPut, outcome: list[tuple[Write, WriteResult |
         return None
     google, sf = dict(new.google_fp), dict(new.sf_fp)
     old_google, old_sf = dict(before.google_fp), dict(before.sf_fp)
-    linked, files = new.linked, new.attachments
+    linked = new.linked
     for write, result in outcome:
         if result is not None and result.ok:
             continue
@@ -245,8 +230,6 @@ def _restore_failed(action: MappingPut, outcome: list[tuple[Write, WriteResult |
                 linked = before.linked
         elif isinstance(write, GoogleWrite):
             names = write.fields
-        elif isinstance(write, AttachmentUpload):
-            files = tuple(f for f in files if f != write.attachment.file_id)
         for name in names:
             for now, old in ((google, old_google), (sf, old_sf)):
                 if name in old:
@@ -263,7 +246,6 @@ def _restore_failed(action: MappingPut, outcome: list[tuple[Write, WriteResult |
             if n in sf
         ),
         linked=linked,
-        attachments=files,
     )
 
 
@@ -326,3 +308,25 @@ def _error_label(unit: Unit, issue: Issue, settings: Settings) -> tuple[LabelPat
             remove_props=tuple(k for k in patch.remove_props if k != labels.P_UNSYNCED),
         )
     return (patch,) if patch is not None else ()
+
+
+ATTACHMENT_CODES = ("CS-021", "CS-022", "CS-023")
+
+
+def with_files(outcome: Outcome, sync_key: str, files: tuple[StoredFile, ...],
+               issues: Sequence[Issue], refused: Sequence[str] = ()) -> Outcome:  # fmt: skip
+    """R-20: what storing the unit's attachments did: the mapping of `sync_key` lists the files
+    stored (`files`) and every file judged (`attachments`: stored, or refused for good, which is
+    tried again only with the item's next write); each file that could not be stored is its own
+    issue (CS-021..CS-023, or CS-010/CS-011 from Salesforce); attachment issues that no longer
+    occur close."""
+    judged = tuple(dict.fromkeys([f.file_id for f in files] + [r for r in refused if r]))
+    puts = tuple(
+        replace(m, files=files, attachments=judged) if m.sync_key == sync_key else m
+        for m in outcome.puts
+    )  # fmt: skip
+    opened = {i.ident: i for i in outcome.opened}
+    for issue in issues:
+        opened[issue.ident] = issue
+    closed = [i for i in outcome.closed if i.ident not in opened]
+    return replace(outcome, puts=puts, opened=tuple(opened.values()), closed=tuple(closed))

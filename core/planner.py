@@ -18,7 +18,6 @@ from datetime import datetime
 from core import downsync, fields, guard, labels, policy, recurrence, series
 from core.actions import (
     Action,
-    AttachmentUpload,
     GoogleCreate,
     GoogleDelete,
     GoogleWrite,
@@ -32,6 +31,7 @@ from core.actions import (
     SfCreate,
     SfDelete,
     SfUpdate,
+    StoreAttachments,
     Unit,
     Work,
 )
@@ -82,6 +82,9 @@ class SessionInput:
     open_issues: tuple[Issue, ...] = ()
     released: frozenset[str] = frozenset()
     recent_deletes: int = 0
+    # R-38: a backfill's range: its items are judged by the autosave rules without the sliding
+    # window, and a series saved instance by instance is saved over this range instead of it
+    backfill: tuple[datetime, datetime] | None = None
 
 
 _TOMBSTONE_CANCELLED = "cancelled"  # an occurrence cancelled in Google, its SF occurrence gone
@@ -166,7 +169,7 @@ class _Planner:
         ):
             return self.covered_by_series(item, work)
         ctx = policy.Context(self.user, self.s, self.inp.now, self.inp.people, mapping,
-                             self.organizer_mapping(item))  # fmt: skip
+                             self.organizer_mapping(item), self.inp.backfill is not None)  # fmt: skip
         seen = item
         if tagged_elsewhere or (
             item.is_series and item.series_key in self.tagged_series and mapping is None
@@ -245,7 +248,7 @@ class _Planner:
         """R-17: a tagged instance saves its series; the instance copy is labelled with it."""
         owner = self.user.sf_user_id
         parent = next(i for i in self.inp.items if i.is_series and i.series_key == item.series_key)
-        result = series.targets(parent, self.s, self.inp.now) if parent.span else series.Targets()
+        result = series.targets(parent, self.s, self.inp.now, self.inp.backfill) if parent.span else series.Targets()
         key = series.series_copy_key(owner, parent, result)
         label = Label(LabelState.SAVED, "saved with its series", sync_key=key)
         work.actions += self.label(item, label, True, "R-17")
@@ -259,7 +262,7 @@ class _Planner:
     # -- save / update --------------------------------------------------------------------
 
     def save(self, item: Item, decision: Decision, work: Work) -> Work:
-        result = series.targets(item, self.s, self.inp.now)
+        result = series.targets(item, self.s, self.inp.now, self.inp.backfill)
         if result.refusal:
             fail = Decision(Verdict.FAIL, "R-17", result.refusal, result.code,
                             manual=decision.manual)  # fmt: skip
@@ -294,8 +297,8 @@ class _Planner:
 
     def orphans(self, item: Item, current: set[ItemKey]) -> list[Action]:
         """R-17: instances saved earlier that the changed series no longer has inside the
-        window are deleted; instances before the window stay (they happened)."""
-        lo, hi = series.window(self.s, self.inp.now)
+        window (a backfill's range) are deleted; instances before it stay (they happened)."""
+        lo, hi = self.inp.backfill or series.window(self.s, self.inp.now)
         out: list[Action] = []
         for m in sorted(self.mine.values(), key=lambda m: str(m.key)):
             start = series.instance_start(m)
@@ -333,7 +336,7 @@ class _Planner:
                retry: Mapping | None = None) -> list[Action]:  # fmt: skip
         f = self.event(item, target, owner, key, creating=True)
         names = fields.synced_fields(self.s)
-        uploads = self.uploads(item, key, ())
+        uploads = self.uploads(item, key, None, writing=True) if not target.key.instance else []
         mapping = Mapping(
             user_email=self.user.email,
             key=target.key,
@@ -348,7 +351,6 @@ class _Planner:
             prev_color=labels.own_color(item, self.s),
             pattern=target.pattern,
             linked=f.relations.linked,
-            attachments=tuple(u.attachment.file_id for u in uploads),
             start=_instance_of(target),
         )
         out: list[Action] = [SfCreate(key, target.key, f, rule, f.relations.new_people,
@@ -358,16 +360,20 @@ class _Planner:
         out.append(MappingPut(mapping, rule, before=retry))
         return out
 
-    def uploads(self, item: Item, key: str, done: tuple[str, ...]) -> list[AttachmentUpload]:
-        """R-20: attachments not yet stored, within the admin's size limit."""
-        if not self.s.save_attachments:
+    def uploads(self, item: Item, key: str, m: Mapping | None,
+                writing: bool) -> list[StoreAttachments]:  # fmt: skip
+        """R-20: the item's attachments go with its Event when one is not stored yet, and, with
+        every other write of the Event, all of them (a new revision becomes a new version).
+        Size, type and access are judged when they are stored (core/attachments.py)."""
+        if not self.s.save_attachments or not item.attachments:
             return []
-        return [
-            AttachmentUpload(key, a)
-            for a in item.attachments
-            if a.file_id not in done
-            and (a.size_bytes is None or a.size_bytes <= self.s.attachment_max_bytes)
-        ]
+        judged = set(m.attachments) if m is not None else set()
+        new = any(a.file_id not in judged for a in item.attachments)
+        if not new and not writing:
+            return []
+        event = m.occurrence_of or m.sf_event_id if m is not None else ""
+        files = m.files if m is not None else ()
+        return [StoreAttachments(key, item.attachments, files, event)]
 
     def update(self, item: Item, target: Target, m: Mapping) -> list[Action]:
         """R-15, R-16, R-22, R-26: carry each changed field the way it changed."""
@@ -402,7 +408,9 @@ class _Planner:
             sf_fp.update(fields.fingerprint(s_now, names))
         written = fields.fields_values(f)
         sf_fp.update(fields.fingerprint(written, merged.up))
-        uploads = self.uploads(item, m.sync_key, m.attachments)
+        uploads: list[Action] = []
+        if not target.key.instance or not item.is_series:
+            uploads += self.uploads(item, m.sync_key, m, writing=bool(send))
         out += uploads
         new = replace(
             m,
@@ -411,11 +419,10 @@ class _Planner:
             google_fp=fields.fingerprint(fields.google_values(after, span_after, self.s), names),
             sf_fp=tuple((n, sf_fp[n]) for n in names if n in sf_fp),
             linked=linked,
-            attachments=m.attachments + tuple(u.attachment.file_id for u in uploads),
             pending_delete=False,
             start=_instance_of(target) if not m.occurrence_of else m.start,
         )
-        if new != m:
+        if new != m or uploads:  # the files stored go into the mapping (R-20)
             out.append(MappingPut(new, "R-15", before=m))
         return out
 

@@ -66,6 +66,7 @@ class Context:
     people: People
     mapping: Mapping | None = None  # this user's mapping of the item
     organizer_mapping: Mapping | None = None  # the organiser's own mapping, if any
+    backfill: bool = False  # the autosave rules without the sliding window
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,6 +237,8 @@ def _not_answered(item: Item, ctx: Context) -> str:
 
 
 def _outside_window(item: Item, ctx: Context) -> str:
+    if ctx.backfill:
+        return ""  # a backfill saves older items by the other autosave rules
     return "" if in_window(item, ctx) else "outside the sliding window"
 
 

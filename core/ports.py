@@ -342,7 +342,11 @@ class BatchRunner(Protocol):
     records failures as issues. Idempotent: a batch run twice saves nothing twice. May raise
     core.errors.RetryableError (the user's session lease is busy, rate limits, 5xx)."""
 
-    def run(self, email: str, items: Sequence[Item], dry_run: bool) -> BatchResult: ...
+    def run(
+        self, email: str, items: Sequence[Item], dry_run: bool, bounds: tuple[datetime, datetime]
+    ) -> BatchResult:
+        """`bounds`: the backfill's range, [since, until) as instants."""
+        ...
 
 
 class BackfillStore(Protocol):

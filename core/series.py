@@ -47,8 +47,12 @@ def window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
     )
 
 
-def targets(item: Item, settings: Settings, now: datetime) -> Targets:
-    """The SF Events `item` becomes (R-17)."""
+def targets(
+    item: Item, settings: Settings, now: datetime,
+    bounds: tuple[datetime, datetime] | None = None,
+) -> Targets:  # fmt: skip
+    """The SF Events `item` becomes (R-17); instance by instance, those inside the window, or
+    inside `bounds` (a backfill's range, R-38)."""
     assert item.span is not None
     if not item.is_series:
         return Targets((Target(item.key, item.span),))
@@ -58,14 +62,14 @@ def targets(item: Item, settings: Settings, now: datetime) -> Targets:
     if recurrence.sub_daily(item.recurrence):
         return Targets(refusal="the series repeats more often than daily; save single "
                        "instances instead", code=TOO_MANY)  # fmt: skip
-    lo, hi = window(settings, now)
+    lo, hi = bounds or window(settings, now)
     try:
         spans = recurrence.instances(item.recurrence, item.span, lo, hi, limit=MAX_INSTANCES + 1)
     except (ValueError, TypeError, OverflowError):
         spans = []
     if len(spans) > MAX_INSTANCES:
         return Targets(refusal=f"the series has more than {MAX_INSTANCES} instances in the "
-                       "window, too many to save one by one", code=TOO_MANY)  # fmt: skip
+                       "window or range, too many to save one by one", code=TOO_MANY)  # fmt: skip
     uid = item.series_key.ical_uid
     out = tuple(
         Target(ItemKey(uid, instance_text(s.start_date if s.is_all_day else s.start_utc)), s)

@@ -170,12 +170,8 @@ def _plan(store: Any, email: str, args: argparse.Namespace, now: datetime) -> tu
 
 def _one(email: str, args: argparse.Namespace, deps: Deps, out: TextIO, err: TextIO) -> int:
     from infra.backfill import BackfillBusy, RangeConflict
-    from infra.wiring import BatchRunnerMissing
 
-    try:
-        engine = deps.engine(True)
-    except BatchRunnerMissing as exc:
-        raise BackfillUsage(str(exc)) from None
+    engine = deps.engine(True)
     since, until, calendars = _plan(deps.settings(), email, args, deps.clock())
     try:
         cp = engine.prepare(email, since, until, calendars, restart=args.restart or args.dry_run)
@@ -201,9 +197,6 @@ def _one(email: str, args: argparse.Namespace, deps: Deps, out: TextIO, err: Tex
     except BackfillBusy as exc:
         bar.close()
         raise BackfillUsage(f"{exc}; `python main.py backfill status` shows it") from None
-    except BatchRunnerMissing as exc:
-        bar.close()
-        raise BackfillUsage(str(exc)) from None
     bar.close()
     print(_summary(cp, dry_run=args.dry_run), file=out)
     if cp.done:
@@ -221,12 +214,8 @@ def replace_chain(cp: Checkpoint) -> Checkpoint:
 
 def _all(args: argparse.Namespace, deps: Deps, out: TextIO) -> int:
     from infra.backfill import RangeConflict, queue_chain
-    from infra.wiring import BatchRunnerMissing
 
-    try:
-        engine = deps.engine(True)  # the slices will need the runner: refuse now if missing
-    except BatchRunnerMissing as exc:
-        raise BackfillUsage(str(exc)) from None
+    engine = deps.engine(True)
     store, queue, now = deps.settings(), deps.queue(), deps.clock()
     users = [u for u in store.list_users() if u.enabled]
     if not users:
@@ -302,10 +291,12 @@ def _row(cp: Checkpoint) -> dict[str, Any]:
 def _summary(cp: Checkpoint, dry_run: bool = False) -> str:
     head = f"{cp.email}: backfill {cp.since} to {cp.until}"
     if dry_run:
-        return (f"{head}, dry run, nothing written: {cp.read:,} items read, would save "
+        return (f"{head}, dry run, nothing written: {cp.read:,} item"
+                f"{'' if cp.read == 1 else 's'} read, would save "
                 f"{cp.saved:,}, skip {cp.skipped:,}, fail {cp.failed:,}")  # fmt: skip
     tail = (
-        f"{cp.read:,} items read, {cp.saved:,} saved, {cp.skipped:,} skipped, {cp.failed:,} failed"
+        f"{cp.read:,} item{'' if cp.read == 1 else 's'} read, {cp.saved:,} saved, "
+        f"{cp.skipped:,} skipped, {cp.failed:,} failed"
     )
     if cp.failed:
         tail += f" (each failure is an open issue: python main.py issues --user {cp.email})"

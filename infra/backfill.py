@@ -169,7 +169,7 @@ class Backfill:
             try:
                 page = self.pages_for(cp.email).page(calendar, lo, hi, cp.page_token,
                                                      self.page_size)  # fmt: skip
-                result = self.runner.run(cp.email, page.items, dry_run)
+                result = self.runner.run(cp.email, page.items, dry_run, bounds=(lo, hi))
             except RetryableError as exc:
                 if pause is None:
                     raise _Pause(f"{exc.message}; run the backfill again to resume") from exc

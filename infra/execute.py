@@ -21,7 +21,6 @@ from datetime import datetime
 from core import labels
 from core.actions import (
     SF_WRITES,
-    AttachmentUpload,
     GoogleCreate,
     GoogleDelete,
     GoogleWrite,
@@ -32,16 +31,19 @@ from core.actions import (
     SfCreate,
     SfDelete,
     SfUpdate,
+    StoreAttachments,
     Unit,
     Write,
     WriteResult,
 )
+from core.attachments import issues_for
 from core.fields import GooglePatch, apply_google_patch
 from core.issues import Issue
 from core.model import Item, ItemKey, Mapping
-from core.outcome import GOOGLE_REFUSED, TRY_AGAIN, Outcome, intents, settle
+from core.outcome import GOOGLE_REFUSED, TRY_AGAIN, Outcome, intents, settle, with_files
 from core.ports import Calendar, Fence, IssueStore, MappingStore, Salesforce
 from core.settings import Settings
+from infra.attachments import AttachmentsOutcome
 
 log = logging.getLogger("calsync.execute")
 CALL_SIZE = 200  # Salesforce writes per call (an sObject Collection)
@@ -77,6 +79,8 @@ class Executor:
     items: dict[tuple[str, str], Item] = field(default_factory=dict)
     history: Callable[[Sequence[HistoryNote], str, datetime], None] = lambda n, u, t: None
     between_rounds: Callable[[], None] = lambda: None  # before each call: the lease's renewal
+    # R-20: stores one item's attachments (None: not configured, the files stay pending)
+    attachments: Callable[[StoreAttachments], AttachmentsOutcome] | None = None
 
     def _seen(self, write: GoogleWrite) -> GooglePatch:
         """R-26: a field patch also records the echo digest of the copy it leaves, so that the
@@ -95,12 +99,13 @@ class Executor:
     def run(self, plan: Plan) -> Executed:
         units = list(plan.units)
         self._labelled = {(a.patch.calendar_id, a.patch.event_id) for u in units for a in u.labels}
+        self._stored: dict[str, AttachmentsOutcome] = {}
         pending = intents(units)
         if pending:
             self.mappings.put(pending, self.fence)
         results = self._writes(units)
-        done = Executed([settle(u, r, self.settings, self.user_email) for u, r in
-                         zip(units, results, strict=True)])  # fmt: skip
+        done = Executed([self._files(u, settle(u, r, self.settings, self.user_email))
+                         for u, r in zip(units, results, strict=True)])  # fmt: skip
         self._record(done, plan)
         return done
 
@@ -111,16 +116,34 @@ class Executor:
         going = set(range(len(units)))
         rounds = max((len(u.writes) for u in units), default=0)
         for step in range(rounds):
-            batch = [
-                (i, units[i].writes[step]) for i in sorted(going) if step < len(units[i].writes)
-            ]
+            batch = [(i, self._with_event(units[i], results[i], units[i].writes[step]))
+                     for i in sorted(going) if step < len(units[i].writes)]  # fmt: skip
             if not batch:
                 break
             for (i, _), result in zip(batch, self._send([w for _, w in batch]), strict=True):
                 results[i][step] = result
-                if not result.ok and not isinstance(units[i].writes[step], AttachmentUpload):
+                if not result.ok and not isinstance(units[i].writes[step], StoreAttachments):
                     going.discard(i)  # a unit that failed sends nothing more
         return results
+
+    @staticmethod
+    def _with_event(unit: Unit, done: list[WriteResult | None], write: Write) -> Write:
+        """Attachments go with the Event the unit's own create made (R-20)."""
+        if not isinstance(write, StoreAttachments) or write.sf_event_id:
+            return write
+        for earlier, result in zip(unit.writes, done, strict=False):
+            if isinstance(earlier, SfCreate) and earlier.sync_key == write.sync_key and result:
+                return replace(write, sf_event_id=result.id)
+        return write
+
+    def _attachments(self, write: StoreAttachments) -> WriteResult:
+        if self.attachments is None or not write.sf_event_id:
+            return WriteResult(write.sync_key, False, "", "NOT_SUPPORTED",
+                               "attachments are not stored in this deployment")  # fmt: skip
+        outcome = self.attachments(write)
+        self._stored[write.sync_key] = outcome
+        return WriteResult(write.sync_key, not outcome.failures, write.sf_event_id,
+                           retryable=outcome.retry)  # fmt: skip
 
     def _send(self, writes: Sequence[Write]) -> list[WriteResult]:
         """One result per write, in order; each kind goes out in its own batched calls. The
@@ -162,14 +185,26 @@ class Executor:
             return self.calendar.delete_events(
                 [(w.calendar_id, w.event_id) for w in writes if isinstance(w, GoogleDelete)]
             )
-        if kind is AttachmentUpload:
-            # R-20 is not carried out yet: the files stay out of the mapping (settle drops them),
-            # so that they are stored once it is, instead of being marked stored and lost.
-            return [WriteResult(w.sync_key, False, "", "NOT_SUPPORTED", "attachments are not "
-                                "stored yet") for w in writes if isinstance(w, AttachmentUpload)]  # fmt: skip
+        if kind is StoreAttachments:
+            return [self._attachments(w) for w in writes if isinstance(w, StoreAttachments)]
         raise TypeError(f"no executor for {kind.__name__}")
 
     # -- 3. what the writes mean ------------------------------------------------------------
+
+    def _files(self, unit: Unit, outcome: Outcome) -> Outcome:
+        """R-20: the files each StoreAttachments stored go into the mapping; each file that
+        could not be stored is an issue of its own, the item is saved all the same."""
+        for write in unit.writes:
+            if not isinstance(write, StoreAttachments) or write.sync_key not in self._stored:
+                continue
+            stored = self._stored[write.sync_key]
+            item = unit.item
+            start = item.span.start_utc if item is not None and item.span is not None else None
+            title = item.shown_title if item is not None else ""
+            issues = issues_for(stored.failures, self.user_email, unit.key, title, start)
+            refused = [f.file_id for f in stored.failures if not f.retryable]
+            outcome = with_files(outcome, write.sync_key, stored.files, issues, refused)
+        return outcome
 
     def _record(self, done: Executed, plan: Plan) -> None:
         puts: dict[ItemKey, Mapping] = {}

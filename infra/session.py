@@ -16,12 +16,20 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from core import labels, series
-from core.actions import HistoryNote, Plan, PlanError, SfCreate, SfDelete, SfUpdate
+from core.actions import (
+    HistoryNote,
+    Plan,
+    PlanError,
+    SfCreate,
+    SfDelete,
+    SfUpdate,
+    StoreAttachments,
+)
 from core.errors import (
     CalsyncError,
     GoogleRefused,
@@ -36,15 +44,18 @@ from core.model import Item, ItemStatus, Mapping, People, PersonKind, SessionUse
 from core.planner import SessionInput, plan
 from core.ports import (
     Calendar,
+    Drive,
     Fence,
     IssueStore,
     Lease,
     MappingStore,
     Salesforce,
+    SalesforceFiles,
     SettingsStore,
 )
 from core.settings import Settings, resolve
 from core.users import HeldDelete, User
+from infra.attachments import AttachmentsOutcome, store_attachments
 from infra.execute import Executed, Executor
 
 log = logging.getLogger("calsync.session")
@@ -141,6 +152,9 @@ class Services:
     calendar_for: Callable[[str], Calendar]
     salesforce: Callable[[], Salesforce]
     history: Callable[[Sequence[HistoryNote], str, datetime], None] = lambda notes, user, now: None
+    # R-20: a user's Drive reader and Salesforce Files, built only while save_attachments is on
+    drive_for: Callable[[str], Drive] | None = None
+    files: Callable[[], SalesforceFiles] | None = None
 
 
 @dataclass
@@ -191,6 +205,72 @@ class Session:
                 pass  # it expires by itself within LEASE_TTL
         if report.retry:
             raise RetryableError(f"{len(report.failed)} items of {self.email} will be retried")
+        return report
+
+    def run_items(
+        self, items: Sequence[Item], bounds: tuple[datetime, datetime], dry_run: bool = False
+    ) -> Report:
+        """R-38: plan and carry out these items (a backfill's batch over `bounds`) as a session
+        would, by the autosave rules without the sliding window, under the user's lease
+        (SessionBusy while a session runs), with the deletion guard and attachments; sync
+        tokens and window_end are left to the sessions."""
+        if dry_run:
+            return self._guarded(lambda: self._batch(items, bounds, dry_run), dry_run)
+        self.fence = self.s.lease.acquire(self.email, self.holder, LEASE_TTL)
+        if self.fence is None:
+            raise SessionBusy(f"a session of {self.email} is running")
+        try:
+            report = self._guarded(lambda: self._batch(items, bounds, dry_run), dry_run)
+        finally:
+            try:
+                self.s.lease.release(self.fence)
+            except CalsyncError:
+                pass
+        if report.retry:
+            raise RetryableError(f"{len(report.failed)} items of {self.email} will be retried")
+        return report
+
+    def _batch(
+        self, items: Sequence[Item], bounds: tuple[datetime, datetime], dry_run: bool
+    ) -> Report:
+        report = Report(self.email, dry_run=dry_run)
+        user = self.s.settings.get_user(self.email)
+        if user is None or not user.enabled:
+            return report
+        settings, _ = self._settings(user, dry_run)
+        calendar = self.s.calendar_for(user.email)
+        mappings = self.s.mappings.for_user(user.email)
+        observed = _Observed(list(items), {}, False, readable=set(self._calendars(user, settings)))
+        observed.items += self._parents(calendar, observed.items, observed.readable)
+        report.items_seen = len(items)
+        sf = self.s.salesforce()
+        sf_user_id = user.sf_user_id or self._match_sf_user(sf, user, dry_run)
+        if not sf_user_id:
+            self._no_sf_user(user, dry_run)
+            report.plan = Plan()
+            return report
+        inp = replace(self._input(sf, user, sf_user_id, settings, observed.items, mappings,
+                                  frozenset()), backfill=bounds)  # fmt: skip
+        report.plan = self._plan(inp)
+        if dry_run:
+            return report
+        if self._create_people(sf, report.plan):
+            inp = replace(self._input(sf, user, sf_user_id, settings, observed.items, mappings,
+                                      frozenset()), backfill=bounds)  # fmt: skip
+            report.plan = self._plan(inp)
+        executor = Executor(calendar, sf, self.s.mappings, self.s.issues, settings, user.email,
+                            self.now, self.fence, {(i.calendar_id, i.id): i for i in observed.items},
+                            self.s.history, self._renew, self._attachments(user, settings))  # fmt: skip
+        report.executed = executor.run(report.plan)
+        report.retry = report.executed.retry
+        if report.plan.held and not report.retry:
+            # Held deletes join those the sessions hold (R-37), for the admin to confirm.
+            new = _with_titles(held_deletes(report.plan.held), sf)
+            known = {h.sync_key for h in user.state.held_deletes}
+            held = user.state.held_deletes + tuple(h for h in new if h.sync_key not in known)
+            self.s.settings.set_state_fields(user.email, {"held_deletes": held,
+                                                          "held_id": held_id(held)},
+                                             fence=self.fence)  # fmt: skip
         return report
 
     def _guarded(self, body: Callable[[], Report], dry_run: bool) -> Report:
@@ -281,7 +361,7 @@ class Session:
             return report
         executor = Executor(calendar, sf, self.s.mappings, self.s.issues, settings, user.email,
                             self.now, self.fence, {(i.calendar_id, i.id): i for i in observed.items},
-                            self.s.history, self._renew)  # fmt: skip
+                            self.s.history, self._renew, self._attachments(user, settings))  # fmt: skip
         report.executed = executor.run(report.plan)
         report.retry = report.executed.retry
         self._record_problems(user, observed, setting_issues)
@@ -297,6 +377,25 @@ class Session:
         log.info("session done", extra={"user": user.email, "count": len(report.plan.units),
                                         "status": "retry" if report.retry else "ok"})  # fmt: skip
         return report
+
+    def _attachments(
+        self, user: User, settings: Settings
+    ) -> Callable[[StoreAttachments], AttachmentsOutcome] | None:
+        """R-20: stores an item's attachments as the user; None while save_attachments is off,
+        so that the Drive scope is never asked for then."""
+        if not settings.save_attachments or self.s.drive_for is None or self.s.files is None:
+            return None
+        drive_for, files_for = self.s.drive_for, self.s.files
+        readers: dict[str, tuple[Drive, SalesforceFiles]] = {}
+
+        def store(write: StoreAttachments) -> AttachmentsOutcome:
+            if not readers:
+                readers["it"] = (drive_for(user.email), files_for())
+            drive, files = readers["it"]
+            return store_attachments(drive, files, write.attachments, write.sf_event_id,
+                                     write.files, settings.attachment_max_bytes)  # fmt: skip
+
+        return store
 
     def _plan(self, inp: SessionInput) -> Plan:
         try:

@@ -53,6 +53,8 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
         calendar_for=_calendar_for,
         salesforce=_salesforce,
         history=FirestoreHistory(db).record,
+        drive_for=drive_for,
+        files=salesforce_files,
     )
 
 
@@ -140,17 +142,11 @@ def salesforce_files():  # -> infra.salesforce_files.SalesforceFiles (the adapte
 # --- R-38: backfill ----------------------------------------------------------------------
 
 
-class BatchRunnerMissing(RuntimeError):
-    """The session's batch runner is not wired in yet (issue 12, second part)."""
-
-
 def batch_runner():  # -> core.ports.BatchRunner
-    """The session's per-batch work (autosave rules without the window, on the new session).
-    Until the session provides it, backfills cannot run: they say so instead of pretending."""
-    raise BatchRunnerMissing(
-        "the backfill's batch runner is not wired in yet: it comes with the new session "
-        "(issue 12, second part); nothing was read or written"
-    )
+    """The session's per-batch work: the autosave rules without the window (R-38)."""
+    from infra.backfill_runner import SessionBatchRunner
+
+    return SessionBatchRunner(services())
 
 
 @cache
@@ -160,17 +156,24 @@ def backfill_store():
     return FirestoreBackfillStore(client_for(config()))
 
 
-class _NoRunner:
-    def run(self, email, items, dry_run):  # noqa: ANN001 - core.ports.BatchRunner
-        return batch_runner().run(email, items, dry_run)
+class _LazyRunner:
+    """The batch runner built on its first batch: `backfill status` never builds the session."""
+
+    def __init__(self) -> None:
+        self._runner = None
+
+    def run(self, email, items, dry_run, bounds):  # noqa: ANN001 - core.ports.BatchRunner
+        if self._runner is None:
+            self._runner = batch_runner()
+        return self._runner.run(email, items, dry_run, bounds)
 
 
 def backfill(needs_runner: bool = True):  # -> infra.backfill.Backfill
     """The backfill engine; `needs_runner` False for what only reads or writes checkpoints
-    (`backfill status`), which works before the batch runner is wired in."""
+    (`backfill status`): its batch runner is then built only if a batch runs."""
     from infra.backfill import Backfill, OrgBudget, firestore_budget_reader
 
-    runner = batch_runner() if needs_runner else _NoRunner()  # first: says what is missing
+    runner = batch_runner() if needs_runner else _LazyRunner()
     return Backfill(
         store=backfill_store(),
         pages_for=_calendar_for,

@@ -717,7 +717,7 @@ class FakeBatchRunner:
         self.crash_on: int | None = None
         self.interrupt_on: int | None = None
 
-    def run(self, email, items, dry_run):
+    def run(self, email, items, dry_run, bounds=None):
         if self.busy:
             self.busy -= 1
             raise LockError(f"a session of {email} is running")

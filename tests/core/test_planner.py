@@ -351,7 +351,10 @@ def test_attachments_within_the_limit():
              Attachment("f2", "https://drive/f2", "Video.mp4", size_bytes=50_000_000))  # fmt: skip
     w = world(meeting(attachments=files), settings=replace(AUTOSAVE, save_attachments=True))
     p = settle(w)
-    assert [a.attachment.file_id for a in p.of(AttachmentUpload)] == ["f1"]
+    [store] = p.of(AttachmentUpload)
+    assert [a.file_id for a in store.attachments] == ["f1", "f2"]  # judged when stored
+    [m] = w.mappings.values()
+    assert [f.file_id for f in m.files] == ["f1"] and m.attachments == ("f1", "f2")
     off = world(meeting(attachments=files))
     assert not plan(off.input()).of(AttachmentUpload)
 

@@ -16,6 +16,7 @@ from core.actions import (
     SfCreate,
     SfDelete,
     SfUpdate,
+    StoreAttachments,
     Write,
     WriteResult,
 )
@@ -30,10 +31,11 @@ from core.model import (
     SessionUser,
     SfEventState,
     Span,
+    StoredFile,
     Transparency,
     Visibility,
 )
-from core.outcome import settle
+from core.outcome import settle, with_files
 from core.planner import SessionInput
 from core.settings import Settings
 
@@ -53,6 +55,7 @@ class World:
     live: dict[str, tuple[str, ItemKey]] = field(default_factory=dict)  # sf id → (owner, key)
     released: frozenset[str] = frozenset()
     inbox: set[str] = field(default_factory=set)  # SF Events changed in Salesforce
+    stored_files: dict = field(default_factory=dict)  # StoreAttachments results, by sync key
     counter: int = 0
 
     def add(self, *items: Item) -> World:
@@ -85,6 +88,10 @@ class World:
         for unit in plan.units:
             results = [self._write(w) for w in unit.writes]
             outcome = settle(unit, results, self.settings, self.user.email)
+            for w in unit.writes:
+                if isinstance(w, StoreAttachments) and w.sync_key in self.stored_files:
+                    kept, big = self.stored_files.pop(w.sync_key)
+                    outcome = with_files(outcome, w.sync_key, kept, (), big)
             for m in outcome.forgets:
                 self.mappings.pop(m.key, None)
             for m in outcome.puts:
@@ -166,4 +173,12 @@ class World:
                 transparency=p.transparency or Transparency.OPAQUE, color_id=ev.color_id,
                 private_props=ev.private_props, updated=self.now))  # fmt: skip
             return WriteResult(ev.event_id, True, ev.event_id)
-        return WriteResult("", True, "069000000000001")  # an attachment, stored
+        if isinstance(a, StoreAttachments):  # stored as the executor would: judged by size
+            big = [
+                x for x in a.attachments if (x.size_bytes or 0) > self.settings.attachment_max_bytes
+            ]
+            kept = tuple(StoredFile(x.file_id, f"069{i:012d}", "1", a.sf_event_id)
+                         for i, x in enumerate(a.attachments) if x not in big)  # fmt: skip
+            self.stored_files[a.sync_key] = (kept, tuple(x.file_id for x in big))
+            return WriteResult(a.sync_key, not big, a.sf_event_id)
+        raise AssertionError(f"no model for {type(a).__name__}")

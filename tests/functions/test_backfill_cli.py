@@ -16,7 +16,6 @@ from core.backfill import Status
 from functions import backfill_cli
 from functions.backfill_cli import Deps, ProgressBar
 from infra.backfill import Backfill
-from infra.wiring import BatchRunnerMissing
 from tests.fakes import (
     FakeBackfillQueue,
     FakeBatchRunner,
@@ -180,15 +179,6 @@ def test_other_dates_while_one_is_unfinished(cli):
     assert code == 2 and "unfinished backfill from 2025-01-01 to 2026-01-01" in err
     code, _, _ = cli(ANN, "--since", "2024-01-01", "--until", "2026-01-01", "--restart")
     assert code == 0 and cli.store.get(ANN).since == date(2024, 1, 1)
-
-
-def test_without_the_batch_runner_the_command_says_so(cli):
-    def missing(needs: bool):
-        raise BatchRunnerMissing("the backfill's batch runner is not wired in yet")
-
-    cli.deps.engine = missing
-    code, _, err = cli(ANN, "--since", "2025-01-01")
-    assert code == 2 and "not wired in yet" in err
 
 
 def test_a_stopped_backfill_exits_1_with_its_reason(cli):

@@ -255,6 +255,6 @@ class Slow:
     def __init__(self, inner, clock) -> None:
         self.inner, self.clock = inner, clock
 
-    def run(self, email, items, dry_run):
+    def run(self, email, items, dry_run, bounds=None):
         self.clock.tick(100)
         return self.inner.run(email, items, dry_run)
