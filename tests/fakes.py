@@ -538,8 +538,10 @@ class FakeSalesforce:
     def _marker_find(self, key: str, owner: str, *starts: str) -> str:
         """As infra/salesforce.py: by owner and calsync's marker, at one of these starts."""
         for e in self.live():
-            if e.owner == owner and e.description.endswith(MARKER + key) and (
-                not any(starts) or _instance(e.start) in starts
+            if (
+                e.owner == owner
+                and e.description.endswith(MARKER + key)
+                and (not any(starts) or _instance(e.start) in starts)
             ):
                 return e.id
         return ""

@@ -156,7 +156,9 @@ class Kit:
         span = self.current(item).span
         assert span is not None and span.start is not None and span.end is not None
         delta = timedelta(hours=hours)
-        return self.edit(item, span=Span.timed(span.start + delta, span.end + delta, span.time_zone))
+        return self.edit(
+            item, span=Span.timed(span.start + delta, span.end + delta, span.time_zone)
+        )
 
     def tag(self, item: Item, color: str = "9") -> Item:
         return self.edit(item, color_id=color)
@@ -183,7 +185,9 @@ class Kit:
     def events_for(self, owner: str, item: Item) -> list[SfRecord]:
         """The live SF Events of `owner` made of `item` (by Calsync_Key__c or the marker)."""
         key = self.key_of(owner, item)
-        return [e for e in self.events(owner) if e.key == key or e.description.endswith(MARKER + key)]
+        return [
+            e for e in self.events(owner) if e.key == key or e.description.endswith(MARKER + key)
+        ]
 
     def hand_made(self, owner: str, item: Item, **fields: Any) -> SfRecord:
         """An Event a rep typed into Salesforce for the same meeting (same owner, start, subject),

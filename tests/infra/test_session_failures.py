@@ -159,6 +159,7 @@ def test_H2_R31_a_refused_create_is_an_issue_and_an_error_label_and_saves_once_m
 
 # -- H3: one item, one calendar, one permanent error --------------------------------------
 
+
 def google_event(n: int, start: str, end: str, zone: str = "Europe/Berlin") -> dict:
     """A tagged meeting as Google's JSON: the adapter's parser makes the Item."""
     return {
@@ -213,7 +214,9 @@ def test_H3_R15_a_saved_item_moved_to_an_unusable_time_fails_alone_and_keeps_its
     kit.from_google(ALICE, google_event(1, *SOON))
     other = kit.meeting(ALICE, "Other")
     kit.sync(ALICE)
-    [event] = kit.events(ALICE, )[:1]
+    [event] = kit.events(
+        ALICE,
+    )[:1]
     odd = kit.from_google(ALICE, {**google_event(1, *times),
                                   "extendedProperties": {"private": kit.props(
                                       kit.google.items[(ALICE, "odd00001")])}})  # fmt: skip

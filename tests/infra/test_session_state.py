@@ -48,7 +48,9 @@ def during_session(kit: Kit, action) -> None:
         return original(*args)
 
     calendar.changes = changes  # type: ignore[method-assign]
-    kit.services.calendar_for = lambda email: calendar if email == ALICE else kit.google.calendar(email)
+    kit.services.calendar_for = lambda email: (
+        calendar if email == ALICE else kit.google.calendar(email)
+    )
 
 
 # -- M1: state written field by field -----------------------------------------------------
@@ -108,7 +110,9 @@ def test_M1_R37_a_confirmation_given_during_a_session_is_kept_for_the_next():
     kit.sync(ALICE)
     during_session(kit, lambda: confirm(kit))
     kit.sync(ALICE, sweep=True)
-    assert kit.store.get_user(ALICE).state.deletes_release == kit.store.get_user(ALICE).state.held_id
+    assert (
+        kit.store.get_user(ALICE).state.deletes_release == kit.store.get_user(ALICE).state.held_id
+    )
     kit.sync(ALICE)
     assert len(kit.events(ALICE)) == 3 and kit.codes(ALICE) == []
 
