@@ -82,9 +82,19 @@ def intents(units: Sequence[Unit]) -> list[Mapping]:
     out: list[Mapping] = []
     for unit in units:
         keys = {w.sync_key for w in unit.writes if isinstance(w, SfCreate) and not w.retry}
+        retried = {w.sync_key for w in unit.writes if isinstance(w, SfCreate) and w.retry}
         for m in unit.mappings:
-            if isinstance(m, MappingPut) and m.mapping.sync_key in keys:
+            if not isinstance(m, MappingPut):
+                continue
+            if m.mapping.sync_key in keys:
                 out.append(replace(m.mapping, sf_event_id="", pending_create=True))
+            elif m.mapping.sync_key in retried and m.before is not None:
+                # A retry that finds the Event moves it to the item's start now; should its
+                # answer be lost too, the next retry must look there as well (audit H1b).
+                known = (m.before.start, *m.before.tried_starts)
+                if m.mapping.start and m.mapping.start not in known:
+                    out.append(replace(m.before, tried_starts=(*m.before.tried_starts,
+                                                               m.mapping.start)))  # fmt: skip
     return out
 
 

@@ -355,7 +355,8 @@ class _Planner:
         )
         out: list[Action] = [SfCreate(key, target.key, f, rule, f.relations.new_people,
                                       retry=retry is not None,
-                                      intent_start=retry.start if retry else "")]  # fmt: skip
+                                      intent_start=retry.start if retry else "",
+                                      tried_starts=retry.tried_starts if retry else ())]  # fmt: skip
         out += uploads
         out.append(MappingPut(mapping, rule, before=retry))
         return out
@@ -492,7 +493,7 @@ class _Planner:
             out.append(SfDelete(m.sync_key, m.sf_event_id, rule, series=bool(m.pattern),
                                 occurrence_of=m.occurrence_of, key=str(m.key),
                                 retry=m.pending_delete, owner_id=m.owner_sf_id,
-                                intent_start=m.start))  # fmt: skip
+                                intent_start=m.start, tried_starts=m.tried_starts))  # fmt: skip
         out.append(MappingDelete(m, rule))
         return out
 

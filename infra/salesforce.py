@@ -654,7 +654,7 @@ class SalesforceAdapter:
         """sync key → id of the Event an intent's create made, for deletes by key (audit M3)."""
         if self.has_key_field():
             return dict(self._find_by_key([d.sync_key for d in deletes]))
-        wanted = [(d.sync_key, d.owner_id, d.intent_start) for d in deletes]
+        wanted = [(d.sync_key, d.owner_id, (d.intent_start, *d.tried_starts)) for d in deletes]
         return dict(self._marker_lookup(wanted))
 
     def _find_by_key(self, keys: Sequence[str]) -> dict[str, str]:
@@ -670,10 +670,10 @@ class SalesforceAdapter:
 
     def _find_by_marker(self, creates: Sequence[SfCreate]) -> dict[str, str]:
         """Without Calsync_Key__c: the Events earlier attempts of these creates made, at the
-        start the intent recorded, or at this create's start (an earlier retry that found it
-        moved it there, and its answer was lost)."""
-        wanted = [(c.sync_key, c.fields.owner_id, (c.intent_start, c.fields.start_utc))
-                  for c in creates]  # fmt: skip
+        start the intent recorded, at a start an earlier retry moved it to (its answer lost),
+        or at this create's start."""
+        wanted = [(c.sync_key, c.fields.owner_id,
+                   (c.intent_start, *c.tried_starts, c.fields.start_utc)) for c in creates]  # fmt: skip
         return self._marker_lookup(wanted)
 
     def _marker_lookup(self, wanted: Sequence[tuple[str, str, Any]]) -> dict[str, str]:

@@ -562,6 +562,7 @@ class FakeSalesforce:
                 existing = next((e.id for e in self.live() if e.key == c.sync_key), "")
             elif c.retry:
                 existing = self._marker_find(c.sync_key, c.fields.owner_id, c.intent_start,
+                                             *c.tried_starts,
                                              _instance(c.fields.start_utc))  # fmt: skip
             if existing:  # an upsert, or a retry writing its fields again (infra/salesforce.py)
                 record = self.events[existing]
@@ -620,7 +621,8 @@ class FakeSalesforce:
                 if self.keyed:
                     target = next((e.id for e in self.live() if e.key == d.sync_key), "")
                 else:
-                    target = self._marker_find(d.sync_key, d.owner_id, d.intent_start)
+                    target = self._marker_find(d.sync_key, d.owner_id, d.intent_start,
+                                               *d.tried_starts)  # fmt: skip
             if self.faults.refused("sf_delete", d):
                 out.append(WriteResult(d.sync_key, False, "", "DELETE_FAILED", "refused"))
                 continue

@@ -146,6 +146,38 @@ def test_H1b_R39_crash_after_create_then_an_edit_before_the_retry_makes_one_even
     assert event.subject == now.title and event.start == now.span.start_utc
 
 
+@pytest.mark.parametrize("down_between", [False, True], ids=["lost twice", "lost, down, lost"])
+def test_H1b_R39_retries_whose_answers_are_lost_while_the_item_moves_make_one_event(down_between):
+    """Found by the fault run (seed 81, no key field): a create's answer is lost; the item moves,
+    the retry finds the Event and moves it there, and that answer is lost too; the item moves
+    again: the next retry looked at the intent's start and the start now only, missed the Event
+    where the first retry had put it, and made a second one. The intent now records every start
+    a retry moved its Event to (Mapping.tried_starts), before the retry is sent. A retry that
+    never reached Salesforce (a 503 before anything was applied) must not hide the Event either."""
+    kit = Kit(keyed=False)
+    kit.user(ALICE)
+    kit.contact(JANE)
+    item = kit.meeting(ALICE, "Acme call")
+    kit.faults.lose.append(("sf_create", lambda c: True))
+    assert kit.attempt(ALICE) == "retry"
+    kit.move(item, hours=24)
+    if down_between:
+        kit.faults.lose.clear()
+        kit.faults.down.append(("sf_create", lambda c: True))
+        assert kit.attempt(ALICE) == "retry"
+        kit.faults.down.clear()
+        kit.faults.lose.append(("sf_create", lambda c: True))
+        kit.move(item, hours=2)
+    assert kit.attempt(ALICE) == "retry"
+    assert len(kit.events(ALICE)) == 1
+    kit.move(item, hours=24)
+    kit.faults.lose.clear()
+    assert kit.attempt(ALICE) == "ok"
+    saved_once(kit, ALICE, item)
+    [event] = kit.events(ALICE)
+    assert event.start == kit.current(item).span.start_utc
+
+
 @pytest.mark.parametrize("keyed", KEY_MODES)
 def test_H1b_R29_a_crash_at_any_write_of_a_busy_session_never_duplicates(keyed):
     """The crash window of H1b also covered the updates and deletes sent after the creates; a
