@@ -576,6 +576,8 @@ class _Planner:
             return work.unit()
         work.actions.append(MappingDelete(m, "R-23"))
         if item is None or item.status is ItemStatus.CANCELLED:
+            # The Event is gone, as a cancel wanted: a refused delete's issue closes (audit H2).
+            work.actions += self.issue_actions(work.key, None, "R-23")
             return work.unit()
         if self.s.delete_from_calendar:
             work.actions.append(GoogleDelete(m.calendar_id, m.event_id, "R-23"))

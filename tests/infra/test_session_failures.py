@@ -74,6 +74,25 @@ def test_H2_R18_R31_a_refused_delete_is_kept_as_pending_and_retried():
     assert kit.open_issues() == []
 
 
+def test_H2_R23_R31_a_refused_delete_whose_event_a_rep_deletes_closes_its_issue():
+    """Found by the fault run (seed 175): Salesforce refused the delete of a cancelled item
+    (CS-010, a kept delete), then someone deleted the Event in Salesforce. The session forgot the
+    mapping (R-23) but left CS-010 open for good: an issue saying the delete failed, about an
+    Event that is gone as the cancel wanted."""
+    kit = Kit()
+    item, event = saved(kit)
+    refuse(kit, "sf_delete")
+    kit.cancel(item)
+    kit.sync(ALICE)
+    assert kit.issue_for(ALICE, item).code == "CS-010"
+    kit.later(seconds=5)
+    event.deleted, event.modified = True, kit.now
+    kit.store.add_sf_changes(ALICE, [event.id])
+    kit.sync(ALICE)
+    assert kit.mappings.for_user(ALICE) == []
+    assert kit.open_issues() == []
+
+
 @pytest.mark.parametrize("sweep", [False, True], ids=["next push", "next sweep"])
 def test_H2_R18_a_refused_unsync_keeps_the_wish_and_is_retried(sweep):
     """Found by this suite: the error label replaced the unsync colour, and the next session
