@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.bench_upsync_initial import (
-    BATCH,
     USER,
     CalendarRequests,
     FirestoreCalls,
@@ -29,6 +28,7 @@ from bench.bench_upsync_initial import (
     seed,
     sf_events,
 )
+from bench.fill import insert_events
 from emulators import stack
 
 ITEMS = int(os.environ.get("BENCH_BACKFILL_ITEMS", "10000"))
@@ -46,33 +46,6 @@ def body(i: int, now: datetime) -> dict[str, Any]:
         "end": {"dateTime": (start + timedelta(minutes=30)).isoformat()},
         "attendees": [{"email": USER}, *({"email": p} for p in people(i))],
     }
-
-
-def fill(env: dict[str, str], now: datetime) -> float:
-    from googleapiclient.http import BatchHttpRequest
-
-    from emulators.rep import calendar
-    from infra.google_calendar import batch_uri_for
-
-    events = calendar(env, USER)
-    failures: list[BaseException] = []
-
-    def collect(request_id: str, response: Any, exception: BaseException | None) -> None:
-        if exception is not None:
-            failures.append(exception)
-
-    started = time.monotonic()
-    for first in range(0, ITEMS, BATCH):
-        batch = BatchHttpRequest(callback=collect,
-                                 batch_uri=batch_uri_for(env["CALSYNC_CALENDAR_URL"]))  # fmt: skip
-        for i in range(first, min(first + BATCH, ITEMS)):
-            batch.add(events.insert(calendarId="primary", body=body(i, now)))
-        batch.execute()
-        if (first // BATCH + 1) % 40 == 0:
-            print(f"  {first + BATCH}/{ITEMS} items in the calendar", flush=True)
-    if failures:
-        raise SystemExit(f"bench: {len(failures)} inserts failed, first: {failures[0]}")
-    return time.monotonic() - started
 
 
 class Interrupt:
@@ -107,7 +80,7 @@ def measure(env: dict[str, str]) -> dict[str, Any]:
     admin("settings", "set", "autosave_meetings", "true", "--user", USER)
     now = datetime.now(UTC)
     print(f"filling {USER}'s calendar with {ITEMS} items before the window", flush=True)
-    fill_seconds = fill(env, now)
+    fill_seconds = insert_events(env, USER, ITEMS, lambda i: body(i, now), every=2000)
     since = (now - timedelta(days=20 + ITEMS // 20)).date()
     engine = wiring.backfill()
     until = (now - timedelta(days=14)).date()
@@ -136,8 +109,9 @@ def measure(env: dict[str, str]) -> dict[str, Any]:
     after = usage.snapshot()
     spent = {side: delta(before[side], after[side]) for side in before}
     calls = {
-        "calendar": sum(v for k, v in spent["calendar"].items()
-                        if k not in ("batch", "oauth2.token")),  # fmt: skip
+        "calendar": sum(
+            v for k, v in spent["calendar"].items() if k not in ("batch", "oauth2.token")
+        ),  # fmt: skip
         "calendar_http_requests": spent.pop("calendar_http").get("requests", 0),
         "salesforce": spent["salesforce"].pop("total", 0),
         "firestore": sum(spent["firestore"].values()),
@@ -158,8 +132,9 @@ def measure(env: dict[str, str]) -> dict[str, Any]:
         "resume_to_first_batch_s": round(first_new - started, 2),
         "calendar_fill_s": round(fill_seconds, 1),
         "calls": calls,
-        "calls_per_saved_item": {k: round(n / saved, 4) if saved else None
-                                 for k, n in calls.items()},  # fmt: skip
+        "calls_per_saved_item": {
+            k: round(n / saved, 4) if saved else None for k, n in calls.items()
+        },  # fmt: skip
         "calls_by_kind": spent,
     }
 

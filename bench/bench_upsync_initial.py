@@ -25,12 +25,12 @@ from typing import Any
 
 import requests
 
+from bench.fill import insert_events
 from emulators import stack
 
 HERE = Path(__file__).resolve().parent
 RESULT = HERE / "results" / "upsync_initial.json"
 ITEMS = int(os.environ.get("BENCH_ITEMS", "5000"))
-BATCH = 50  # calls per Calendar batch request, as Google recommends
 USER = "alice@example.com"
 ACCOUNTS, CONTACTS_PER_ACCOUNT, LEADS = 40, 10, 100
 TARGET_SF_PER_ITEM = 0.02
@@ -102,35 +102,6 @@ def body(i: int, now: datetime) -> dict[str, Any]:
     if i % 2 == 0:
         event["colorId"] = "9"
     return event
-
-
-def fill_calendar(env: dict[str, str], now: datetime) -> float:
-    """Insert ITEMS events into the rep's calendar, BATCH per batch request; returns seconds."""
-    from googleapiclient.http import BatchHttpRequest
-
-    from emulators.rep import calendar
-    from infra.google_calendar import batch_uri_for
-
-    events = calendar(env, USER)
-    failures: list[BaseException] = []
-
-    def collect(request_id: str, response: Any, exception: BaseException | None) -> None:
-        if exception is not None:
-            failures.append(exception)
-
-    started = time.monotonic()
-    for first in range(0, ITEMS, BATCH):
-        batch = BatchHttpRequest(
-            callback=collect, batch_uri=batch_uri_for(env["CALSYNC_CALENDAR_URL"])
-        )
-        for i in range(first, min(first + BATCH, ITEMS)):
-            batch.add(events.insert(calendarId="primary", body=body(i, now)))
-        batch.execute()
-        if (first // BATCH + 1) % 20 == 0:
-            print(f"  {first + BATCH}/{ITEMS} items in the calendar", flush=True)
-    if failures:
-        raise SystemExit(f"bench: {len(failures)} inserts failed, first: {failures[0]}")
-    return time.monotonic() - started
 
 
 def admin(*argv: str) -> None:
@@ -238,7 +209,7 @@ def measure(env: dict[str, str]) -> dict[str, Any]:
     admin("settings", "set", "autosave_meetings", "true", "--user", USER)
     now = datetime.now(UTC)
     print(f"filling {USER}'s calendar with {ITEMS} items", flush=True)
-    fill_seconds = fill_calendar(env, now)
+    fill_seconds = insert_events(env, USER, ITEMS, lambda i: body(i, now), every=1000)
     usage = Usage(env, firestore, calendar_http)
     before = usage.snapshot()
     print("one session, no push: the initial sync", flush=True)

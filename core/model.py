@@ -345,7 +345,7 @@ class Mapping:
     pattern: str = ""  # normalised RRULE of a series saved as one SF series (R-17)
     occurrence_of: str = ""  # the series' SF Event id, when this maps one of its occurrences
     linked: tuple[str, ...] = ()  # emails already linked as relations (R-16)
-    attachments: tuple[str, ...] = ()  # Drive file ids already stored in Salesforce (R-20)
+    attachments: tuple[str, ...] = ()  # R-20: Drive file ids judged: stored, or refused for good
     files: tuple[StoredFile, ...] = ()  # R-20: where each stored file is, by Drive file id
     # R-29, R-39: written before the Salesforce create (an intent): the create may or may not
     # have happened, so a retry resolves it by the sync key, never by what the item says now.

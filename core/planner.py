@@ -248,7 +248,11 @@ class _Planner:
         """R-17: a tagged instance saves its series; the instance copy is labelled with it."""
         owner = self.user.sf_user_id
         parent = next(i for i in self.inp.items if i.is_series and i.series_key == item.series_key)
-        result = series.targets(parent, self.s, self.inp.now, self.inp.backfill) if parent.span else series.Targets()
+        result = (
+            series.targets(parent, self.s, self.inp.now, self.inp.backfill)
+            if parent.span
+            else series.Targets()
+        )
         key = series.series_copy_key(owner, parent, result)
         label = Label(LabelState.SAVED, "saved with its series", sync_key=key)
         work.actions += self.label(item, label, True, "R-17")

@@ -203,24 +203,3 @@ def test_R18_unsync_colour_deletes_and_takes_labels_off(org):
     assert P_KEY not in org.private_props(ALICE, event["id"])
     org.sync(ALICE, sweep=True)
     assert org.events() == []  # autosave leaves it alone from then on
-
-
-def test_R20_attachments_are_not_marked_stored_while_storing_is_not_implemented(org):
-    """R-20 is a known gap: the event is saved, and its files stay pending in the mapping
-    rather than being recorded as stored (so nothing is silently lost once R-20 lands)."""
-    org.enable(ALICE)
-    org.store.set_org_settings({"save_attachments": True})
-    body = {
-        "summary": "With slides",
-        "start": {"dateTime": (org.now + timedelta(days=2)).isoformat()},
-        "end": {"dateTime": (org.now + timedelta(days=2, hours=1)).isoformat()},
-        "attendees": [{"email": ALICE}, {"email": JANE}],
-        "colorId": "9",
-        "attachments": [{"fileUrl": "https://drive.google.com/file/d/abc123", "title": "Deck"}],
-    }
-    org.calendar(ALICE).insert(calendarId="primary", body=body, supportsAttachments=True).execute()
-    assert "store attachment" in org.sync(ALICE, dry_run=True).summary()  # the plan wants it
-    org.sync(ALICE)
-    assert len(org.events()) == 1
-    [mapping] = org.services.mappings.for_user(ALICE)
-    assert mapping.attachments == ()

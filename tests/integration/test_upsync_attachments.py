@@ -86,3 +86,25 @@ def test_R20_off_means_no_drive_call_and_no_file(org):
     after = org.gcal.counters()
     assert not any(name.startswith("drive.") and after[name] != before.get(name, 0)
                    for name in after)  # fmt: skip
+
+
+def test_R20_a_file_the_user_cannot_read_gets_cs022_once_and_the_event_is_saved(org):
+    """A Drive file that is not there for the user (404) is CS-022; the item is saved all the
+    same, and the file is judged in the mapping: a session that does not write the item again does
+    not ask Drive again (an edit of the item does: the file may have been shared since)."""
+    org.store.set_org_settings({"save_attachments": True})
+    org.enable(ALICE)
+    gone = {"id": "abc123", "webViewLink": "https://drive.google.com/file/d/abc123",
+            "name": "Deck", "mimeType": "application/pdf"}  # fmt: skip
+    event = saved_with(org, gone)
+    assert "store attachment" in org.sync(ALICE, dry_run=True).summary()  # the plan wants it
+    org.sync(ALICE)
+    [sf_event] = org.events()
+    assert documents(org, sf_event["Id"]) == []
+    assert [i.code for i in org.services.issues.open_for_user(ALICE)] == ["CS-022"]
+    [mapping] = org.services.mappings.for_user(ALICE)
+    assert mapping.attachments == ("abc123",) and mapping.files == ()
+    assert org.private_props(ALICE, event["id"])["calsync_status"].startswith("Tracked")
+    assert "store attachment" not in org.sync(ALICE, sweep=True, dry_run=True).summary()
+    org.patch(ALICE, event["id"], location="Room 9")
+    assert "store attachment" in org.sync(ALICE, dry_run=True).summary()
