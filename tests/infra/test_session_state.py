@@ -120,6 +120,26 @@ def test_M1_R37_a_confirmation_given_during_a_session_is_kept_for_the_next():
 # -- M4: deletions in a 410 gap ------------------------------------------------------------
 
 
+def test_M4_R31_an_unsaved_item_cancelled_while_the_token_was_invalid_closes_its_issue():
+    """Found by the fault run (seeds 10, 88, 105, 138, 153, 167, 177): a tagged item's create
+    was refused (CS-010; no mapping), then it was cancelled while the sync token was invalid.
+    The full listing left cancelled events out and `_gap` reads mapped items only, so the
+    cancel was never seen and CS-010 stayed open for good. The full listing now shows deleted
+    events (showDeleted), and the cancelled copy closes its issue."""
+    kit = Kit()
+    kit.user(ALICE)
+    kit.contact(JANE)
+    item = kit.meeting(ALICE, "Refused")
+    kit.faults.refuse.append(("sf_create", lambda c: True))
+    kit.sync(ALICE)
+    assert kit.codes(ALICE) == ["CS-010"] and kit.mappings.for_user(ALICE) == []
+    kit.faults.refuse.clear()
+    kit.cancel(item)
+    kit.google.expired_before = kit.google.last + 1
+    assert kit.sync(ALICE).full_sync
+    assert kit.open_issues() == [] and kit.events(ALICE) == []
+
+
 @pytest.mark.parametrize("how", ["cancelled", "gone"])
 def test_M4_R18_a_deletion_made_while_the_token_was_invalid_reaches_salesforce(how):
     """Old code: after a 410 the full listing (without showDeleted) left the cancelled item out
