@@ -120,6 +120,28 @@ def test_M1_R37_a_confirmation_given_during_a_session_is_kept_for_the_next():
 # -- M4: deletions in a 410 gap ------------------------------------------------------------
 
 
+@pytest.mark.parametrize("change", ["time", "location"])
+def test_R26_R15_a_change_undone_after_calsync_carried_it_reaches_salesforce(change):
+    """Found by the fault run (seed 58): a saved item was moved, the session carried the move to
+    Salesforce (an update, no label write), then the rep moved it back. The copy was then exactly
+    as calsync's last label write had left it, so its digest took the move back for calsync's
+    own echo and dropped it: Salesforce kept the wrong time for good. An echo of a saved copy
+    now also needs the synced fields its mapping recorded."""
+    kit = Kit()
+    [item] = with_saved(kit, 1)
+    first = kit.current(item)
+    if change == "time":
+        kit.move(item, hours=1)
+    else:
+        kit.edit(item, location="Room 9")
+    kit.sync(ALICE)
+    [event] = kit.events(ALICE)
+    assert (event.start, event.location) != (first.span.start_utc, first.location)
+    kit.edit(item, span=first.span, location=first.location)  # undone
+    kit.sync(ALICE)
+    assert (event.start, event.location) == (first.span.start_utc, first.location)
+
+
 def test_M4_R31_an_unsaved_item_cancelled_while_the_token_was_invalid_closes_its_issue():
     """Found by the fault run (seeds 10, 88, 105, 138, 153, 167, 177): a tagged item's create
     was refused (CS-010; no mapping), then it was cancelled while the sync token was invalid.
