@@ -369,8 +369,11 @@ class Session:
         if inbox and not report.retry:
             # Read and settled (a refusal is an issue now); a retry reads them again. Those of
             # items whose delete is held wait with them: if the user saves the item again
-            # instead, the change made in Salesforce must still be merged.
+            # instead, the change made in Salesforce must still be merged. So do those of items
+            # whose delete failed (kept as pending, H2), for the same reason.
             held = {d.sf_event_id for u in report.plan.held for d in u.deletes}
+            outcomes = report.executed.outcomes if report.executed else ()
+            held |= {d.sf_event_id for o in outcomes if not o.ok for d in o.unit.deletes}
             settled = [i for i in inbox if i not in self._unread and i not in held]
             if settled:
                 self.s.settings.remove_sf_changes(user.email, settled, fence=self.fence)

@@ -129,6 +129,28 @@ def test_H2_R18_R04_saving_again_after_a_refused_unsync_keeps_the_event():
     assert not kit.mappings.for_user(ALICE)[0].pending_delete
 
 
+def test_H2_R22_a_salesforce_edit_made_while_a_delete_is_refused_reaches_google_when_saved_again():
+    """Found by the fault run (seed 225): Salesforce refused an unsync's delete (kept as
+    pending); meanwhile someone renamed the Event in Salesforce; the session took the change out
+    of the user's inbox although it only tried the delete again, so when the user saved the item
+    again the rename never reached Google and the two sides disagreed for good."""
+    kit = Kit()
+    item, event = saved(kit)
+    refuse(kit, "sf_delete")
+    kit.unsync(item)
+    kit.sync(ALICE)
+    kit.later(seconds=5)
+    event.subject, event.modified = "Renamed in Salesforce", kit.now
+    kit.store.add_sf_changes(ALICE, [event.id])
+    kit.sync(ALICE)  # the delete is refused again
+    assert kit.store.get_user(ALICE).state.sf_changed == (event.id,)
+    kit.faults.refuse.clear()
+    kit.tag(item)
+    kit.sync(ALICE)
+    assert not event.deleted and kit.current(item).title == "Renamed in Salesforce"
+    assert kit.store.get_user(ALICE).state.sf_changed == ()
+
+
 def test_H2_R02_R31_a_permanently_refused_label_opens_CS014_and_closes_once_written():
     """Old code: failed label writes were only logged; CS-014 existed but nothing opened it."""
     kit = Kit()
