@@ -641,6 +641,7 @@ def plan(inp: SessionInput) -> Plan:
     by_copy = {(i.calendar_id, i.id): i for i in items}
     units: list[Unit] = []
     gone: set[tuple[str, str]] = set()
+    gone_keys: set[ItemKey] = set()  # the meeting's other copies too (H1a: planned once)
     series_seen: set[str] = set()
     for event in sorted(inp.sf_events, key=lambda e: e.sf_event_id):
         if event.deleted and event.sf_event_id in planner.by_sf:
@@ -648,14 +649,15 @@ def plan(inp: SessionInput) -> Plan:
             units.append(planner.sf_deleted(event, by_copy))
             if planner.mine.get(m.key) is None or not m.key.instance:
                 gone.add((m.calendar_id, m.event_id))
+                gone_keys.add(m.key)
         elif event.sf_event_id not in planner.by_sf:
             created = planner.sf_created(event)
             if created is not None and created.key not in series_seen:  # once a series
                 series_seen.add(created.key)
                 units.append(created)
     planned: set[ItemKey] = set()
-    for item, copies in _same_meeting([i for i in items if (i.calendar_id, i.id) not in gone],
-                                      inp.user.email):  # fmt: skip
+    left = [i for i in items if (i.calendar_id, i.id) not in gone and i.key not in gone_keys]
+    for item, copies in _same_meeting(left, inp.user.email):
         units.append(_isolated(planner, item, copies))
         planned.add(item.key)
     for m in sorted(planner.mine.values(), key=lambda m: str(m.key)):

@@ -51,6 +51,31 @@ def test_H1a_R19_R29_same_meeting_on_primary_and_group_calendar_makes_one_event(
     assert len(kit.events(ALICE)) == 1
 
 
+def test_H1a_R23_an_event_deleted_in_salesforce_is_planned_once_for_both_copies():
+    """Found by the fault run (seed 170): the Event of a meeting on the primary and a group
+    calendar was deleted in Salesforce while the meeting changed in Google. The deletion was
+    planned for the mapping's copy and the item again through its other copy, whose update
+    re-wrote the mapping after the deletion forgot it: the mapping pointed at a deleted Event,
+    every later update was refused (ENTITY_IS_DELETED, CS-010) and nothing settled."""
+    kit = Kit()
+    kit.user(ALICE, group_calendars=[GROUP])
+    kit.contact(JANE)
+    item = kit.meeting(ALICE, "Pipeline review")
+    copy = kit.copy_on(item, GROUP)
+    kit.sync(ALICE)
+    [event] = kit.events(ALICE)
+    kit.later(seconds=5)
+    event.deleted, event.modified = True, kit.now
+    kit.store.add_sf_changes(ALICE, [event.id])
+    kit.edit(item, title="Pipeline review (moved)")
+    kit.edit(copy, title="Pipeline review (moved)")
+    kit.sync(ALICE)
+    assert kit.mappings.for_user(ALICE) == [] and kit.open_issues() == []
+    assert kit.events(ALICE) == []  # R-23: not created again
+    kit.sync(ALICE)
+    assert kit.events(ALICE) == [] and kit.open_issues() == []
+
+
 @pytest.mark.parametrize("keyed", KEY_MODES)
 def test_H1a_R19_meeting_tagged_only_on_the_group_calendar_copy_saves_once(keyed):
     """The tag on the group calendar's copy is the user's wish for the meeting: one Event."""
