@@ -116,6 +116,8 @@ def settle(unit: Unit, results: Sequence[WriteResult | None], settings: Settings
     failure = results[index]
     assert failure is not None
     write = unit.writes[index]
+    if isinstance(write, SfUpdate) and not write.occurrence_of and failure.error_code == DELETED:
+        return _deleted_in_salesforce(unit, write, settings)
     puts, forgets = _mappings_after_failure(unit, results)
     issue = _issue(unit, write, failure, user_email)
     closed = [
@@ -133,6 +135,33 @@ def settle(unit: Unit, results: Sequence[WriteResult | None], settings: Settings
         closed=tuple(closed),
         failure=failure,
         failed_write=write,
+    )
+
+
+DELETED = "ENTITY_IS_DELETED"  # Salesforce's answer to an update of a deleted record
+
+
+def _deleted_in_salesforce(unit: Unit, write: SfUpdate, settings: Settings) -> Outcome:
+    """R-23: the update found the Event deleted in Salesforce (its change notice was missed or
+    came too late): as a deletion read from Salesforce, the mapping goes, the copy is labelled
+    unsynced (not saved again by autosave) and the item's issues close. Retrying the update
+    could never succeed (found by the fault run: CS-010 for good)."""
+    forgets = tuple(
+        a.before or a.mapping
+        for a in unit.mappings
+        if isinstance(a, MappingPut) and a.mapping.sync_key == write.sync_key
+    )
+    patch = (
+        labels.patch_for(unit.item, Label(LabelState.UNSYNCED), settings, False)
+        if unit.item is not None and unit.item.status is not ItemStatus.CANCELLED
+        else None
+    )
+    return Outcome(
+        unit=unit,
+        forgets=forgets,
+        labels=(patch,) if patch is not None else (),
+        closed=tuple(a.issue for a in unit.issues if isinstance(a, IssueClose)),
+        history=unit.history,
     )
 
 

@@ -151,6 +151,23 @@ def test_H2_R22_a_salesforce_edit_made_while_a_delete_is_refused_reaches_google_
     assert kit.store.get_user(ALICE).state.sf_changed == ()
 
 
+def test_H2_R23_an_update_of_an_event_deleted_in_salesforce_is_a_deletion_not_CS010_for_good():
+    """Found by the fault run (seeds 170, 237): the Event was deleted in Salesforce and its change
+    notice never reached the session (or was consumed for another copy); every update of the
+    edited item was then refused with ENTITY_IS_DELETED, CS-010 was opened again in every
+    session, and a retry could never succeed. The refusal now reads as the deletion it is (R-23):
+    the mapping goes, the copy is labelled unsynced, nothing is created again."""
+    kit = Kit()
+    item, event = saved(kit)
+    event.deleted = True  # no notice in the inbox
+    kit.edit(item, title="Quarterly review (moved)")
+    kit.sync(ALICE)
+    assert kit.mappings.for_user(ALICE) == [] and kit.open_issues() == []
+    assert labels.P_UNSYNCED in kit.props(item) and kit.label_of(item) == ""
+    kit.sync(ALICE, sweep=True)
+    assert kit.events(ALICE) == [] and kit.open_issues() == []
+
+
 def test_H2_R02_R31_a_permanently_refused_label_opens_CS014_and_closes_once_written():
     """Old code: failed label writes were only logged; CS-014 existed but nothing opened it."""
     kit = Kit()
