@@ -469,6 +469,10 @@ class Session:
         slid = sweep or (_parse_date(state.window_end) or hi.date()) < hi.date()
         if slid and user.email in out.readable:
             out.items += self._slid_in(calendar, user, lo, hi, {i.id for i in out.items}, sweep)
+        if sweep:  # items waiting on a group calendar too (found by the fault run, seed 338)
+            for calendar_id in sorted(out.readable - {user.email}):
+                out.items += self._slid_in(calendar, user, lo, hi, {i.id for i in out.items},
+                                           sweep, calendar_id)  # fmt: skip
         out.items += self._pending(calendar, out.items, mappings, out.readable)
         out.items += self._parents(calendar, out.items, out.readable)
         return out
@@ -495,15 +499,16 @@ class Session:
         return out
 
     def _slid_in(self, calendar: Calendar, user: User, lo: datetime, hi: datetime,
-                 have: set[str], sweep: bool) -> list[Item]:  # fmt: skip
+                 have: set[str], sweep: bool, calendar_id: str = "") -> list[Item]:  # fmt: skip
         """R-05, R-28: items that entered the window since the last look, and (on a sweep) items
-        waiting on R-07, R-11 or a refused write (their issue is open), are planned again."""
+        waiting on R-07, R-11 or a refused write (their issue is open), are planned again. A
+        group calendar (`calendar_id`) is read for its waiting items only."""
         since = _parse_date(user.state.window_end) or hi.date()
-        start = datetime.combine(since, datetime.min.time(), UTC)
+        start = datetime.combine(since, datetime.min.time(), UTC) if not calendar_id else hi
         waiting = {i.key for i in self.s.issues.open_for_user(user.email)} if sweep else set()
         if start >= hi and not waiting:
             return []
-        listing = calendar.changes(user.email, "", lo if waiting else start, hi)
+        listing = calendar.changes(calendar_id or user.email, "", lo if waiting else start, hi)
         return [
             i
             for i in listing.items

@@ -199,6 +199,26 @@ def test_H2_R29_a_lost_label_answer_is_retried_and_opens_CS011_meanwhile():
     assert kit.open_issues() == [] and len(kit.events_for(ALICE, item)) == 1
 
 
+def test_H2_R28_R31_a_lost_label_answer_on_a_group_calendar_closes_its_CS011_on_the_sweep():
+    """Found by the fault run (seed 338): an unsync label written on a group calendar's copy was
+    applied but its answer lost (CS-011). The copy then read as calsync's own echo, and the
+    sweep re-read items with open issues on the primary calendar only: CS-011 stayed open for
+    good. The sweep now reads waiting items on the group calendars too."""
+    kit = Kit()
+    kit.user(ALICE, group_calendars=[GROUP])
+    kit.contact(JANE)
+    item = kit.meeting(ALICE, "On the team calendar", calendar=GROUP)
+    kit.sync(ALICE)
+    kit.unsync(item)
+    kit.faults.lose.append(("label", lambda p: True))
+    assert kit.attempt(ALICE) == "retry"
+    assert kit.issue_for(ALICE, item).code == "CS-011"
+    kit.faults.lose.clear()
+    kit.sync(ALICE)
+    kit.sync(ALICE, sweep=True)
+    assert kit.open_issues() == [] and kit.events(ALICE) == []
+
+
 def test_H2_R31_a_refused_create_is_an_issue_and_an_error_label_and_saves_once_mended():
     kit = Kit()
     kit.user(ALICE)
