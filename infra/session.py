@@ -23,12 +23,14 @@ from pathlib import Path
 from core import fields, labels, series
 from core.actions import (
     HistoryNote,
+    MappingPut,
     Plan,
     PlanError,
     SfCreate,
     SfDelete,
     SfUpdate,
     StoreAttachments,
+    Unit,
 )
 from core.errors import (
     CalsyncError,
@@ -370,10 +372,10 @@ class Session:
             # Read and settled (a refusal is an issue now); a retry reads them again. Those of
             # items whose delete is held (R-37) wait with them: if the user saves the item again
             # instead, the change made in Salesforce must still be merged. So do those of items
-            # whose delete failed (kept as pending, H2), for the same reason.
+            # whose writes failed (H2): the unit stopped before the change reached Google.
             held = {d.sf_event_id for u in report.plan.held for d in u.deletes}
             outcomes = report.executed.outcomes if report.executed else ()
-            held |= {d.sf_event_id for o in outcomes if not o.ok for d in o.unit.deletes}
+            held |= {i for o in outcomes if not o.ok for i in _sf_ids(o.unit)}
             settled = [i for i in inbox if i not in self._unread and i not in held]
             if settled:
                 self.s.settings.remove_sf_changes(user.email, settled, fence=self.fence)
@@ -808,6 +810,16 @@ def _others_enabled(item: Item, me: str, enabled: dict[str, str]) -> bool:
     if item.organizer is not None:
         people.add(item.organizer.email.lower())
     return any(p in enabled for p in people - {me})
+
+
+def _sf_ids(unit: Unit) -> set[str]:
+    """The SF Events a unit is about: those it writes and those its mappings point at."""
+    out = {w.sf_event_id for w in unit.writes if isinstance(w, (SfUpdate, SfDelete))}
+    for a in unit.mappings:
+        out.add(a.mapping.sf_event_id)
+        if isinstance(a, MappingPut) and a.before is not None:
+            out.add(a.before.sf_event_id)
+    return out - {""}
 
 
 def _echo(item: Item, by_copy: dict[tuple[str, str], Mapping], settings: Settings) -> bool:

@@ -168,6 +168,28 @@ def test_H2_R23_an_update_of_an_event_deleted_in_salesforce_is_a_deletion_not_CS
     assert kit.events(ALICE) == [] and kit.open_issues() == []
 
 
+def test_H2_R22_a_salesforce_edit_whose_unit_failed_stays_in_the_inbox():
+    """Found by the fault run (seed 405): the item was moved in Google and renamed in Salesforce;
+    Salesforce refused the update carrying the move (CS-010), so the unit stopped before its
+    Google patch carrying the rename. The session still took the rename out of the inbox: once
+    the refusal was mended the move was saved, and the rename never reached Google."""
+    kit = Kit()
+    item, event = saved(kit)
+    kit.later(seconds=5)
+    event.subject, event.modified = "Renamed in Salesforce", kit.now
+    kit.store.add_sf_changes(ALICE, [event.id])
+    kit.move(item, hours=2)
+    refuse(kit, "sf_update")
+    kit.sync(ALICE)
+    assert kit.issue_for(ALICE, item).code == "CS-010"
+    assert kit.store.get_user(ALICE).state.sf_changed == (event.id,)
+    kit.faults.refuse.clear()
+    kit.sync(ALICE, sweep=True)
+    now = kit.current(item)
+    assert event.start == now.span.start_utc and now.title == "Renamed in Salesforce"
+    assert kit.open_issues() == [] and kit.store.get_user(ALICE).state.sf_changed == ()
+
+
 def test_H2_R02_R31_a_permanently_refused_label_opens_CS014_and_closes_once_written():
     """Old code: failed label writes were only logged; CS-014 existed but nothing opened it."""
     kit = Kit()
