@@ -275,6 +275,12 @@ def _restore_failed(action: MappingPut, outcome: list[tuple[Write, WriteResult |
                     now[name] = old[name]
                 else:
                     now.pop(name, None)
+            if result is not None and result.retryable and name in google and name in sf:
+                # The write may have been applied (a lost answer): the side it carried reads
+                # as unknown, so the next session sends it again whatever it says by then. Put
+                # back as it was, a change undone meanwhile matched it and was never sent
+                # (found by the fault run, seed 714).
+                (google if isinstance(write, SfUpdate) else sf)[name] = ""
     order = [n for n, _ in new.google_fp] + [n for n, _ in before.google_fp]
     return replace(
         new,

@@ -142,6 +142,25 @@ def test_R26_R15_a_change_undone_after_calsync_carried_it_reaches_salesforce(cha
     assert (event.start, event.location) == (first.span.start_utc, first.location)
 
 
+def test_R29_R15_a_change_undone_after_a_lost_update_answer_reaches_salesforce():
+    """Found by the fault run (seed 714): an update carrying a move was applied by Salesforce
+    but its answer lost; the mapping kept its old fingerprint (as if nothing was sent); the rep
+    moved the item back; the copy then matched that fingerprint and the move back was never
+    sent: Salesforce kept the moved time. A lost answer now leaves the field unknown."""
+    kit = Kit()
+    [item] = with_saved(kit, 1)
+    first = kit.current(item)
+    kit.move(item, hours=-1)
+    kit.faults.lose.append(("sf_update", lambda u: True))
+    assert kit.attempt(ALICE) == "retry"
+    [event] = kit.events(ALICE)
+    assert event.start != first.span.start_utc  # applied, answer lost
+    kit.faults.lose.clear()
+    kit.edit(item, span=first.span)  # moved back before the retry
+    assert kit.attempt(ALICE) == "ok"
+    assert event.start == first.span.start_utc and kit.open_issues() == []
+
+
 def test_M4_R31_an_unsaved_item_cancelled_while_the_token_was_invalid_closes_its_issue():
     """Found by the fault run (seeds 10, 88, 105, 138, 153, 167, 177): a tagged item's create
     was refused (CS-010; no mapping), then it was cancelled while the sync token was invalid.
