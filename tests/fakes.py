@@ -401,7 +401,19 @@ class FakeCalendar:
         def patch(item: Item, p: GooglePatch) -> Item:
             return replace(apply_google_patch(item, p), updated=datetime.now(UTC))
 
-        return self._patch("patch", patches, patch)
+        results = self._patch("patch", patches, patch)
+        for p, r in zip(patches, results, strict=True):
+            item = self.g.items.get((p.calendar_id, p.event_id))
+            applied = r.ok or r.error_code == "HTTP_503" and r.message == "the answer was lost"
+            if not applied or item is None or (item.organizer is not None
+                                               and item.organizer.email != p.calendar_id):  # fmt: skip
+                continue
+            # Google: the organiser's change reaches the attendees' copies (a group calendar's too).
+            for k, other in list(self.g.items.items()):
+                if other.ical_uid == item.ical_uid and k != (p.calendar_id, p.event_id) \
+                        and other.status is not ItemStatus.CANCELLED:  # fmt: skip
+                    self.g.put(patch(other, p))
+        return results
 
     def delete_events(self, targets: Sequence[tuple[str, str]]) -> list[WriteResult]:
         self.g.faults.write("google.delete")
