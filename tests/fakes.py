@@ -405,10 +405,10 @@ class FakeCalendar:
         for p, r in zip(patches, results, strict=True):
             item = self.g.items.get((p.calendar_id, p.event_id))
             applied = r.ok or r.error_code == "HTTP_503" and r.message == "the answer was lost"
-            if not applied or item is None or (item.organizer is not None
-                                               and item.organizer.email != p.calendar_id):  # fmt: skip
+            if not applied or item is None:
                 continue
-            # Google: the organiser's change reaches the attendees' copies (a group calendar's too).
+            # Google: a change to the event (calsync writes where it may) reaches every copy of
+            # it, the attendees' and a group calendar's.
             for k, other in list(self.g.items.items()):
                 if other.ical_uid == item.ical_uid and k != (p.calendar_id, p.event_id) \
                         and other.status is not ItemStatus.CANCELLED:  # fmt: skip
