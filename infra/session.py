@@ -445,7 +445,7 @@ class Session:
         state = user.state
         tokens = {user.email: state.calendar_sync_token, **state.group_sync_tokens}
         out = _Observed([], {}, False)
-        by_copy = {(m.calendar_id, m.event_id): m for m in mappings if m.owned}
+        by_copy = {(m.calendar_id, m.event_id): m for m in mappings}
         for calendar_id in self._calendars(user, settings):
             try:
                 changes = calendar.changes(calendar_id, tokens.get(calendar_id, ""), lo, hi)
@@ -830,7 +830,11 @@ def _echo(item: Item, by_copy: dict[tuple[str, str], Mapping], settings: Setting
     if not labels.is_echo(item):
         return False
     m = by_copy.get((item.calendar_id, item.id))
-    if m is None or not m.google_fp or item.span is None or item.is_series or item.is_instance:
+    if m is None:
+        # A copy labelled saved that no mapping knows is no echo of anything calsync holds: its
+        # unsync went through, its label did not, and the user tagged it again (seed 758).
+        return labels.P_KEY not in item.props
+    if not m.owned or not m.google_fp or item.span is None or item.is_series or item.is_instance:
         return True
     names = fields.synced_fields(settings)
     try:

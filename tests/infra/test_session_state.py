@@ -161,6 +161,26 @@ def test_R29_R15_a_change_undone_after_a_lost_update_answer_reaches_salesforce()
     assert event.start == first.span.start_utc and kit.open_issues() == []
 
 
+def test_R26_R04_a_tag_given_again_after_an_unsync_whose_label_was_lost_saves_the_item():
+    """Found by the fault run (seed 758): an unsync deleted the Event and forgot the mapping, and
+    the process died before the label write; the user then gave the save colour again, which
+    put the copy back exactly as calsync's last label write had left it ("Tracked
+    successfully"). Its digest took that for calsync's own echo and the item was never saved
+    again, while its label said it was. A copy labelled saved that no mapping knows is no echo."""
+    kit = Kit()
+    [item] = with_saved(kit, 1)
+    kit.unsync(item)
+    kit.crash_at(3)  # sf_delete, mappings.delete, then the label write never happens
+    assert kit.attempt(ALICE) == "crash"
+    kit.lease.leases.clear()
+    assert kit.events(ALICE) == [] and kit.mappings.for_user(ALICE) == []
+    kit.tag(item)  # before the retry: the copy is as the first save's label left it
+    kit.sync(ALICE)
+    assert len(kit.events_for(ALICE, item)) == 1 and kit.label_of(item) == "Tracked successfully"
+    [mapping] = kit.mappings.for_user(ALICE)
+    assert mapping.sf_event_id == kit.events(ALICE)[0].id
+
+
 def test_M4_R31_an_unsaved_item_cancelled_while_the_token_was_invalid_closes_its_issue():
     """Found by the fault run (seeds 10, 88, 105, 138, 153, 167, 177): a tagged item's create
     was refused (CS-010; no mapping), then it was cancelled while the sync token was invalid.
