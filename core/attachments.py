@@ -18,6 +18,7 @@ from core.model import Attachment, StoredFile
 TOO_BIG = "CS-021"
 UNREADABLE = "CS-022"
 REFUSED_TYPE = "CS-023"
+ATTACHMENT_CODES = (TOO_BIG, UNREADABLE, REFUSED_TYPE)  # a file's own issues, never the item's
 CODES = (TOO_BIG, UNREADABLE, REFUSED_TYPE)
 
 PDF = "application/pdf"

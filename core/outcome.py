@@ -355,9 +355,6 @@ def _error_label(unit: Unit, issue: Issue, settings: Settings) -> tuple[LabelPat
     return (patch,) if patch is not None else ()
 
 
-ATTACHMENT_CODES = ("CS-021", "CS-022", "CS-023")
-
-
 def with_files(outcome: Outcome, sync_key: str, files: tuple[StoredFile, ...],
                issues: Sequence[Issue], refused: Sequence[str] = ()) -> Outcome:  # fmt: skip
     """R-20: what storing the unit's attachments did: the mapping of `sync_key` lists the files

@@ -35,6 +35,7 @@ from core.actions import (
     Unit,
     Work,
 )
+from core.attachments import ATTACHMENT_CODES
 from core.issues import Issue
 from core.labels import Label, LabelState
 from core.model import (
@@ -46,6 +47,7 @@ from core.model import (
     Role,
     SessionUser,
     SfEventState,
+    StoredFile,
     instance_text,
     sync_key,
     with_props,
@@ -127,11 +129,13 @@ class _Planner:
                 return m
         return None
 
-    def issue_actions(self, key: str, want: Issue | None, rule: str) -> list[Action]:
+    def issue_actions(self, key: str, want: Issue | None, rule: str,
+                      keep: Sequence[str] = ()) -> list[Action]:  # fmt: skip
+        """Open `want` for the item `key` and close its other issues but those coded `keep`."""
         out: list[Action] = []
         have = self.issues.get(key, [])
         for issue in have:
-            if want is None or issue.code != want.code:
+            if (want is None or issue.code != want.code) and issue.code not in keep:
                 out.append(IssueClose(issue, rule))
         if want is not None and not any(i.code == want.code for i in have):
             out.append(IssueOpen(want, rule))
@@ -295,7 +299,13 @@ class _Planner:
         copy_key = sync_key(owner, item.series_key) if result.note else (keys[0] if keys else "")
         label = Label(LabelState.SAVED, status, sync_key=copy_key)
         out += self.label(item, label, decision.manual, decision.rule)
-        out += self.issue_actions(work.key, None, decision.rule)
+        # A file's issue (CS-021..CS-023) stays open until its file is tried again (with the
+        # item's next write) or the item has no files left.
+        trying = any(isinstance(a, StoreAttachments) for a in out)
+        keep = (
+            ATTACHMENT_CODES if self.s.save_attachments and item.attachments and not trying else ()
+        )
+        out += self.issue_actions(work.key, None, decision.rule, keep=keep)
         work.actions += out
         return work
 
@@ -308,7 +318,7 @@ class _Planner:
             start = series.instance_start(m)
             if (m.key.ical_uid == item.series_key.ical_uid and m.key not in current
                     and not m.occurrence_of and m.owned and start is not None
-                    and lo <= start <= hi):  # fmt: skip
+                    and lo <= start and (start < hi if self.inp.backfill else start <= hi)):  # fmt: skip
                 out += self.remove(m, "R-17")
         return out
 
@@ -321,7 +331,9 @@ class _Planner:
         key = sync_key(owner, target.key, generation)
         if m is not None and target.pattern and m.pattern != target.pattern:
             # R-17: Salesforce never updates a pattern; a changed rule replaces the series.
-            return self.remove(m, "R-17") + self.create(item, target, owner, key, "R-17"), key
+            # Its stored files are linked to the new Event, not stored again (R-20).
+            return self.remove(m, "R-17") + self.create(item, target, owner, key, "R-17",
+                                                        files=m.files), key  # fmt: skip
         if m is None or m.pending_create:
             # A pending mapping is an intent: the create may have happened (R-29), the retry
             # resolves it by the sync key (the mapping's, never one made of the item as it is now).
@@ -337,10 +349,12 @@ class _Planner:
                                    creating=creating, sync_key=key, pattern=target.pattern)  # fmt: skip
 
     def create(self, item: Item, target: Target, owner: str, key: str, rule: str,
-               retry: Mapping | None = None) -> list[Action]:  # fmt: skip
+               retry: Mapping | None = None,
+               files: tuple[StoredFile, ...] = ()) -> list[Action]:  # fmt: skip
         f = self.event(item, target, owner, key, creating=True)
         names = fields.synced_fields(self.s)
         uploads = self.uploads(item, key, None, writing=True) if not target.key.instance else []
+        uploads = [replace(u, files=files) for u in uploads] if files else uploads
         mapping = Mapping(
             user_email=self.user.email,
             key=target.key,
@@ -663,6 +677,11 @@ def plan(inp: SessionInput) -> Plan:
     for m in sorted(planner.mine.values(), key=lambda m: str(m.key)):
         if m.pending_delete and m.key not in planned and (m.calendar_id, m.event_id) not in by_copy:
             units.append(planner.retry_delete(m))
+    if inp.backfill is not None:
+        # R-38, R-37: a backfill saves and never deletes. The sessions see every cancel and
+        # unsync through their sync token; the deletion guard, its held set and CS-009 stay
+        # theirs, and an item whose unit would delete is left to them.
+        return Plan(tuple(u for u in units if not u.deletes))
     verdict = guard.guard(units, planner.mine.values(), inp.settings, inp.user.email,
                           inp.released, inp.recent_deletes, inp.open_issues)  # fmt: skip
     return Plan(verdict.go, verdict.held, verdict.issues)

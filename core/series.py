@@ -52,7 +52,7 @@ def targets(
     bounds: tuple[datetime, datetime] | None = None,
 ) -> Targets:  # fmt: skip
     """The SF Events `item` becomes (R-17); instance by instance, those inside the window, or
-    inside `bounds` (a backfill's range, R-38)."""
+    inside `bounds` (a backfill's range, R-38, start included, end not)."""
     assert item.span is not None
     if not item.is_series:
         return Targets((Target(item.key, item.span),))
@@ -67,6 +67,8 @@ def targets(
         spans = recurrence.instances(item.recurrence, item.span, lo, hi, limit=MAX_INSTANCES + 1)
     except (ValueError, TypeError, OverflowError):
         spans = []
+    if bounds is not None:  # a backfill's range is [since, until): `until` is the next range's
+        spans = [s for s in spans if s.start_utc < hi]
     if len(spans) > MAX_INSTANCES:
         return Targets(refusal=f"the series has more than {MAX_INSTANCES} instances in the "
                        "window or range, too many to save one by one", code=TOO_MANY)  # fmt: skip

@@ -36,14 +36,15 @@ from core.actions import (
     Write,
     WriteResult,
 )
-from core.attachments import issues_for
+from core.attachments import FileFailure, issues_for
+from core.errors import CalsyncError
 from core.fields import GooglePatch, apply_google_patch
 from core.issues import Issue
 from core.model import Item, ItemKey, Mapping
 from core.outcome import GOOGLE_REFUSED, TRY_AGAIN, Outcome, intents, settle, with_files
 from core.ports import Calendar, Fence, IssueStore, MappingStore, Salesforce
 from core.settings import Settings
-from infra.attachments import AttachmentsOutcome
+from infra.attachments import UNAVAILABLE, AttachmentsOutcome
 
 log = logging.getLogger("calsync.execute")
 CALL_SIZE = 200  # Salesforce writes per call (an sObject Collection)
@@ -140,7 +141,17 @@ class Executor:
         if self.attachments is None or not write.sf_event_id:
             return WriteResult(write.sync_key, False, "", "NOT_SUPPORTED",
                                "attachments are not stored in this deployment")  # fmt: skip
-        outcome = self.attachments(write)
+        self.between_rounds()  # an item's downloads take time: the lease is kept (throttled)
+        try:
+            outcome = self.attachments(write)
+        except CalsyncError as exc:
+            # Drive or Salesforce failed below the files' own handling: nothing is known stored,
+            # each file is tried again by a later session (CS-011), the other items go on.
+            log.warning("attachments failed", extra={"user": self.user_email, "code": exc.code})
+            detail = "the file could not be stored now; it is tried again on a later session"
+            failures = tuple(FileFailure(a.file_id, a.title, UNAVAILABLE, detail, True)
+                             for a in write.attachments)  # fmt: skip
+            outcome = AttachmentsOutcome(write.files, (), failures)
         self._stored[write.sync_key] = outcome
         return WriteResult(write.sync_key, not outcome.failures, write.sf_event_id,
                            retryable=outcome.retry)  # fmt: skip

@@ -84,6 +84,15 @@ class SessionFailed(PermanentError):
     code = SESSION_FAILED
 
 
+class BatchRefused(PermanentError):
+    """R-38: a backfill batch that cannot run for this user (not enabled, no Salesforce user):
+    the backfill stops with this message, and its items are not counted as skipped."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass
 class Report:
     """What a session did, for the CLI, the task's answer and the logs (counts and ids only)."""
@@ -223,6 +232,8 @@ class Session:
             raise SessionBusy(f"a session of {self.email} is running")
         try:
             report = self._guarded(lambda: self._batch(items, bounds, dry_run), dry_run)
+        except LeaseLost as exc:  # a session took over mid-batch: the batch is run again
+            raise RetryableError(f"the lease of {self.email} was taken over") from exc
         finally:
             try:
                 self.s.lease.release(self.fence)
@@ -237,8 +248,8 @@ class Session:
     ) -> Report:
         report = Report(self.email, dry_run=dry_run)
         user = self.s.settings.get_user(self.email)
-        if user is None or not user.enabled:
-            return report
+        if user is None or not user.enabled:  # stops the backfill: its items would be skipped
+            raise BatchRefused(SESSION_FAILED, f"{self.email} is not enabled for calsync")
         settings, _ = self._settings(user, dry_run)
         calendar = self.s.calendar_for(user.email)
         mappings = self.s.mappings.for_user(user.email)
@@ -249,8 +260,9 @@ class Session:
         sf_user_id = user.sf_user_id or self._match_sf_user(sf, user, dry_run)
         if not sf_user_id:
             self._no_sf_user(user, dry_run)
-            report.plan = Plan()
-            return report
+            raise BatchRefused(
+                NO_SF_USER, f"no active Salesforce User has the address {user.email}"
+            )
         inp = replace(self._input(sf, user, sf_user_id, settings, observed.items, mappings,
                                   frozenset()), backfill=bounds)  # fmt: skip
         report.plan = self._plan(inp)
@@ -280,7 +292,7 @@ class Session:
         answer is then 2xx: a retry cannot fix it); a retryable one propagates."""
         try:
             return body()
-        except (RetryableError, LeaseLost, SessionBusy):
+        except (RetryableError, LeaseLost, SessionBusy, BatchRefused):
             raise
         except Exception as exc:  # noqa: BLE001 - recorded as an issue, then raised as typed
             where = _innermost(exc)

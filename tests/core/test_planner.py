@@ -33,6 +33,7 @@ from core.model import (
     PersonKind,
     ResolvedPerson,
     Role,
+    StoredFile,
     Visibility,
     sync_key,
 )
@@ -528,3 +529,68 @@ def test_R33_chosen_name_makes_an_unresolved_meeting_saveable():
     create = settle(w).of(SfCreate)[0]
     assert create.fields.relations.who_id == "003MARIA0000002"
     assert not w.issues
+
+
+# -- R-38 backfill and R-20 files: what the planner keeps for the sessions --------------------
+
+BACKFILL = (at(-40, 0), at(-10, 0))  # a backfill's range, [since, until)
+
+
+def test_R38_R37_a_backfill_plans_no_delete_and_leaves_the_guard_and_its_issue_alone():
+    """A backfill saves and never deletes: a cancelled saved item is left to the sessions (they
+    see the cancel through their sync token), and the sessions' CS-009 is neither opened nor
+    closed by it."""
+    w = world(tagged(meeting(span=timed(at(-20)))), settings=SETTINGS)
+    settle(w)
+    w.add(replace(w.items[(ANN.email, "ev1")], status=ItemStatus.CANCELLED))
+    held = Issue("CS-009", ANN.email, "", "3 deletes held for the admin's confirmation")
+    w.issues[held.ident] = held
+    p = plan(replace(w.input(), backfill=BACKFILL))
+    assert not p.of(SfDelete) and not p.held and not p.session_issues
+    assert plan(w.input()).of(SfDelete)  # a session deletes it (R-18), and closes CS-009
+
+
+def test_R38_R17_a_series_in_a_backfill_is_saved_within_since_and_before_until():
+    """Instance by instance over the backfill's range: an instance starting exactly at `until`
+    belongs to the next range, not this one."""
+    start = at(-31, 0)  # weekly from 31 days ago, 00:00 UTC: the 5th instance starts at `until`
+    series = meeting(span=timed(start, zone="UTC"), recurrence=("RRULE:FREQ=WEEKLY;COUNT=8",
+                                                                "EXDATE:20000101T000000Z"))  # fmt: skip
+    bounds = (start, start + timedelta(weeks=4))
+    p = plan(replace(world(series, settings=RECUR).input(), backfill=bounds))
+    starts = sorted(c.fields.start_utc for c in p.of(SfCreate))
+    assert starts == [start + timedelta(weeks=n) for n in range(4)]
+
+
+def test_R20_a_files_issue_stays_open_until_its_file_is_tried_again():
+    """A file that could not be stored (CS-021) keeps its issue while the item is seen again
+    unchanged; the item's next write tries the file again, and an item without files closes it."""
+    files = (Attachment("f1", "https://drive/f1", "Big.pdf"),)
+    w = world(meeting(attachments=files), settings=replace(AUTOSAVE, save_attachments=True))
+    settle(w)
+    [m] = w.mappings.values()
+    big = Issue("CS-021", ANN.email, str(m.key), "attachment too large to store: Big.pdf")
+    w.issues[big.ident] = big
+    assert not plan(w.input()).of(IssueClose)  # seen again, nothing written: still open
+    item = w.items[(ANN.email, "ev1")]
+    w.add(replace(item, title="Renamed"))
+    p = plan(w.input())
+    assert p.of(AttachmentUpload)  # tried again: its outcome keeps the issue or closes it
+    w.add(replace(item, attachments=()))
+    assert [c.issue.code for c in plan(w.input()).of(IssueClose)] == ["CS-021"]
+
+
+def test_R20_R17_a_replaced_series_links_its_stored_files_to_the_new_event():
+    """A changed rule replaces the SF series (R-17); its files are handed to the new Event's
+    upload as stored already, so they are linked to it, not stored again."""
+    files = (Attachment("f1", "https://drive/f1", "Deck.pdf"),)
+    settings = replace(RECUR, save_attachments=True)
+    w = world(meeting(recurrence=("RRULE:FREQ=WEEKLY;COUNT=10",), attachments=files),
+              settings=settings)  # fmt: skip
+    settle(w)
+    [m] = w.mappings.values()
+    w.mappings[m.key] = replace(m, files=(StoredFile("f1", "069A", "rev1", m.sf_event_id),),
+                                attachments=("f1",))  # fmt: skip
+    w.add(replace(w.items[(ANN.email, "ev1")], recurrence=("RRULE:FREQ=WEEKLY;COUNT=5",)))
+    [upload] = plan(w.input()).of(AttachmentUpload)
+    assert [f.content_document_id for f in upload.files] == ["069A"] and not upload.sf_event_id

@@ -168,3 +168,29 @@ def test_R38_a_series_saved_instance_by_instance_is_saved_over_the_backfills_ran
     starts = sorted(datetime.fromisoformat(e["StartDateTime"].replace("+0000", "+00:00"))
                     for e in org.events())  # fmt: skip
     assert starts == [first, first + timedelta(days=14), first + timedelta(days=21)]
+
+
+def test_R38_a_user_disabled_meanwhile_stops_the_backfill_with_the_reason(org, engine):
+    """Its items are not counted as skipped and the backfill does not end as done: it stops,
+    saying why, and resumes when the admin enables the user again."""
+    org.enable(ALICE, autosave_meetings=True)
+    old_meetings(org)
+    cp = start(engine, org)
+    org.store.disable_user(ALICE)
+    cp = engine.run(cp, holder="cli:test")
+    assert cp.status is Status.STOPPED and "not enabled" in cp.message
+    assert (cp.saved, cp.skipped) == (0, 0) and org.events() == []
+    org.enable(ALICE)
+    cp = engine.run(cp, holder="cli:test")
+    assert cp.status is Status.DONE and cp.saved == 3
+
+
+def test_R38_a_user_without_a_salesforce_user_stops_with_cs012(org, engine):
+    dave = "dave@example.com"  # a Google user with no Salesforce User
+    org.enable(dave, autosave_meetings=True)
+    org.insert(dave, "customer", days=OLD, attendees=(dave, JANE))
+    since, until = since_until(org)
+    cp = engine.run(engine.prepare(dave, since, until, (dave,)), holder="cli:test")
+    assert cp.status is Status.STOPPED and cp.message.startswith("CS-012")
+    assert cp.skipped == 0 and org.events() == []
+    assert [i.code for i in org.services.issues.open_for_user(dave)] == ["CS-012"]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from simple_salesforce.format import format_soql
 
+from core.errors import ServerError
 from tests.fixtures.upsync import ALICE, JANE
 
 pytestmark = pytest.mark.integration
@@ -108,3 +109,31 @@ def test_R20_a_file_the_user_cannot_read_gets_cs022_once_and_the_event_is_saved(
     assert "store attachment" not in org.sync(ALICE, sweep=True, dry_run=True).summary()
     org.patch(ALICE, event["id"], location="Room 9")
     assert "store attachment" in org.sync(ALICE, dry_run=True).summary()
+
+
+def test_R20_drive_unreachable_leaves_the_files_pending_and_saves_the_items(org):
+    """A failure below the files' own handling (the user's Drive client cannot be made) fails
+    the files alone, as a retry later (CS-011), and every item is saved and mapped all the same;
+    the next session stores the files."""
+    org.store.set_org_settings({"save_attachments": True})
+    org.enable(ALICE)
+    pdf = org.gcal.drive_file(name="Angebot.pdf", mimeType="application/pdf", owner=ALICE,
+                              content="%PDF-1.4 offer")  # fmt: skip
+    saved_with(org, pdf, title="First")
+    saved_with(org, pdf, title="Second")
+    working = org.services.drive_for
+
+    def broken(email: str):
+        raise ServerError("Drive is unavailable", status=503)
+
+    org.services.drive_for = broken
+    org.sync(ALICE)
+    events = org.events()
+    assert sorted(e["Subject"] for e in events) == ["First", "Second"]
+    assert all(documents(org, e["Id"]) == [] for e in events)
+    assert {i.code for i in org.services.issues.open_for_user(ALICE)} == {"CS-011"}
+    assert all(m.attachments == () for m in org.services.mappings.for_user(ALICE))
+    org.services.drive_for = working
+    org.sync(ALICE, sweep=True)  # nothing changed in Google: the pending files go by themselves
+    assert all(len(documents(org, e["Id"])) == 1 for e in org.events())
+    assert org.services.issues.open_for_user(ALICE) == []
