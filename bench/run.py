@@ -1,7 +1,9 @@
 """`make bench`: run every bench/bench_*.py, print their lines, and gather their results.
 
 Each benchmark script writes its own JSON to bench/results/<name>.json; this collects them into
-bench/results/latest.json. Benchmarks measure; tests never assert timings.
+bench/results/latest.json. Benchmarks measure; tests never assert timings. Among them:
+bench_faults (the faulted sessions of issue 9: duplicates, lost, silent; docs/reliability.md) and
+bench_upsync_initial (calls, and Firestore commits, per saved item).
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ class SfCreate:
     new_people: tuple[NewPerson, ...] = ()  # create first, then link
     retry: bool = False
     intent_start: str = ""  # the start the intent recorded (instance text): a retry's lookup
+    tried_starts: tuple[str, ...] = ()  # where earlier retries may have moved it (Mapping)
 
     def describe(self) -> str:
         again = " (again: an earlier attempt may have made it)" if self.retry else ""
@@ -87,6 +88,7 @@ class SfDelete:
     retry: bool = False  # a delete refused earlier and tried again (already judged, R-37)
     owner_id: str = ""  # by key: the Event's owner and the intent's start, for the lookup
     intent_start: str = ""
+    tried_starts: tuple[str, ...] = ()
 
     @property
     def by_key(self) -> bool:

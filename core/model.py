@@ -353,6 +353,9 @@ class Mapping:
     # Salesforce refused the delete; the mapping stays until a retry deletes the Event.
     pending_delete: bool = False
     start: str = ""  # the item's start (instance_text); tells a 410 resync which gaps to check
+    # the starts retries of a pending create moved its Event to (without Calsync_Key__c a
+    # retry finds the Event by its start and calsync's marker; its answer may have been lost).
+    tried_starts: tuple[str, ...] = ()
     # An occurrence or instance whose SF Event is gone on purpose: "cancelled" (cancelled in
     # Google, R-17) or "deleted_in_salesforce" (R-23: not created again).
     tombstone: str = ""

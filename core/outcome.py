@@ -35,6 +35,7 @@ from core.actions import (
 from core.issues import Issue
 from core.labels import Label, LabelPatch, LabelState
 from core.model import ItemKey, ItemStatus, Mapping, StoredFile, instance_text
+from core.policy import Verdict
 from core.settings import Settings
 
 SF_REFUSED = "CS-010"
@@ -81,9 +82,19 @@ def intents(units: Sequence[Unit]) -> list[Mapping]:
     out: list[Mapping] = []
     for unit in units:
         keys = {w.sync_key for w in unit.writes if isinstance(w, SfCreate) and not w.retry}
+        retried = {w.sync_key for w in unit.writes if isinstance(w, SfCreate) and w.retry}
         for m in unit.mappings:
-            if isinstance(m, MappingPut) and m.mapping.sync_key in keys:
+            if not isinstance(m, MappingPut):
+                continue
+            if m.mapping.sync_key in keys:
                 out.append(replace(m.mapping, sf_event_id="", pending_create=True))
+            elif m.mapping.sync_key in retried and m.before is not None:
+                # A retry that finds the Event moves it to the item's start now; should its
+                # answer be lost too, the next retry must look there as well (audit H1b).
+                known = (m.before.start, *m.before.tried_starts)
+                if m.mapping.start and m.mapping.start not in known:
+                    out.append(replace(m.before, tried_starts=(*m.before.tried_starts,
+                                                               m.mapping.start)))  # fmt: skip
     return out
 
 
@@ -105,6 +116,8 @@ def settle(unit: Unit, results: Sequence[WriteResult | None], settings: Settings
     failure = results[index]
     assert failure is not None
     write = unit.writes[index]
+    if isinstance(write, SfUpdate) and not write.occurrence_of and failure.error_code == DELETED:
+        return _deleted_in_salesforce(unit, write, settings)
     puts, forgets = _mappings_after_failure(unit, results)
     issue = _issue(unit, write, failure, user_email)
     closed = [
@@ -122,6 +135,33 @@ def settle(unit: Unit, results: Sequence[WriteResult | None], settings: Settings
         closed=tuple(closed),
         failure=failure,
         failed_write=write,
+    )
+
+
+DELETED = "ENTITY_IS_DELETED"  # Salesforce's answer to an update of a deleted record
+
+
+def _deleted_in_salesforce(unit: Unit, write: SfUpdate, settings: Settings) -> Outcome:
+    """R-23: the update found the Event deleted in Salesforce (its change notice was missed or
+    came too late): as a deletion read from Salesforce, the mapping goes, the copy is labelled
+    unsynced (not saved again by autosave) and the item's issues close. Retrying the update
+    could never succeed (found by the fault run: CS-010 for good)."""
+    forgets = tuple(
+        a.before or a.mapping
+        for a in unit.mappings
+        if isinstance(a, MappingPut) and a.mapping.sync_key == write.sync_key
+    )
+    patch = (
+        labels.patch_for(unit.item, Label(LabelState.UNSYNCED), settings, False)
+        if unit.item is not None and unit.item.status is not ItemStatus.CANCELLED
+        else None
+    )
+    return Outcome(
+        unit=unit,
+        forgets=forgets,
+        labels=(patch,) if patch is not None else (),
+        closed=tuple(a.issue for a in unit.issues if isinstance(a, IssueClose)),
+        history=unit.history,
     )
 
 
@@ -235,6 +275,12 @@ def _restore_failed(action: MappingPut, outcome: list[tuple[Write, WriteResult |
                     now[name] = old[name]
                 else:
                     now.pop(name, None)
+            if result is not None and result.retryable and name in google and name in sf:
+                # The write may have been applied (a lost answer): the side it carried reads
+                # as unknown, so the next session sends it again whatever it says by then. Put
+                # back as it was, a change undone meanwhile matched it and was never sent
+                # (found by the fault run, seed 714).
+                (google if isinstance(write, SfUpdate) else sf)[name] = ""
     order = [n for n, _ in new.google_fp] + [n for n, _ in before.google_fp]
     return replace(
         new,
@@ -298,6 +344,14 @@ def _error_label(unit: Unit, issue: Issue, settings: Settings) -> tuple[LabelPat
     patch = labels.patch_for(
         item, label, settings, unit.manual or labels.wants_save(item, settings)
     )
+    if patch is not None and unit.decision is not None and unit.decision.verdict is Verdict.UNSYNC:
+        # R-18: the error colour replaces the unsync colour, so the wish is kept in the copy
+        # (with the pending delete of its mapping, the next session unsyncs it again).
+        patch = replace(
+            patch,
+            set_props=tuple(sorted({**dict(patch.set_props), labels.P_UNSYNCED: "1"}.items())),
+            remove_props=tuple(k for k in patch.remove_props if k != labels.P_UNSYNCED),
+        )
     return (patch,) if patch is not None else ()
 
 

@@ -196,6 +196,9 @@ class _Planner:
             state = LabelState.UNSYNCED if labels.was_unsynced(item) else LabelState.NONE
             if item.status is not ItemStatus.CANCELLED:
                 work.actions += self.label(item, Label(state), decision.manual, decision.rule)
+            elif mapping is not None and not mapping.owned:
+                # an invitee's cancelled copy: nothing to delete, the link goes.
+                work.actions.append(MappingDelete(mapping, decision.rule))
             work.actions += self.issue_actions(work.key, None, decision.rule)
         return work
 
@@ -370,7 +373,8 @@ class _Planner:
         )
         out: list[Action] = [SfCreate(key, target.key, f, rule, f.relations.new_people,
                                       retry=retry is not None,
-                                      intent_start=retry.start if retry else "")]  # fmt: skip
+                                      intent_start=retry.start if retry else "",
+                                      tried_starts=retry.tried_starts if retry else ())]  # fmt: skip
         out += uploads
         out.append(MappingPut(mapping, rule, before=retry))
         return out
@@ -507,7 +511,7 @@ class _Planner:
             out.append(SfDelete(m.sync_key, m.sf_event_id, rule, series=bool(m.pattern),
                                 occurrence_of=m.occurrence_of, key=str(m.key),
                                 retry=m.pending_delete, owner_id=m.owner_sf_id,
-                                intent_start=m.start))  # fmt: skip
+                                intent_start=m.start, tried_starts=m.tried_starts))  # fmt: skip
         out.append(MappingDelete(m, rule))
         return out
 
@@ -590,6 +594,8 @@ class _Planner:
             return work.unit()
         work.actions.append(MappingDelete(m, "R-23"))
         if item is None or item.status is ItemStatus.CANCELLED:
+            # The Event is gone, as a cancel wanted: a refused delete's issue closes (audit H2).
+            work.actions += self.issue_actions(work.key, None, "R-23")
             return work.unit()
         if self.s.delete_from_calendar:
             work.actions.append(GoogleDelete(m.calendar_id, m.event_id, "R-23"))
@@ -649,6 +655,7 @@ def plan(inp: SessionInput) -> Plan:
     by_copy = {(i.calendar_id, i.id): i for i in items}
     units: list[Unit] = []
     gone: set[tuple[str, str]] = set()
+    gone_keys: set[ItemKey] = set()  # the meeting's other copies too (H1a: planned once)
     series_seen: set[str] = set()
     for event in sorted(inp.sf_events, key=lambda e: e.sf_event_id):
         if event.deleted and event.sf_event_id in planner.by_sf:
@@ -656,14 +663,15 @@ def plan(inp: SessionInput) -> Plan:
             units.append(planner.sf_deleted(event, by_copy))
             if planner.mine.get(m.key) is None or not m.key.instance:
                 gone.add((m.calendar_id, m.event_id))
+                gone_keys.add(m.key)
         elif event.sf_event_id not in planner.by_sf:
             created = planner.sf_created(event)
             if created is not None and created.key not in series_seen:  # once a series
                 series_seen.add(created.key)
                 units.append(created)
     planned: set[ItemKey] = set()
-    for item, copies in _same_meeting([i for i in items if (i.calendar_id, i.id) not in gone],
-                                      inp.user.email):  # fmt: skip
+    left = [i for i in items if (i.calendar_id, i.id) not in gone and i.key not in gone_keys]
+    for item, copies in _same_meeting(left, inp.user.email):
         units.append(_isolated(planner, item, copies))
         planned.add(item.key)
     for m in sorted(planner.mine.values(), key=lambda m: str(m.key)):

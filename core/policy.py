@@ -190,9 +190,13 @@ def _cancelled(item: Item, ctx: Context, manual: bool) -> Decision | None:
 
 
 def _unsync_tag(item: Item, ctx: Context, manual: bool) -> Decision | None:
-    if not labels.wants_unsync(item, ctx.settings):
-        return None
-    return Decision(Verdict.UNSYNC, "R-18", "the user gave the unsync colour")
+    if labels.wants_unsync(item, ctx.settings):
+        return Decision(Verdict.UNSYNC, "R-18", "the user gave the unsync colour")
+    if _owned(ctx) and ctx.mapping is not None and ctx.mapping.pending_delete and not manual \
+            and labels.was_unsynced(item):  # fmt: skip
+        # Salesforce refused the delete earlier; the error label kept the wish (core/outcome).
+        return Decision(Verdict.UNSYNC, "R-18", "the user unsynced it; the delete is tried again")
+    return None
 
 
 def _unsynced_before(item: Item, ctx: Context, manual: bool) -> Decision | None:

@@ -234,8 +234,9 @@ def sub_daily(lines: tuple[str, ...]) -> bool:
 
 
 def never_occurs(lines: tuple[str, ...]) -> bool:
-    """A rule whose BYMONTH and BYMONTHDAY never meet (30 February): dateutil would search every
-    year up to 9999 for it (audit L4), so it is answered here."""
+    """A rule whose BYMONTH and BYMONTHDAY never meet (30 February, or -30: thirty days before
+    its end): dateutil would search every year up to 9999 for it (audit L4), so it is answered
+    here."""
     for parts in _rule_parts(lines):
         months = parts.get("BYMONTH", "")
         days = parts.get("BYMONTHDAY", "")
@@ -246,9 +247,8 @@ def never_occurs(lines: tuple[str, ...]) -> bool:
             day_list = [int(d) for d in days.split(",")]
         except ValueError:
             continue
-        if all(d > 0 for d in day_list) and all(
-            min(day_list) > _MONTH_DAYS.get(m, 31) for m in month_list
-        ):
+        # A negative day counts from the month's end: -30 in February is as impossible as 30.
+        if all(abs(d) > _MONTH_DAYS.get(m, 31) for m in month_list for d in day_list):
             return True
     return False
 

@@ -113,6 +113,10 @@ def _address(text: str) -> str:
 
 def _calendar_ids(value: Any) -> tuple[str, ...]:
     ids: tuple[str, ...] = _string_list(lambda s: s.strip())(value)
+    if any(i.lower() == "primary" for i in ids):
+        # The primary calendar is always read; listing it again read it twice (audit H1a).
+        raise SettingError('lists "primary": the user\'s own calendar is always synced; list '
+                           "group calendars only")  # fmt: skip
     return ids
 
 

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from core import labels
 from core.actions import (
+    SF_WRITES,
     GoogleCreate,
     GoogleDelete,
     GoogleWrite,
@@ -46,6 +47,8 @@ from core.settings import Settings
 from infra.attachments import UNAVAILABLE, AttachmentsOutcome
 
 log = logging.getLogger("calsync.execute")
+CALL_SIZE = 200  # Salesforce writes per call (an sObject Collection)
+GOOGLE_CALL_SIZE = 50  # Google writes per call (one batch request, API-FACTS A6)
 
 
 @dataclass
@@ -76,7 +79,7 @@ class Executor:
     fence: Fence | None = None
     items: dict[tuple[str, str], Item] = field(default_factory=dict)
     history: Callable[[Sequence[HistoryNote], str, datetime], None] = lambda n, u, t: None
-    between_rounds: Callable[[], None] = lambda: None  # the session renews its lease here
+    between_rounds: Callable[[], None] = lambda: None  # before each call: the lease's renewal
     # R-20: stores one item's attachments (None: not configured, the files stay pending)
     attachments: Callable[[StoreAttachments], AttachmentsOutcome] | None = None
 
@@ -118,8 +121,6 @@ class Executor:
                      for i in sorted(going) if step < len(units[i].writes)]  # fmt: skip
             if not batch:
                 break
-            if step:
-                self.between_rounds()
             for (i, _), result in zip(batch, self._send([w for _, w in batch]), strict=True):
                 results[i][step] = result
                 if not result.ok and not isinstance(units[i].writes[step], StoreAttachments):
@@ -156,17 +157,24 @@ class Executor:
                            retryable=outcome.retry)  # fmt: skip
 
     def _send(self, writes: Sequence[Write]) -> list[WriteResult]:
-        """One result per write, in order; each kind goes out in its own batched calls."""
+        """One result per write, in order; each kind goes out in its own batched calls. The
+        lease is renewed (when due) before each call, not only between rounds: a round of many
+        calls may outlast the lease, and a session beside it would write too (audit M2)."""
         by_kind: dict[type, list[int]] = defaultdict(list)
         for i, w in enumerate(writes):
             by_kind[type(w)].append(i)
         out: dict[int, WriteResult] = {}
         for kind, indexes in by_kind.items():
-            chosen = [writes[i] for i in indexes]
-            answers = self._call(kind, chosen)
-            if len(answers) != len(chosen):
-                raise AssertionError(f"{kind.__name__}: {len(answers)} results for {len(chosen)}")
-            out.update(zip(indexes, answers, strict=True))
+            size = CALL_SIZE if kind in SF_WRITES else GOOGLE_CALL_SIZE
+            for start in range(0, len(indexes), size):
+                part = indexes[start : start + size]
+                self.between_rounds()
+                chosen = [writes[i] for i in part]
+                answers = self._call(kind, chosen)
+                if len(answers) != len(chosen):
+                    raise AssertionError(f"{kind.__name__}: {len(answers)} results for "
+                                         f"{len(chosen)}")  # fmt: skip
+                out.update(zip(part, answers, strict=True))
         return [out[i] for i in range(len(writes))]
 
     def _call(self, kind: type, writes: Sequence[Write]) -> list[WriteResult]:
@@ -223,11 +231,20 @@ class Executor:
             self.mappings.put(list(puts.values()), self.fence)
         if forgets:
             self.mappings.delete(self.user_email, list(forgets), self.fence)
+        # The issues before the labels: a label write records the copy's echo digest, so a crash
+        # after it would hide the item from the next session and its issue would never be
+        # written. Only what depends on the labels' own results waits for them.
         opened = [i for o in done.outcomes for i in o.opened]
+        opened += [a.issue for a in plan.session_issues if isinstance(a, IssueOpen)]
         closed = [i for o in done.outcomes for i in o.closed]
-        label_failed = self._labels(done)
+        closed += [a.issue for a in plan.session_issues if isinstance(a, IssueClose)]
+        label_issues = [i for i in closed if i.code in (GOOGLE_REFUSED, TRY_AGAIN)]
+        closed = [i for i in closed if i not in label_issues]
+        if opened or closed:
+            self.issues.record(opened, closed, self.now, self.fence)
         failed_keys = set()
-        for unit, result in label_failed:
+        opened = []
+        for unit, result in self._labels(done):
             failed_keys.add(unit.key)
             item = unit.item
             code = TRY_AGAIN if result.retryable else GOOGLE_REFUSED
@@ -236,9 +253,7 @@ class Executor:
             )
             opened.append(Issue(code, self.user_email, unit.key, text,
                                 item.shown_title if item is not None else ""))  # fmt: skip
-        closed = [i for i in closed if not (i.key in failed_keys and i.code == GOOGLE_REFUSED)]
-        opened += [a.issue for a in plan.session_issues if isinstance(a, IssueOpen)]
-        closed += [a.issue for a in plan.session_issues if isinstance(a, IssueClose)]
+        closed = [i for i in label_issues if i.key not in failed_keys]
         if opened or closed:
             self.issues.record(opened, closed, self.now, self.fence)
         notes = [n for o in done.outcomes for n in o.history]

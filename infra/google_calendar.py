@@ -337,8 +337,10 @@ class GoogleCalendar:
                 log.info("sync token refused: full sync", extra={"user": self.email, "code": 410})
             else:
                 return CalendarChanges(tuple(self._parse_all(raw, calendar_id)), token, False)
+        # showDeleted: an item cancelled while the token was invalid is seen as cancelled, so
+        # its issue closes (and a saved one is deleted) even when no mapping points at it.
         raw, token = self._list_all(
-            calendar_id, timeMin=_rfc3339(time_min), timeMax=_rfc3339(time_max)
+            calendar_id, timeMin=_rfc3339(time_min), timeMax=_rfc3339(time_max), showDeleted=True
         )
         return CalendarChanges(tuple(self._parse_all(raw, calendar_id)), token, True)
 

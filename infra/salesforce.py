@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -33,7 +33,7 @@ from simple_salesforce.format import format_soql
 
 from core.actions import SfCreate, SfDelete, SfUpdate, WriteResult
 from core.errors import CalsyncError, PermanentError, ServerError, classify_salesforce
-from core.fields import NewPerson, SfEventFields
+from core.fields import LOCATION, PRIVATE, SHOW_AS, SUBJECT, WHEN, NewPerson, SfEventFields
 from core.model import PersonKind, ResolvedPerson, SfEventState
 from infra.config import Config
 from infra.salesforce_query import (
@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "62.0"  # Recurrence2PatternText is creatable from v52.0 (API-FACTS B1)
 BATCH = 200  # sObject Collections' record limit
+# What a retried create writes again on the Event an earlier attempt made (no key field).
+REFRESHED = (SUBJECT, WHEN, LOCATION, PRIVATE, SHOW_AS)
 _SF_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 _EMAIL_MAX = 254
 # Per-record codes that mean "the record is already gone" on delete: success (Protocol).
@@ -472,11 +474,11 @@ class SalesforceAdapter:
             raise
         except CalsyncError as exc:  # the describe or the lookup failed: so would the writes
             return [_failed(c.sync_key, exc) for c in creates]
-        results: dict[int, WriteResult] = {}
+        results: dict[int, WriteResult] = self._refresh(creates, found)
         for i, c in enumerate(creates):
-            if c.sync_key in found:
-                results[i] = WriteResult(c.sync_key, True, found[c.sync_key])
-            elif not valid_id(c.fields.owner_id):
+            if i in results:
+                continue
+            if not valid_id(c.fields.owner_id):
                 results[i] = _malformed(c.sync_key, "OwnerId", c.fields.owner_id)
         todo = [i for i in range(len(creates)) if i not in results]
         plain = [i for i in todo if not (keyed and creates[i].fields.recurrence_pattern)]
@@ -494,6 +496,19 @@ class SalesforceAdapter:
         self._invite(made, [c.fields for c in creates], [None] * len(creates))
         results.update(made)
         return [results[i] for i in range(len(creates))]
+
+    def _refresh(self, creates: Sequence[SfCreate], found: Mapping[str, str]
+                 ) -> dict[int, WriteResult]:  # fmt: skip
+        """Without the key field, an Event an earlier attempt made holds the item as it was
+        then: the retry writes the synced fields as they are now (an upsert does that with the
+        key field), or an edit made between the crash and the retry is lost (audit H1b). The
+        Description and the links were written with the Event (R-14) and stay."""
+        chosen = [i for i, c in enumerate(creates) if c.sync_key in found]
+        if not chosen:
+            return {}
+        updates = [SfUpdate(creates[i].sync_key, found[creates[i].sync_key], creates[i].fields,
+                            REFRESHED, creates[i].rule) for i in chosen]  # fmt: skip
+        return dict(zip(chosen, self.update_events(updates), strict=True))
 
     def _invite(self, results: dict[int, WriteResult], written: Sequence[SfEventFields],
                 names: Sequence[tuple[str, ...] | None]) -> None:  # fmt: skip
@@ -716,7 +731,7 @@ class SalesforceAdapter:
         """sync key → id of the Event an intent's create made, for deletes by key (audit M3)."""
         if self.has_key_field():
             return dict(self._find_by_key([d.sync_key for d in deletes]))
-        wanted = [(d.sync_key, d.owner_id, d.intent_start) for d in deletes]
+        wanted = [(d.sync_key, d.owner_id, (d.intent_start, *d.tried_starts)) for d in deletes]
         return dict(self._marker_lookup(wanted))
 
     def _find_by_key(self, keys: Sequence[str]) -> dict[str, str]:
@@ -731,20 +746,24 @@ class SalesforceAdapter:
         }
 
     def _find_by_marker(self, creates: Sequence[SfCreate]) -> dict[str, str]:
-        """Without Calsync_Key__c: the Events earlier attempts of these creates made."""
-        wanted = [(c.sync_key, c.fields.owner_id, c.intent_start) for c in creates]
+        """Without Calsync_Key__c: the Events earlier attempts of these creates made, at the
+        start the intent recorded, at a start an earlier retry moved it to (its answer lost),
+        or at this create's start."""
+        wanted = [(c.sync_key, c.fields.owner_id,
+                   (c.intent_start, *c.tried_starts, c.fields.start_utc)) for c in creates]  # fmt: skip
         return self._marker_lookup(wanted)
 
-    def _marker_lookup(self, wanted: Sequence[tuple[str, str, str]]) -> dict[str, str]:
-        """(sync key, owner, intent start) → the Event of that owner, starting at the start the
-        intent recorded, created by calsync (its integration user, when known), whose Description
-        carries the sync key's marker. Never by subject or by the item as it is now (audit H1b,
-        M8): an Event a person made is never found."""
-        by_owner: dict[str, dict[str, datetime]] = defaultdict(dict)
+    def _marker_lookup(self, wanted: Sequence[tuple[str, str, Any]]) -> dict[str, str]:
+        """(sync key, owner, start or starts) → the Event of that owner, starting at one of the
+        starts the intent recorded, created by calsync (its integration user, when known), whose
+        Description carries the sync key's marker. Never by subject or by the item as it is now
+        (audit H1b, M8): an Event a person made is never found."""
+        by_owner: dict[str, dict[str, set[datetime]]] = defaultdict(lambda: defaultdict(set))
         for key, owner, start in wanted:
-            moment = _instant(start)
-            if key and valid_id(owner) and moment is not None:
-                by_owner[owner][key] = moment
+            starts = start if isinstance(start, tuple) else (start,)
+            moments = {m for m in map(_instant, starts) if m is not None}
+            if key and valid_id(owner) and moments:
+                by_owner[owner][key] |= moments
         out: dict[str, str] = {}
         created_by = (
             f" AND CreatedById = {soql_value(self.integration_user_id)}"
@@ -752,7 +771,7 @@ class SalesforceAdapter:
             else ""
         )
         for owner, keys in sorted(by_owner.items()):
-            starts = sorted(set(keys.values()))
+            starts = sorted(set().union(*keys.values()))
             template = ("SELECT Id, Description FROM Event WHERE IsChild = false AND "
                         f"OwnerId = {soql_value(owner)}{created_by} AND StartDateTime IN "
                         "{values} ORDER BY CreatedDate ASC, Id ASC")  # fmt: skip

@@ -20,15 +20,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from core import labels, series
+from core import fields, labels, series
 from core.actions import (
     HistoryNote,
+    MappingPut,
     Plan,
     PlanError,
     SfCreate,
     SfDelete,
     SfUpdate,
     StoreAttachments,
+    Unit,
 )
 from core.errors import (
     CalsyncError,
@@ -193,6 +195,7 @@ class Session:
         self.fence: Fence | None = None
         self._started = time.monotonic()
         self._renewed = self._started
+        self._unread: set[str] = set()  # inbox entries whose copy could not be read (kept)
 
     # -- the whole session ---------------------------------------------------------------
 
@@ -391,8 +394,16 @@ class Session:
         self._record_problems(user, observed, setting_issues)
         self._save_state(user, observed, settings, report, sf)
         if inbox and not report.retry:
-            # Read and settled (a refusal is an issue now); a retry reads them again.
-            self.s.settings.remove_sf_changes(user.email, inbox, fence=self.fence)
+            # Read and settled (a refusal is an issue now); a retry reads them again. Those of
+            # items whose delete is held (R-37) wait with them: if the user saves the item again
+            # instead, the change made in Salesforce must still be merged. So do those of items
+            # whose writes failed (H2): the unit stopped before the change reached Google.
+            held = {d.sf_event_id for u in report.plan.held for d in u.deletes}
+            outcomes = report.executed.outcomes if report.executed else ()
+            held |= {i for o in outcomes if not o.ok for i in _sf_ids(o.unit)}
+            settled = [i for i in inbox if i not in self._unread and i not in held]
+            if settled:
+                self.s.settings.remove_sf_changes(user.email, settled, fence=self.fence)
         log.info("session done", extra={"user": user.email, "count": len(report.plan.units),
                                         "status": "retry" if report.retry else "ok"})  # fmt: skip
         return report
@@ -428,13 +439,14 @@ class Session:
         """The settings in force; a bad value keeps the last valid one (audit M6), and the
         user's own document's problems become the user's CS-018 (the sweep reports the org's)."""
         store = self.s.settings
-        org = store.org_settings()
-        settings, problems = resolve(org, user.settings, user.email,
-                                     last_valid_org=store.last_valid_org_settings(),
+        org, org_valid = store.org_settings(), store.last_valid_org_settings()
+        settings, problems = resolve(org, user.settings, user.email, last_valid_org=org_valid,
                                      last_valid_user=user.settings_last_valid)  # fmt: skip
         mine = [p for p in problems if p.source == user.email]
         if not dry_run and not mine and user.settings != user.settings_last_valid:
             store.remember_valid_settings(user.email, user.settings)
+        if not dry_run and len(mine) == len(problems) and org != org_valid:
+            store.remember_valid_settings("", org)  # the org's too, or its typo gets the default
         for problem in problems:
             log.warning("setting ignored", extra={"user": user.email, "action": problem.name})
         issues = []
@@ -458,6 +470,7 @@ class Session:
         state = user.state
         tokens = {user.email: state.calendar_sync_token, **state.group_sync_tokens}
         out = _Observed([], {}, False)
+        by_copy = {(m.calendar_id, m.event_id): m for m in mappings}
         for calendar_id in self._calendars(user, settings):
             try:
                 changes = calendar.changes(calendar_id, tokens.get(calendar_id, ""), lo, hi)
@@ -476,12 +489,17 @@ class Session:
             # Incremental reads cannot carry a window (API-FACTS A4): every change is kept, since
             # a saved item that left the window must still be updated; the core applies R-05.
             # Our own label writes come back through the token too: those echoes are dropped.
-            out.items += [i for i in changes.items if changes.full or not labels.is_echo(i)]
+            out.items += [i for i in changes.items
+                          if changes.full or not _echo(i, by_copy, settings)]  # fmt: skip
             if changes.full:
                 out.items += self._gap(calendar, calendar_id, changes.items, mappings, lo)
         slid = sweep or (_parse_date(state.window_end) or hi.date()) < hi.date()
         if slid and user.email in out.readable:
             out.items += self._slid_in(calendar, user, lo, hi, {i.id for i in out.items}, sweep)
+        if sweep:  # items waiting on a group calendar too (found by the fault run, seed 338)
+            for calendar_id in sorted(out.readable - {user.email}):
+                out.items += self._slid_in(calendar, user, lo, hi, {i.id for i in out.items},
+                                           sweep, calendar_id)  # fmt: skip
         out.items += self._pending(calendar, out.items, mappings, out.readable)
         out.items += self._parents(calendar, out.items, out.readable)
         return out
@@ -490,12 +508,13 @@ class Session:
              mappings: list[Mapping], lo: datetime) -> list[Item]:  # fmt: skip
         """M4: after a full resync (first session, or a 410), a mapped item the listing left out
         may have been deleted in the gap: read each (events.get returns cancelled ones); one that
-        is gone altogether is planned as a cancelled tombstone. Items that started before the
-        window are left alone (they happened)."""
+        is gone altogether is planned as a cancelled tombstone. An invitee's copy too (R-11), so
+        that its mapping and issue go with it. Items that started before the window are left
+        alone (they happened)."""
         seen = {i.id for i in listed}
         wanted = [
             m for m in mappings
-            if m.calendar_id == calendar_id and m.event_id not in seen and m.owned
+            if m.calendar_id == calendar_id and m.event_id not in seen
             and not m.occurrence_of and not m.tombstone and _not_before(m, lo)
         ]  # fmt: skip
         if not wanted:
@@ -507,15 +526,16 @@ class Session:
         return out
 
     def _slid_in(self, calendar: Calendar, user: User, lo: datetime, hi: datetime,
-                 have: set[str], sweep: bool) -> list[Item]:  # fmt: skip
+                 have: set[str], sweep: bool, calendar_id: str = "") -> list[Item]:  # fmt: skip
         """R-05, R-28: items that entered the window since the last look, and (on a sweep) items
-        waiting on R-07, R-11 or a refused write (their issue is open), are planned again."""
+        waiting on R-07, R-11 or a refused write (their issue is open), are planned again. A
+        group calendar (`calendar_id`) is read for its waiting items only."""
         since = _parse_date(user.state.window_end) or hi.date()
-        start = datetime.combine(since, datetime.min.time(), UTC)
+        start = datetime.combine(since, datetime.min.time(), UTC) if not calendar_id else hi
         waiting = {i.key for i in self.s.issues.open_for_user(user.email)} if sweep else set()
         if start >= hi and not waiting:
             return []
-        listing = calendar.changes(user.email, "", lo if waiting else start, hi)
+        listing = calendar.changes(calendar_id or user.email, "", lo if waiting else start, hi)
         return [
             i
             for i in listing.items
@@ -526,12 +546,14 @@ class Session:
     def _pending(self, calendar: Calendar, items: list[Item], mappings: list[Mapping],
                  readable: set[str]) -> list[Item]:  # fmt: skip
         """R-29: the copies of intents not settled yet (a create whose answer was lost), so that
-        they are resolved by their key even when the item did not change again."""
+        they are resolved by their key even when the item did not change again; and of deletes
+        Salesforce refused (H2), so that the copy is labelled once the delete goes through."""
         have = {(i.calendar_id, i.id) for i in items}
         wanted: dict[str, set[str]] = {}
         for m in mappings:
             copy = (m.calendar_id, m.event_id)
-            if m.pending_create and copy not in have and m.calendar_id in readable:
+            if (m.pending_create or m.pending_delete) and copy not in have \
+                    and m.calendar_id in readable:  # fmt: skip
                 wanted.setdefault(m.calendar_id, set()).add(m.event_id)
         out: list[Item] = []
         for calendar_id, ids in wanted.items():
@@ -556,7 +578,9 @@ class Session:
     def _sf_changes(self, sf: Salesforce, calendar: Calendar, inbox: Sequence[str],
                     mappings: list[Mapping], observed: _Observed) -> list[SfEventState]:  # fmt: skip
         """R-21..R-23: the SF Events of the user's inbox as they are now, and the Google copies
-        of the mapped ones (their changes are merged into those copies)."""
+        of the mapped ones (their changes are merged into those copies). One whose copy is on a
+        calendar that could not be read stays in the inbox for a later session (`_unread`):
+        planned without its copy, or dropped from the inbox, the change would be lost."""
         if not inbox:
             return []
         states = sf.event_states(list(inbox))
@@ -566,11 +590,13 @@ class Session:
         for state in states:
             m = by_sf.get(state.sf_event_id)
             copy = (m.calendar_id, m.event_id) if m is not None else None
-            if m is not None and copy not in have and m.calendar_id in observed.readable:
+            if m is not None and m.calendar_id not in observed.readable:
+                self._unread.add(state.sf_event_id)
+            elif m is not None and copy not in have:
                 wanted.setdefault(m.calendar_id, set()).add(m.event_id)
         for calendar_id, ids in wanted.items():
             observed.items += calendar.get_items(calendar_id, sorted(ids))
-        return states
+        return [s for s in states if s.sf_event_id not in self._unread]
 
     def _input(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
                items: list[Item], mine: list[Mapping], released: frozenset[str],
@@ -669,7 +695,7 @@ class Session:
                     sf: Salesforce | None) -> None:  # fmt: skip
         """Only after everything was written: a crash before this re-reads the same changes.
         Field by field, under the fence (audit M1, M2)."""
-        p = report.plan or Plan()
+        p = report.plan if report.plan is not None else Plan()  # an all-held plan is falsy
         failed = len(report.failed)
         result = "retry" if report.retry else (f"ok, {failed} items failed" if failed else "ok")
         values: dict[str, object] = {
@@ -809,6 +835,38 @@ def _others_enabled(item: Item, me: str, enabled: dict[str, str]) -> bool:
     if item.organizer is not None:
         people.add(item.organizer.email.lower())
     return any(p in enabled for p in people - {me})
+
+
+def _sf_ids(unit: Unit) -> set[str]:
+    """The SF Events a unit is about: those it writes and those its mappings point at."""
+    out = {w.sf_event_id for w in unit.writes if isinstance(w, (SfUpdate, SfDelete))}
+    for a in unit.mappings:
+        out.add(a.mapping.sf_event_id)
+        if isinstance(a, MappingPut) and a.before is not None:
+            out.add(a.before.sf_event_id)
+    return out - {""}
+
+
+def _echo(item: Item, by_copy: dict[tuple[str, str], Mapping], settings: Settings) -> bool:
+    """R-26: the copy is as calsync's last label write left it, and (saved) its synced fields
+    are those its mapping last recorded. The digest alone took a copy moved and moved back
+    after an update calsync wrote no label for as an echo, and the move back was lost (found by
+    the fault run, seed 58)."""
+    if not labels.is_echo(item):
+        return False
+    m = by_copy.get((item.calendar_id, item.id))
+    if m is None:
+        # A copy labelled saved that no mapping knows is no echo of anything calsync holds: its
+        # unsync went through, its label did not, and the user tagged it again (seed 758).
+        return labels.P_KEY not in item.props
+    if not m.owned or not m.google_fp or item.span is None or item.is_series or item.is_instance:
+        return True
+    names = fields.synced_fields(settings)
+    try:
+        now = fields.fingerprint(fields.google_values(item, item.span, settings), names)
+    except (ValueError, TypeError, OverflowError, OSError, KeyError):
+        return True
+    return dict(now) == dict(m.google_fp)
 
 
 def _starts_after(item: Item, start: datetime) -> bool:

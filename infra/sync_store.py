@@ -60,6 +60,7 @@ def mapping_to_doc(m: Mapping) -> dict[str, Any]:
         "pending_create": m.pending_create,
         "pending_delete": m.pending_delete,
         "start": m.start,
+        "tried_starts": list(m.tried_starts),
         "tombstone": m.tombstone,
         "files": [
             {
@@ -93,6 +94,7 @@ def mapping_from_doc(d: dict[str, Any]) -> Mapping:
         pending_create=d.get("pending_create") is True,
         pending_delete=d.get("pending_delete") is True,
         start=str(d.get("start") or ""),
+        tried_starts=tuple(d.get("tried_starts") or ()),
         tombstone=str(d.get("tombstone") or ""),
         files=tuple(
             StoredFile(

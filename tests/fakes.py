@@ -54,13 +54,15 @@ class Faults:
     `crash_at`: the number of the write that never happens (the process dies just before it).
     `refuse`: (kind, predicate) → a permanent per-record refusal; `lose`: (kind, predicate) →
     the write is applied and its answer lost (a retryable failure), how a crash after a write
-    looks from outside. Kinds: "sf_create", "sf_update", "sf_delete", "label", "patch".
+    looks from outside; `down`: (kind, predicate) → a 503 before anything is applied.
+    Kinds: "sf_create", "sf_update", "sf_delete", "label", "patch".
     """
 
     crash_at: int | None = None
     writes: int = 0
     refuse: list[tuple[str, Callable[[Any], bool]]] = field(default_factory=list)
     lose: list[tuple[str, Callable[[Any], bool]]] = field(default_factory=list)
+    down: list[tuple[str, Callable[[Any], bool]]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
 
     def write(self, what: str) -> None:
@@ -76,6 +78,9 @@ class Faults:
     def lost(self, kind: str, thing: Any) -> bool:
         return any(k == kind and p(thing) for k, p in self.lose)
 
+    def unavailable(self, kind: str, thing: Any) -> bool:
+        return any(k == kind and p(thing) for k, p in self.down)
+
 
 REFUSED = "FIELD_CUSTOM_VALIDATION_EXCEPTION"
 
@@ -86,6 +91,10 @@ def _refusal(ref: str) -> WriteResult:
 
 def _lost(ref: str) -> WriteResult:
     return WriteResult(ref, False, "", "HTTP_503", "the answer was lost", retryable=True)
+
+
+def _down(ref: str) -> WriteResult:
+    return WriteResult(ref, False, "", "SERVER_UNAVAILABLE", "try again later", retryable=True)
 
 
 # --- Firestore stores -------------------------------------------------------------------------
@@ -357,14 +366,14 @@ class FakeCalendar:
     def changes(self, calendar_id: str, sync_token: str, time_min: datetime,
                 time_max: datetime) -> CalendarChanges:  # fmt: skip
         self._check(calendar_id)
-        token = int(sync_token) if sync_token.isdigit() else 0
+        token = int(sync_token) if sync_token.isdigit() else None
         mine = {k: v for k, v in self.g.items.items() if k[0] == calendar_id}
-        if token and token >= self.g.expired_before:
+        if token is not None and token >= self.g.expired_before:
             items = [v for k, v in mine.items() if self.g.changed[k] > token]
             return CalendarChanges(tuple(items), str(self.g.last), False)
-        live = [v for v in mine.values() if v.status is not ItemStatus.CANCELLED
-                and _overlaps(v, time_min, time_max)]  # fmt: skip
-        return CalendarChanges(tuple(live), str(self.g.last), True)
+        # As infra/google_calendar.py: showDeleted, so cancelled copies in the window come too.
+        listed = [v for v in mine.values() if _overlaps(v, time_min, time_max)]
+        return CalendarChanges(tuple(listed), str(self.g.last), True)
 
     def get_items(self, calendar_id: str, event_ids: Sequence[str]) -> list[Item]:
         self._check(calendar_id)
@@ -386,6 +395,8 @@ class FakeCalendar:
                 out.append(WriteResult(p.event_id, False, "", "notFound", "Not Found"))
             elif self.g.faults.refused(kind, p):
                 out.append(WriteResult(p.event_id, False, "", "forbidden", "refused"))
+            elif self.g.faults.unavailable(kind, p):
+                out.append(_down(p.event_id))
             else:
                 self.g.put(apply(self.g.items[k], p))
                 lost = self.g.faults.lost(kind, p)
@@ -399,7 +410,19 @@ class FakeCalendar:
         def patch(item: Item, p: GooglePatch) -> Item:
             return replace(apply_google_patch(item, p), updated=datetime.now(UTC))
 
-        return self._patch("patch", patches, patch)
+        results = self._patch("patch", patches, patch)
+        for p, r in zip(patches, results, strict=True):
+            item = self.g.items.get((p.calendar_id, p.event_id))
+            applied = r.ok or r.error_code == "HTTP_503" and r.message == "the answer was lost"
+            if not applied or item is None:
+                continue
+            # Google: a change to the event (calsync writes where it may) reaches every copy of
+            # it, the attendees' and a group calendar's.
+            for k, other in list(self.g.items.items()):
+                if other.ical_uid == item.ical_uid and k != (p.calendar_id, p.event_id) \
+                        and other.status is not ItemStatus.CANCELLED:  # fmt: skip
+                    self.g.put(patch(other, p))
+        return results
 
     def delete_events(self, targets: Sequence[tuple[str, str]]) -> list[WriteResult]:
         self.g.faults.write("google.delete")
@@ -444,7 +467,10 @@ def _overlaps(item: Item, lo: datetime, hi: datetime) -> bool:
         return False
     if item.is_series:
         return True
-    return item.span.start_utc < hi and item.span.end_utc > lo
+    try:
+        return item.span.start_utc < hi and item.span.end_utc > lo
+    except OverflowError:  # a year-9999 start west of UTC: far outside any window
+        return False
 
 
 # --- Salesforce -------------------------------------------------------------------------------
@@ -530,12 +556,13 @@ class FakeSalesforce:
             out.append(WriteResult(p.email, True, sf_id))
         return out
 
-    def _marker_find(self, key: str, owner: str, start: str) -> str:
+    def _marker_find(self, key: str, owner: str, *starts: str) -> str:
+        """As infra/salesforce.py: by owner and calsync's marker, at one of these starts."""
         for e in self.live():
             if (
                 e.owner == owner
                 and e.description.endswith(MARKER + key)
-                and (not start or _instance(e.start) == start)
+                and (not any(starts) or _instance(e.start) in starts)
             ):
                 return e.id
         return ""
@@ -548,17 +575,23 @@ class FakeSalesforce:
             if self.faults.refused("sf_create", c):
                 out.append(_refusal(c.sync_key))
                 continue
+            if self.faults.unavailable("sf_create", c):
+                out.append(_down(c.sync_key))
+                continue
             existing = ""
             if self.keyed:
                 existing = next((e.id for e in self.live() if e.key == c.sync_key), "")
             elif c.retry:
-                existing = self._marker_find(c.sync_key, c.fields.owner_id, c.intent_start)
-            if existing:
+                existing = self._marker_find(c.sync_key, c.fields.owner_id, c.intent_start,
+                                             *c.tried_starts,
+                                             _instance(c.fields.start_utc))  # fmt: skip
+            if existing:  # an upsert, or a retry writing its fields again (infra/salesforce.py)
                 record = self.events[existing]
-                record.subject, record.start, record.end = (
+                record.subject, record.start, record.end, record.location = (
                     c.fields.subject,
                     c.fields.start_utc,
                     c.fields.end_utc,
+                    c.fields.location,
                 )
                 sf_id = existing
             else:
@@ -586,6 +619,8 @@ class FakeSalesforce:
                 out.append(WriteResult(u.sync_key, False, "", "ENTITY_IS_DELETED", "deleted"))
             elif self.faults.refused("sf_update", u):
                 out.append(_refusal(u.sync_key))
+            elif self.faults.unavailable("sf_update", u):
+                out.append(_down(u.sync_key))
             else:
                 if "subject" in u.send:
                     record.subject = u.fields.subject
@@ -607,9 +642,13 @@ class FakeSalesforce:
                 if self.keyed:
                     target = next((e.id for e in self.live() if e.key == d.sync_key), "")
                 else:
-                    target = self._marker_find(d.sync_key, d.owner_id, d.intent_start)
+                    target = self._marker_find(d.sync_key, d.owner_id, d.intent_start,
+                                               *d.tried_starts)  # fmt: skip
             if self.faults.refused("sf_delete", d):
                 out.append(WriteResult(d.sync_key, False, "", "DELETE_FAILED", "refused"))
+                continue
+            if self.faults.unavailable("sf_delete", d):
+                out.append(_down(d.sync_key))
                 continue
             if d.occurrence_of and not d.series:
                 out.append(WriteResult(d.sync_key, True, target))  # one occurrence: not modelled

@@ -153,18 +153,26 @@ def test_R30_pages_are_followed_and_the_token_of_the_last_page_is_kept(gcal, ada
 
 
 @pytest.mark.parametrize("how", ["forged", "expired"])
-def test_R30_invalid_sync_token_falls_back_to_a_full_sync(gcal, adapter, how):
+def test_R30_M4_invalid_sync_token_falls_back_to_a_full_sync_that_shows_deletions(gcal, adapter,
+                                                                                  how):  # fmt: skip
+    """The full listing asks for deleted events too (showDeleted): an item cancelled while the
+    token was invalid is seen as cancelled, mapped or not (audit M4; found by the fault run: an
+    unsaved item's open issue was never closed)."""
     calendar = adapter(ALICE)
     a = insert(gcal, ALICE, timed("a", day=2))
+    doomed = insert(gcal, ALICE, timed("doomed", day=4))
     token = calendar.changes(ALICE, "", *WINDOW).next_sync_token
     b = insert(gcal, ALICE, timed("b", day=3))
+    gcal.service(ALICE).events().delete(calendarId="primary", eventId=doomed["id"]).execute()
     if how == "forged":
         token = "forged-" + token
     else:
         gcal.admin("POST", "sync-tokens/expire")
     again = calendar.changes(ALICE, token, *WINDOW)
     assert again.full
-    assert sorted(i.id for i in again.items) == sorted([a["id"], b["id"]])
+    by_id = {i.id: i.status for i in again.items}
+    assert by_id == {a["id"]: ItemStatus.CONFIRMED, b["id"]: ItemStatus.CONFIRMED,
+                     doomed["id"]: ItemStatus.CANCELLED}  # fmt: skip
     assert calendar.changes(ALICE, again.next_sync_token, *WINDOW).items == ()
 
 

@@ -333,6 +333,15 @@ def test_H1b_M8_without_the_key_field_a_retry_finds_its_event_by_calsyncs_marker
                                    retry(made[2])])  # fmt: skip
     assert [(r.ok, r.id, r.error_code) for r in again] == [(True, r.id, "") for r in results]
     assert len(events(org)) == 3
+    # The retry writes the item as it is now: an edit made between the crash and the retry
+    # is not lost; the Description and its marker stay as they were written.
+    renamed = {e["Id"]: e for e in events(org)}[results[0].id]
+    assert renamed["Subject"] == "Renamed"
+    assert renamed["StartDateTime"].startswith((START + timedelta(hours=3)).strftime("%Y-%m-%dT%H"))
+    assert renamed["Description"] == f"From: x\n\ncalsync-key: {made[0].sync_key}"
+    # Its answer lost too, the next retry finds it where that retry moved it.
+    [third] = adapter.create_events([retry(moved, made[0].fields.start_utc)])
+    assert (third.ok, third.id) == (True, results[0].id) and len(events(org)) == 3
     # A hand-made Event at the same owner, start and subject as a create calsync never made.
     twin = create(ann, 5)
     seed(org, {"Event": [{"OwnerId": ann, "Subject": twin.fields.subject,

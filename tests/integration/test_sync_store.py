@@ -36,6 +36,9 @@ def test_R29_mapping_writes_are_idempotent_and_round_trip(firestore_client):
         prev_color="5",
         linked=("x@acme.com",),
         files=(StoredFile("F1", "069A", "md5-1", "00UA"),),  # where each file is stored
+        pending_create=True,
+        start="20261201T090000Z",
+        tried_starts=("20261202T090000Z",),  # audit H1b: where retries moved the Event
     )
     store.put([full, full])
     store.put([full])
