@@ -57,10 +57,12 @@ from core.ports import (
     SettingsStore,
 )
 from core.settings import Settings, resolve
+from core.sf_routing import echo
 from core.users import HeldDelete, User
 from infra.attachments import AttachmentsOutcome, store_attachments
 from infra.budget import INITIAL_SYNC_WAITS, planned_calls, wait_for_budget
 from infra.execute import Executed, Executor
+from infra.sf_ledger import LedgerWrite
 
 log = logging.getLogger("calsync.session")
 LEASE_TTL = timedelta(minutes=2)  # renewed while the session runs; a crash frees it soon
@@ -170,6 +172,8 @@ class Services:
     files: Callable[[], SalesforceFiles] | None = None
     # Issue 14: may an initial sync spend this many Salesforce calls? (infra/budget.BulkBudget)
     bulk_gate: Callable[[int], BudgetCheck] | None = None
+    # R-26: records what the session wrote to Salesforce, for the poll (infra/sf_ledger.py)
+    sf_writes: LedgerWrite | None = None
 
 
 @dataclass
@@ -350,7 +354,8 @@ class Session:
         released = _released(user)
         pending = [m for m in mappings if m.pending_create or m.pending_delete]
         inbox = user.state.sf_changed  # R-21..R-23: what changed in Salesforce
-        if not observed.items and not released and not pending and not inbox:
+        if not observed.items and not released and not pending and not inbox \
+                and not user.state.sf_onboard:  # fmt: skip
             report.plan = Plan()
             if not dry_run:
                 self._record_problems(user, observed, setting_issues)
@@ -363,6 +368,7 @@ class Session:
             self._no_sf_user(user, dry_run)
             report.plan = Plan()
             return report
+        inbox = self._onboard(sf, user, sf_user_id, settings, inbox)
         states = self._sf_changes(sf, calendar, inbox, mappings, observed)
         inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
                           states)  # fmt: skip
@@ -391,8 +397,11 @@ class Session:
                             self.s.history, self._renew, self._attachments(user, settings))  # fmt: skip
         report.executed = executor.run(report.plan)
         report.retry = report.executed.retry
+        if self.s.sf_writes is not None:
+            self.s.sf_writes(user.email, report.executed.outcomes)
         self._record_problems(user, observed, setting_issues)
         self._save_state(user, observed, settings, report, sf)
+        settled: list[str] = []
         if inbox and not report.retry:
             # Read and settled (a refusal is an issue now); a retry reads them again. Those of
             # items whose delete is held (R-37) wait with them: if the user saves the item again
@@ -404,6 +413,8 @@ class Session:
             settled = [i for i in inbox if i not in self._unread and i not in held]
             if settled:
                 self.s.settings.remove_sf_changes(user.email, settled, fence=self.fence)
+        if user.state.sf_onboard and not report.retry:
+            self._onboarded(user, inbox, settled)
         log.info("session done", extra={"user": user.email, "count": len(report.plan.units),
                                         "status": "retry" if report.retry else "ok"})  # fmt: skip
         return report
@@ -597,6 +608,41 @@ class Session:
         for calendar_id, ids in wanted.items():
             observed.items += calendar.get_items(calendar_id, sorted(ids))
         return [s for s in states if s.sf_event_id not in self._unread]
+
+    def _onboard(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
+                 inbox: Sequence[str]) -> tuple[str, ...]:  # fmt: skip
+        """R-21, R-22: the first session after the poll saw this owner (`sf_onboard`) reads the
+        owner's top-level Events of the window in one query, and adds to the inbox those that
+        are not already mapped to this user with values that still hash as the mapping says
+        (calsync's own, R-26): the unmapped ones are created in Google, the mapped ones that
+        changed while the user was not enabled are merged."""
+        if not user.state.sf_onboard:
+            return tuple(inbox)
+        from infra import sf_changes  # the adapter's SOQL (imported late, as the adapter is)
+
+        lo, hi = window(settings, self.now)
+        found = sf_changes.owners_window(sf, [sf_user_id], lo, hi)  # the adapter: SOQL
+        mapped: dict[str, list[Mapping]] = {}
+        for m in self.s.mappings.for_sf_events({c.id for c in found}):
+            if m.user_email == user.email:
+                mapped.setdefault(m.sf_event_id, []).append(m)
+        new = [c.id for c in found if c.id not in mapped or not echo(c.event, mapped[c.id])]
+        log.info("onboarding read", extra={"user": user.email, "count": len(found),
+                                           "status": f"{len(new)} to plan"})  # fmt: skip
+        return tuple(dict.fromkeys([*inbox, *new]))
+
+    def _onboarded(self, user: User, inbox: Sequence[str], settled: Sequence[str]) -> None:
+        """The onboarding is done: what the session could not settle joins the stored inbox
+        (a later session reads it), then the mark is cleared, unless the poll marked the user
+        again meanwhile (a full re-check)."""
+        stored = set(user.state.sf_changed)
+        left = [i for i in inbox if i not in settled and i not in stored]
+        if left:
+            self.s.settings.add_sf_changes(user.email, left)
+        self.s.settings.set_state_fields(
+            user.email, {"sf_onboard": ""}, fence=self.fence,
+            expect={"sf_onboard": user.state.sf_onboard},
+        )  # fmt: skip
 
     def _input(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
                items: list[Item], mine: list[Mapping], released: frozenset[str],
