@@ -40,13 +40,24 @@ from core.errors import (
     PermanentError,
     RetryableError,
 )
-from core.guard import held_deletes, held_id, judged
+from core.guard import held_deletes, held_id, judged, weighs_saved
 from core.issues import Issue
-from core.model import Item, ItemStatus, Mapping, People, PersonKind, SessionUser, SfEventState
-from core.planner import SessionInput, plan
+from core.model import (
+    Item,
+    ItemKey,
+    ItemStatus,
+    Mapping,
+    MappingQuery,
+    People,
+    PersonKind,
+    SessionUser,
+    SfEventState,
+)
+from core.planner import SessionInput, plan, wanted
 from core.ports import (
     BudgetCheck,
     Calendar,
+    CalendarChanges,
     Drive,
     Fence,
     IssueStore,
@@ -181,6 +192,41 @@ class _Observed:
     readable: set[str] = field(default_factory=set)  # calendars that were read
 
 
+class _Mappings:
+    """The user's mappings a session has read (issue 14): those its observations ask for
+    (core.planner.wanted), never all of them but after a full resync, which checks every one."""
+
+    def __init__(self, store: MappingStore, email: str) -> None:
+        self.store, self.email = store, email
+        self.found: dict[ItemKey, Mapping] = {}
+        self.asked = MappingQuery()
+        self.complete = False
+
+    def need(self, query: MappingQuery) -> None:
+        new = query - self.asked
+        if self.complete or not new:
+            return
+        self.asked = self.asked | new
+        self.found.update((m.key, m) for m in self.store.for_query(self.email, new))
+
+    def read_all(self) -> None:
+        if not self.complete:
+            self.found = {m.key: m for m in self.store.for_user(self.email)}
+            self.complete = True
+
+    def settle(self, items: Sequence[Item], sf_events: Sequence[SfEventState]) -> None:
+        """Read until the planner would ask for nothing more (a series found wants its
+        instances: at most one more round)."""
+        for _ in range(3):
+            query = wanted(items, sf_events, self.found.values())
+            if self.complete or not (query - self.asked):
+                return
+            self.need(query)
+
+    def values(self) -> list[Mapping]:
+        return [self.found[k] for k in sorted(self.found, key=str)]
+
+
 def window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
     """R-05: the sliding window."""
     return series.window(settings, now)
@@ -196,6 +242,8 @@ class Session:
         self._started = time.monotonic()
         self._renewed = self._started
         self._unread: set[str] = set()  # inbox entries whose copy could not be read (kept)
+        self._mine: _Mappings | None = None
+        self._saved: int | None = None  # the store's count of saved SF Events, once asked
 
     # -- the whole session ---------------------------------------------------------------
 
@@ -256,9 +304,11 @@ class Session:
             raise BatchRefused(SESSION_FAILED, f"{self.email} is not enabled for calsync")
         settings, _ = self._settings(user, dry_run)
         calendar = self.s.calendar_for(user.email)
-        mappings = self.s.mappings.for_user(user.email)
+        mine = self._mine = _Mappings(self.s.mappings, user.email)
         observed = _Observed(list(items), {}, False, readable=set(self._calendars(user, settings)))
         observed.items += self._parents(calendar, observed.items, observed.readable)
+        mine.settle(observed.items, ())
+        mappings = mine.values()
         report.items_seen = len(items)
         sf = self.s.salesforce()
         sf_user_id = user.sf_user_id or self._match_sf_user(sf, user, dry_run)
@@ -343,12 +393,12 @@ class Session:
             return report
         settings, setting_issues = self._settings(user, dry_run)
         calendar = self.s.calendar_for(user.email)
-        mappings = self.s.mappings.for_user(user.email)
-        observed = self._observe(calendar, user, settings, sweep, mappings)
+        mine = self._mine = _Mappings(self.s.mappings, user.email)
+        observed = self._observe(calendar, user, settings, sweep, mine)
         report.items_seen, report.full_sync = len(observed.items), observed.full
         report.problems = [i.message for i in observed.problems + setting_issues]
         released = _released(user)
-        pending = [m for m in mappings if m.pending_create or m.pending_delete]
+        pending = [m for m in mine.values() if m.pending_create or m.pending_delete]
         inbox = user.state.sf_changed  # R-21..R-23: what changed in Salesforce
         if not observed.items and not released and not pending and not inbox:
             report.plan = Plan()
@@ -363,7 +413,9 @@ class Session:
             self._no_sf_user(user, dry_run)
             report.plan = Plan()
             return report
-        states = self._sf_changes(sf, calendar, inbox, mappings, observed)
+        states = self._sf_changes(sf, calendar, inbox, mine, observed)
+        mine.settle(observed.items, states)
+        mappings = mine.values()
         inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
                           states)  # fmt: skip
         report.plan = self._plan(inp)
@@ -428,8 +480,19 @@ class Session:
         return store
 
     def _plan(self, inp: SessionInput) -> Plan:
+        """The plan; when the deletion guard's verdict depends on how many SF Events the user
+        has saved and the session read only some of their mappings, planned again with the
+        store's count (R-37)."""
         try:
-            return plan(inp)
+            planned = plan(inp)
+            mine = self._mine
+            if (inp.saved is None and inp.backfill is None and mine is not None
+                    and not mine.complete and weighs_saved(planned.units + planned.held,
+                    inp.settings, inp.released, inp.recent_deletes)):  # fmt: skip
+                if self._saved is None:
+                    self._saved = self.s.mappings.count_saved(self.email)
+                planned = plan(replace(inp, saved=self._saved))
+            return planned
         except PlanError as exc:  # a bug, never carried out: the admin hears of it
             raise SessionFailed(f"the plan broke an invariant: {exc}") from exc
 
@@ -465,12 +528,12 @@ class Session:
         return [user.email, *dict.fromkeys(groups)]
 
     def _observe(self, calendar: Calendar, user: User, settings: Settings, sweep: bool,
-                 mappings: list[Mapping]) -> _Observed:  # fmt: skip
+                 mine: _Mappings) -> _Observed:  # fmt: skip
         lo, hi = window(settings, self.now)
         state = user.state
         tokens = {user.email: state.calendar_sync_token, **state.group_sync_tokens}
         out = _Observed([], {}, False)
-        by_copy = {(m.calendar_id, m.event_id): m for m in mappings}
+        listed: list[tuple[str, CalendarChanges]] = []
         for calendar_id in self._calendars(user, settings):
             try:
                 changes = calendar.changes(calendar_id, tokens.get(calendar_id, ""), lo, hi)
@@ -486,13 +549,19 @@ class Session:
             out.readable.add(calendar_id)
             out.tokens[calendar_id] = changes.next_sync_token
             out.full = out.full or changes.full
+            listed.append((calendar_id, changes))
+        if out.full:
+            mine.read_all()  # M4: a full resync checks every mapped copy for a gap
+        mine.need(wanted(i for _, changes in listed for i in changes.items))
+        by_copy = {(m.calendar_id, m.event_id): m for m in mine.values()}
+        for calendar_id, changes in listed:
             # Incremental reads cannot carry a window (API-FACTS A4): every change is kept, since
             # a saved item that left the window must still be updated; the core applies R-05.
             # Our own label writes come back through the token too: those echoes are dropped.
             out.items += [i for i in changes.items
                           if changes.full or not _echo(i, by_copy, settings)]  # fmt: skip
             if changes.full:
-                out.items += self._gap(calendar, calendar_id, changes.items, mappings, lo)
+                out.items += self._gap(calendar, calendar_id, changes.items, mine.values(), lo)
         slid = sweep or (_parse_date(state.window_end) or hi.date()) < hi.date()
         if slid and user.email in out.readable:
             out.items += self._slid_in(calendar, user, lo, hi, {i.id for i in out.items}, sweep)
@@ -500,7 +569,7 @@ class Session:
             for calendar_id in sorted(out.readable - {user.email}):
                 out.items += self._slid_in(calendar, user, lo, hi, {i.id for i in out.items},
                                            sweep, calendar_id)  # fmt: skip
-        out.items += self._pending(calendar, out.items, mappings, out.readable)
+        out.items += self._pending(calendar, out.items, mine.values(), out.readable)
         out.items += self._parents(calendar, out.items, out.readable)
         return out
 
@@ -530,7 +599,9 @@ class Session:
         """R-05, R-28: items that entered the window since the last look, and (on a sweep) items
         waiting on R-07, R-11 or a refused write (their issue is open), are planned again. A
         group calendar (`calendar_id`) is read for its waiting items only."""
-        since = _parse_date(user.state.window_end) or hi.date()
+        # The window's far edge moves by whole days (Settings.window): what slid in since the
+        # last session starts after the last day it covered; the same day, nothing did.
+        since = (_parse_date(user.state.window_end) or hi.date()) + timedelta(days=1)
         start = datetime.combine(since, datetime.min.time(), UTC) if not calendar_id else hi
         waiting = {i.key for i in self.s.issues.open_for_user(user.email)} if sweep else set()
         if start >= hi and not waiting:
@@ -576,7 +647,7 @@ class Session:
         return out
 
     def _sf_changes(self, sf: Salesforce, calendar: Calendar, inbox: Sequence[str],
-                    mappings: list[Mapping], observed: _Observed) -> list[SfEventState]:  # fmt: skip
+                    mine: _Mappings, observed: _Observed) -> list[SfEventState]:  # fmt: skip
         """R-21..R-23: the SF Events of the user's inbox as they are now, and the Google copies
         of the mapped ones (their changes are merged into those copies). One whose copy is on a
         calendar that could not be read stays in the inbox for a later session (`_unread`):
@@ -584,17 +655,18 @@ class Session:
         if not inbox:
             return []
         states = sf.event_states(list(inbox))
-        by_sf = {m.sf_event_id: m for m in mappings if m.sf_event_id}
+        mine.need(wanted((), states))
+        by_sf = {m.sf_event_id: m for m in mine.values() if m.sf_event_id}
         have = {(i.calendar_id, i.id) for i in observed.items}
-        wanted: dict[str, set[str]] = {}
+        copies: dict[str, set[str]] = {}
         for state in states:
             m = by_sf.get(state.sf_event_id)
             copy = (m.calendar_id, m.event_id) if m is not None else None
             if m is not None and m.calendar_id not in observed.readable:
                 self._unread.add(state.sf_event_id)
             elif m is not None and copy not in have:
-                wanted.setdefault(m.calendar_id, set()).add(m.event_id)
-        for calendar_id, ids in wanted.items():
+                copies.setdefault(m.calendar_id, set()).add(m.event_id)
+        for calendar_id, ids in copies.items():
             observed.items += calendar.get_items(calendar_id, sorted(ids))
         return [s for s in states if s.sf_event_id not in self._unread]
 
