@@ -115,3 +115,50 @@ def test_issue14_R05_R28_an_item_entering_the_window_is_found_once_a_day():
     kit.later(minutes=40)  # 00:10, the next day: "Far" is 60 days and 23 hours ahead
     kit.sync(ALICE, sweep=True)
     assert len(kit.events_for(ALICE, far)) == 1
+
+
+def test_issue14_R28_an_idle_sweep_looks_without_the_lease_and_writes_nothing():
+    """Nothing changed: the sweep's look reads the user, one pending query, the open issues
+    and one listing, takes no lease and writes nothing; a change the push missed is still
+    found by the next sweep (R-28)."""
+    kit = Kit()
+    items = saved(kit, 3)
+    kit.sync(ALICE)
+    kit.mappings.reads.clear()
+    writes, calls = len(kit.faults.log), kit.google.calls
+    report = kit.sync(ALICE, sweep=True)
+    assert report.quiet and kit.faults.log[writes:] == [] and kit.google.calls - calls == 1
+    assert kit.mappings.reads == [MappingQuery(pending=True)]
+    kit.edit(items[1], title="Moved without a push")
+    report = kit.sync(ALICE, sweep=True)
+    assert not report.quiet and [e.subject for e in kit.events(ALICE)].count(
+        "Moved without a push") == 1  # fmt: skip
+
+
+def test_issue14_R28_a_quiet_user_still_gets_a_session_every_six_hours():
+    kit = Kit()
+    saved(kit, 2)
+    kit.sync(ALICE)
+    kit.later(hours=5)
+    assert kit.sync(ALICE, sweep=True).quiet
+    kit.later(hours=1, minutes=1)
+    last = kit.store.get_user(ALICE).state.last_session_at
+    assert not kit.sync(ALICE, sweep=True).quiet
+    assert kit.store.get_user(ALICE).state.last_session_at > last
+    assert kit.sync(ALICE, sweep=True).quiet
+
+
+def test_issue14_R28_the_look_reuses_the_org_settings_for_their_ttl_only():
+    """A warm instance reads the org settings once per `org_settings_ttl` for its looks (a
+    session always reads them afresh)."""
+    kit = Kit()
+    saved(kit, 1)
+    kit.sync(ALICE)
+    reads = []
+    real = kit.store.org_settings
+    kit.store.org_settings = lambda: reads.append(1) or real()  # type: ignore[method-assign]
+    kit.services.org_settings_ttl = 60.0
+    assert kit.sync(ALICE, sweep=True).quiet and kit.sync(ALICE, sweep=True).quiet
+    assert len(reads) == 1
+    kit.services.org_settings_ttl = 0.0
+    assert kit.sync(ALICE, sweep=True).quiet and len(reads) == 2
