@@ -1004,6 +1004,10 @@ def _echo(item: Item, by_copy: dict[tuple[str, str], Mapping], settings: Setting
         # A copy labelled saved that no mapping knows is no echo of anything calsync holds: its
         # unsync went through, its label did not, and the user tagged it again (seed 758).
         return labels.P_KEY not in item.props
+    if m.owned and m.sf_event_id and not m.pending_create and labels.P_KEY not in item.props:
+        # A saved mapping whose copy no longer says saved: the label went out, forgetting the
+        # mapping did not (a crash between, infra/execute.py); the copy is planned again.
+        return False
     if not m.owned or not m.google_fp or item.span is None or item.is_series or item.is_instance:
         return True
     names = fields.synced_fields(settings)
