@@ -473,7 +473,10 @@ class Session:
         released = _released(user)
         pending = [m for m in mine.values() if m.pending_create or m.pending_delete]
         inbox = user.state.sf_changed  # R-21..R-23: what changed in Salesforce
-        if not observed.items and not released and not pending and not inbox:
+        # The first session matches the rep's Salesforce User even when their calendar is
+        # empty, so that a rep who works in Salesforce alone is polled for.
+        matched = bool(user.sf_user_id) or not observed.full
+        if not observed.items and not released and not pending and not inbox and matched:
             report.plan = Plan()
             if not dry_run:
                 self._record_problems(user, observed, setting_issues)

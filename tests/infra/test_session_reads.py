@@ -162,3 +162,17 @@ def test_issue14_R28_the_look_reuses_the_org_settings_for_their_ttl_only():
     assert len(reads) == 1
     kit.services.org_settings_ttl = 0.0
     assert kit.sync(ALICE, sweep=True).quiet and len(reads) == 2
+
+
+def test_R21_R30_the_first_session_matches_a_rep_whose_calendar_is_empty():
+    """A rep who works in Salesforce alone: their first session stores their SF User id (the
+    poll routes their Events by it); later idle sessions make no Salesforce call."""
+    kit = Kit()
+    kit.user(ALICE)
+    assert kit.store.get_user(ALICE).sf_user_id == ""
+    calls = kit.sf.calls
+    kit.sync(ALICE)
+    assert kit.store.get_user(ALICE).sf_user_id == kit.sf_ids[ALICE] and kit.sf.calls > calls
+    calls = kit.sf.calls
+    kit.sync(ALICE)
+    assert kit.sf.calls == calls
