@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from core.actions import IssueClose, IssueOpen, SfDelete, Unit
 from core.issues import Issue
-from core.model import Mapping
+from core.model import Mapping, saved_count
 from core.settings import Settings
 from core.users import HeldDelete
 
@@ -35,12 +35,21 @@ def judged(unit: Unit, released: frozenset[str]) -> int:
     return sum(1 for d in unit.deletes if not d.retry and d.sync_key not in released)
 
 
+def weighs_saved(units: Sequence[Unit], settings: Settings, released: frozenset[str],
+                 recent_deletes: int) -> bool:  # fmt: skip
+    """Whether the verdict on these units depends on how many SF Events the user has saved
+    (the "more than half" test): only then must the session count them (issue 14)."""
+    new = sum(judged(u, released) for u in units)
+    return new > 0 and recent_deletes + new >= settings.deletion_guard_min_deletes
+
+
 def guard(units: Sequence[Unit], mine: Iterable[Mapping], settings: Settings, user_email: str,
           released: frozenset[str], recent_deletes: int,
-          open_issues: Iterable[Issue]) -> Verdict:  # fmt: skip
-    """Hold every unit with a delete to judge when there are too many (see the module docstring)."""
+          open_issues: Iterable[Issue], saved: int | None = None) -> Verdict:  # fmt: skip
+    """Hold every unit with a delete to judge when there are too many (see the module docstring).
+    `saved`: the user's saved SF Events as the store counted them; None: those of `mine`."""
     new = sum(judged(u, released) for u in units)
-    mapped = sum(1 for m in mine if m.owned and not m.occurrence_of and not m.pending_create)
+    mapped = saved if saved is not None else saved_count(mine)
     day = recent_deletes + new
     s = settings
     too_many = new > 0 and (

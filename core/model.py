@@ -8,6 +8,7 @@ frozen and comparable, so plans built from it can be compared and printed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -363,6 +364,51 @@ class Mapping:
     @property
     def owned(self) -> bool:
         return self.role is Role.OWNER
+
+
+@dataclass(frozen=True)
+class MappingQuery:
+    """Which of one user's mappings a session reads (issue 14: never all of them). A mapping
+    is wanted when any part names it: its item key, its Google copy's id, its iCalUID (a
+    series and its instances), its SF Event id or its sync key, or it is pending (R-29)."""
+
+    keys: frozenset[ItemKey] = frozenset()
+    event_ids: frozenset[str] = frozenset()
+    ical_uids: frozenset[str] = frozenset()
+    sf_event_ids: frozenset[str] = frozenset()
+    sync_keys: frozenset[str] = frozenset()
+    pending: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.event_ids or self.ical_uids or self.sf_event_ids
+                    or self.sync_keys or self.pending)  # fmt: skip
+
+    def __or__(self, other: MappingQuery) -> MappingQuery:
+        return MappingQuery(self.keys | other.keys, self.event_ids | other.event_ids,
+                            self.ical_uids | other.ical_uids,
+                            self.sf_event_ids | other.sf_event_ids,
+                            self.sync_keys | other.sync_keys,
+                            self.pending or other.pending)  # fmt: skip
+
+    def __sub__(self, other: MappingQuery) -> MappingQuery:
+        return MappingQuery(self.keys - other.keys, self.event_ids - other.event_ids,
+                            self.ical_uids - other.ical_uids,
+                            self.sf_event_ids - other.sf_event_ids,
+                            self.sync_keys - other.sync_keys,
+                            self.pending and not other.pending)  # fmt: skip
+
+    def wants(self, m: Mapping) -> bool:
+        return (m.key in self.keys or m.event_id in self.event_ids
+                or m.key.ical_uid in self.ical_uids
+                or bool(m.sf_event_id and m.sf_event_id in self.sf_event_ids)
+                or bool(m.sync_key and m.sync_key in self.sync_keys)
+                or (self.pending and (m.pending_create or m.pending_delete)))  # fmt: skip
+
+
+def saved_count(mappings: Iterable[Mapping]) -> int:
+    """The SF Events saved for a user that the deletion guard weighs a session's deletes
+    against (R-37): owned, not an occurrence, not a create still pending."""
+    return sum(1 for m in mappings if m.owned and not m.occurrence_of and not m.pending_create)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ CS-015 (audit H3), and the same meeting seen twice (primary and a group calendar
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -43,6 +43,7 @@ from core.model import (
     ItemKey,
     ItemStatus,
     Mapping,
+    MappingQuery,
     People,
     Role,
     SessionUser,
@@ -66,8 +67,9 @@ class SessionInput:
 
     `items`: the user's changed Google copies (primary and listed group calendars), plus the copy
     of every mapped SF Event in `sf_events`, a series' parent when one of its instances is there,
-    and the copies of pending mappings. `mappings`: all of this user's mappings (the deletion guard
-    counts them). `organizer_mappings`: other owners' mappings for the same iCalUIDs (R-11).
+    and the copies of pending mappings. `mappings`: this user's mappings that `wanted` names (or
+    all of them). `saved`: the user's saved SF Events as the store counted them, for the deletion
+    guard; None counts `mappings` (all of them, then). `organizer_mappings`: other owners' mappings for the same iCalUIDs (R-11).
     `sf_events`: the user's mapped SF Events that changed or were deleted (R-22, R-23).
     `released`: the sync keys of held deletes the admin confirmed (R-37); `recent_deletes`: the
     SF Events deleted for this user in the last 24 hours, released ones left out.
@@ -78,6 +80,7 @@ class SessionInput:
     now: datetime
     items: tuple[Item, ...] = ()
     mappings: tuple[Mapping, ...] = ()
+    saved: int | None = None
     organizer_mappings: tuple[Mapping, ...] = ()
     people: People = field(default_factory=People)
     sf_events: tuple[SfEventState, ...] = ()
@@ -648,6 +651,29 @@ def _same_meeting(items: Sequence[Item], user_email: str) -> list[tuple[Item, li
     return out
 
 
+def wanted(items: Iterable[Item], sf_events: Iterable[SfEventState] = (),
+           found: Iterable[Mapping] = ()) -> MappingQuery:  # fmt: skip
+    """The user's mappings that planning these items and SF Events reads (issue 14: a session
+    never reads all of them): each item's own and its series' (by key; by the copy's id when
+    Google sent no iCalUID, as for a cancelled event), every mapping of a series or of an
+    instance's series (R-17), those of the SF Events by id and by sync key (R-21..R-23), and the
+    pending ones (R-29, H2). `found`: mappings read already; a series mapping among them wants
+    its instances too. Asked again with what it found until nothing new is wanted."""
+    items = list(items)
+    events = list(sf_events)
+    keys = {i.key for i in items} | {i.series_key for i in items if i.is_instance or i.is_series}
+    uids = {i.series_key.ical_uid for i in items if i.is_instance or i.is_series or i.recurrence}
+    uids |= {m.key.ical_uid for m in found if m.pattern}
+    return MappingQuery(
+        keys=frozenset(keys),
+        event_ids=frozenset(i.id for i in items if not i.ical_uid),
+        ical_uids=frozenset(uids),
+        sf_event_ids=frozenset(e.sf_event_id for e in events),
+        sync_keys=frozenset(e.calsync_key for e in events if e.calsync_key),
+        pending=True,
+    )
+
+
 def plan(inp: SessionInput) -> Plan:
     """Plan one session of one user. Pure: same input, same plan."""
     planner = _Planner(inp)
@@ -683,7 +709,7 @@ def plan(inp: SessionInput) -> Plan:
         # theirs, and an item whose unit would delete is left to them.
         return Plan(tuple(u for u in units if not u.deletes))
     verdict = guard.guard(units, planner.mine.values(), inp.settings, inp.user.email,
-                          inp.released, inp.recent_deletes, inp.open_issues)  # fmt: skip
+                          inp.released, inp.recent_deletes, inp.open_issues, inp.saved)  # fmt: skip
     return Plan(verdict.go, verdict.held, verdict.issues)
 
 

@@ -125,11 +125,10 @@ def self_response(item: Item, ctx: Context) -> Response:
 
 
 def in_window(item: Item, ctx: Context) -> bool:
-    """R-05: the item starts within [now - window_past_days, now + window_future_days], both
-    ends included; a series is in the window when one of its instances starts in it."""
+    """R-05: the item starts within the sliding window (Settings.window), both ends included;
+    a series is in the window when one of its instances starts in it."""
     assert item.span is not None
-    lo = ctx.now - timedelta(days=ctx.settings.window_past_days)
-    hi = ctx.now + timedelta(days=ctx.settings.window_future_days)
+    lo, hi = ctx.settings.window(ctx.now)
     if item.is_series:
         return recurrence.starts_between(item.recurrence, item.span, lo, hi)
     if item.span.start_date is not None:

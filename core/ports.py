@@ -16,7 +16,15 @@ from core.downsync import NewGoogleEvent
 from core.fields import GooglePatch, NewPerson
 from core.issues import Issue
 from core.labels import LabelPatch
-from core.model import Item, ItemKey, Mapping, ResolvedPerson, SfEventState, StoredFile
+from core.model import (
+    Item,
+    ItemKey,
+    Mapping,
+    MappingQuery,
+    ResolvedPerson,
+    SfEventState,
+    StoredFile,
+)
 from core.users import User
 
 
@@ -154,6 +162,14 @@ class MappingStore(Protocol):
     """Item ↔ SF Event mappings (Firestore in production)."""
 
     def for_user(self, email: str) -> list[Mapping]: ...
+
+    def for_query(self, email: str, query: MappingQuery) -> list[Mapping]:
+        """This user's mappings that `query` wants (a session reads no others, issue 14)."""
+        ...
+
+    def count_saved(self, email: str) -> int:
+        """core.model.saved_count of all this user's mappings, counted by the store."""
+        ...
 
     def for_ical_uids(self, uids: Iterable[str]) -> list[Mapping]:
         """Every user's mappings of these iCalUIDs (R-11: the organiser's)."""

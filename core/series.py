@@ -9,7 +9,7 @@ instead of flooding Salesforce.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from core import recurrence
 from core.model import Item, ItemKey, Mapping, Span, instance_text, sync_key
@@ -40,11 +40,8 @@ class Targets:
 
 
 def window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
-    """R-05: the sliding window, [now - window_past_days, now + window_future_days]."""
-    return (
-        now - timedelta(days=settings.window_past_days),
-        now + timedelta(days=settings.window_future_days),
-    )
+    """R-05: the sliding window (core.settings.Settings.window)."""
+    return settings.window(now)
 
 
 def targets(

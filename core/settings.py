@@ -11,6 +11,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime, time, timedelta
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -288,6 +289,15 @@ class Settings:
     error_color: str = "11"
     admins: tuple[str, ...] = ()
     api_budget_share: float = 0.5
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """R-05: the sliding window at `now`: from window_past_days before it to the end of the
+        UTC day window_future_days after it. The far edge moves by whole days, so that an item
+        entering the window is found once a day (issue 14: an idle sweep lists nothing), never
+        later than the rule says and at most a day earlier (docs/decisions.md)."""
+        last = (now + timedelta(days=self.window_future_days)).date()
+        return (now - timedelta(days=self.window_past_days),
+                datetime.combine(last, time.max, UTC))  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -15,10 +15,12 @@ import logging
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from core import fields, labels, series
 from core.actions import (
@@ -40,13 +42,24 @@ from core.errors import (
     PermanentError,
     RetryableError,
 )
-from core.guard import held_deletes, held_id, judged
+from core.guard import held_deletes, held_id, judged, weighs_saved
 from core.issues import Issue
-from core.model import Item, ItemStatus, Mapping, People, PersonKind, SessionUser, SfEventState
-from core.planner import SessionInput, plan
+from core.model import (
+    Item,
+    ItemKey,
+    ItemStatus,
+    Mapping,
+    MappingQuery,
+    People,
+    PersonKind,
+    SessionUser,
+    SfEventState,
+)
+from core.planner import SessionInput, plan, wanted
 from core.ports import (
     BudgetCheck,
     Calendar,
+    CalendarChanges,
     Drive,
     Fence,
     IssueStore,
@@ -73,6 +86,7 @@ GROUP_CALENDAR_UNREADABLE = "CS-016"
 SETTINGS_IGNORED = "CS-018"
 SESSION_FAILED = "CS-020"
 DAY = timedelta(hours=24)
+ONBOARD_BY_ID = 300  # R-21: a larger window's mappings are read in one query (10 `in` queries)
 
 # Once per process: whether Salesforce has Calsync_Key__c was written to the org status.
 _reported_key_field: list[bool] = []
@@ -109,6 +123,7 @@ class Report:
     items_seen: int = 0
     full_sync: bool = False
     superseded: bool = False  # another session took the lease: it covers this one's work
+    quiet: bool = False  # a sweep's look found nothing to do: no session ran (issue 14)
     problems: list[str] = field(default_factory=list)  # calendars and settings left out
 
     @property
@@ -172,6 +187,9 @@ class Services:
     files: Callable[[], SalesforceFiles] | None = None
     # Issue 14: may an initial sync spend this many Salesforce calls? (infra/budget.BulkBudget)
     bulk_gate: Callable[[int], BudgetCheck] | None = None
+    # Issue 14: how long a warm instance may reuse the org settings it read for a sweep's look
+    # (0: read them for every look; a session always reads them afresh)
+    org_settings_ttl: float = 0.0
     # R-26: records what the session wrote to Salesforce, for the poll (infra/sf_ledger.py)
     sf_writes: LedgerWrite | None = None
 
@@ -183,6 +201,63 @@ class _Observed:
     full: bool
     problems: list[Issue] = field(default_factory=list)  # calendars that could not be read
     readable: set[str] = field(default_factory=set)  # calendars that were read
+
+
+class _Mappings:
+    """The user's mappings a session has read (issue 14): those its observations ask for
+    (core.planner.wanted), never all of them but after a full resync, which checks every one."""
+
+    def __init__(self, store: MappingStore, email: str) -> None:
+        self.store, self.email = store, email
+        self.found: dict[ItemKey, Mapping] = {}
+        self.asked = MappingQuery()
+        self.complete = False
+
+    def need(self, query: MappingQuery) -> None:
+        new = query - self.asked
+        if self.complete or not new:
+            return
+        self.asked = self.asked | new
+        self.found.update((m.key, m) for m in self.store.for_query(self.email, new))
+
+    def read_all(self) -> None:
+        if not self.complete:
+            self.found = {m.key: m for m in self.store.for_user(self.email)}
+            self.complete = True
+
+    def settle(self, items: Sequence[Item], sf_events: Sequence[SfEventState]) -> None:
+        """Read until the planner would ask for nothing more (a series found wants its
+        instances: at most one more round)."""
+        for _ in range(3):
+            query = wanted(items, sf_events, self.found.values())
+            if self.complete or not (query - self.asked):
+                return
+            self.need(query)
+
+    def values(self) -> list[Mapping]:
+        return [self.found[k] for k in sorted(self.found, key=str)]
+
+
+REFRESH_AFTER = timedelta(hours=6)  # a quiet user still gets a session this often (issue 14)
+_org_cache: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, Any], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _org_settings(services: Services) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The org settings and their last valid values, as a sweep's look reads them: from the
+    store, or from this instance's copy younger than `org_settings_ttl` seconds."""
+    store, ttl = services.settings, services.org_settings_ttl
+    cached = _org_cache.get(store) if ttl > 0 else None
+    if cached is not None and time.monotonic() - cached[0] < ttl:
+        return cached[1], cached[2]
+    org, valid = store.org_settings(), store.last_valid_org_settings()
+    if ttl > 0:
+        try:
+            _org_cache[store] = (time.monotonic(), org, valid)
+        except TypeError:  # a store that cannot be weakly referenced is read every time
+            pass
+    return org, valid
 
 
 def window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
@@ -200,15 +275,20 @@ class Session:
         self._started = time.monotonic()
         self._renewed = self._started
         self._unread: set[str] = set()  # inbox entries whose copy could not be read (kept)
+        self._mine: _Mappings | None = None
+        self._saved: int | None = None  # the store's count of saved SF Events, once asked
 
     # -- the whole session ---------------------------------------------------------------
 
-    def run(self, dry_run: bool = False, sweep: bool = False) -> Report:
+    def run(self, dry_run: bool = False, sweep: bool = False, look: bool = True) -> Report:
         """Run one session. Raises SessionBusy when another one runs, RetryableError when a
         retry can fix what failed (after recording everything that did succeed), and
-        SessionFailed (recorded as CS-020) when the session cannot run at all."""
+        SessionFailed (recorded as CS-020) when the session cannot run at all. A sweep's session
+        looks first (`quiet`) unless the sweep looked already (`look` False)."""
         if dry_run:
             return self._guarded(lambda: self._run(dry_run, sweep), dry_run)
+        if sweep and look and self.quiet():
+            return Report(self.email, quiet=True)
         self.fence = self.s.lease.acquire(self.email, self.holder, LEASE_TTL)
         if self.fence is None:
             raise SessionBusy(f"a session of {self.email} is running")
@@ -225,6 +305,48 @@ class Session:
         if report.retry:
             raise RetryableError(f"{len(report.failed)} items of {self.email} will be retried")
         return report
+
+    def quiet(self, user: User | None = None) -> bool:
+        """Issue 14, R-28: a sweep first looks without the lease and writes nothing: the user's
+        document, the org settings (reused for `org_settings_ttl`), one query for pending
+        mappings, one for open issues, and each calendar's changes since its sync token. Only
+        when all of that is empty, and the last session is recent, is there nothing a session
+        would do; anything else (or any doubt) runs the session. The token of such a look is
+        not stored: the stored one still reads every change after it. `user`: the document as
+        the sweep listed it (not read again)."""
+        user = user or self.s.settings.get_user(self.email)
+        if user is None or not user.enabled:
+            return False  # the session says why it skips
+        state = user.state
+        last = _parse_instant(state.last_session_at)
+        if (not state.calendar_sync_token or state.sf_changed or state.held_deletes
+                or state.deletes_release or state.sf_onboard
+                or last is None or self.now - last >= REFRESH_AFTER):  # fmt: skip
+            return False
+        org, org_valid = _org_settings(self.s)
+        settings, problems = resolve(org, user.settings, user.email, last_valid_org=org_valid,
+                                     last_valid_user=user.settings_last_valid)  # fmt: skip
+        lo, hi = window(settings, self.now)
+        if problems or (_parse_date(state.window_end) or date.min) < hi.date():
+            return False  # settings to report, or items that slid into the window
+        tokens = {user.email: state.calendar_sync_token, **state.group_sync_tokens}
+        calendars = self._calendars(user, settings)
+        if not all(tokens.get(c) for c in calendars):
+            return False
+        if self.s.mappings.for_query(user.email, MappingQuery(pending=True)):
+            return False
+        if self.s.issues.open_for_user(user.email):
+            return False  # items waiting on R-07, R-11 or a refused write are tried again
+        calendar = self.s.calendar_for(user.email)
+        for calendar_id in calendars:
+            try:
+                changes = calendar.changes(calendar_id, tokens[calendar_id], lo, hi)
+            except CalsyncError:
+                return False  # the session reports it (CS-020, H3) or resyncs (410)
+            if changes.full or changes.items:
+                return False
+        log.info("sweep: nothing to do", extra={"user": user.email})
+        return True
 
     def run_items(
         self, items: Sequence[Item], bounds: tuple[datetime, datetime], dry_run: bool = False
@@ -260,9 +382,11 @@ class Session:
             raise BatchRefused(SESSION_FAILED, f"{self.email} is not enabled for calsync")
         settings, _ = self._settings(user, dry_run)
         calendar = self.s.calendar_for(user.email)
-        mappings = self.s.mappings.for_user(user.email)
+        mine = self._mine = _Mappings(self.s.mappings, user.email)
         observed = _Observed(list(items), {}, False, readable=set(self._calendars(user, settings)))
         observed.items += self._parents(calendar, observed.items, observed.readable)
+        mine.settle(observed.items, ())
+        mappings = mine.values()
         report.items_seen = len(items)
         sf = self.s.salesforce()
         sf_user_id = user.sf_user_id or self._match_sf_user(sf, user, dry_run)
@@ -347,14 +471,17 @@ class Session:
             return report
         settings, setting_issues = self._settings(user, dry_run)
         calendar = self.s.calendar_for(user.email)
-        mappings = self.s.mappings.for_user(user.email)
-        observed = self._observe(calendar, user, settings, sweep, mappings)
+        mine = self._mine = _Mappings(self.s.mappings, user.email)
+        observed = self._observe(calendar, user, settings, sweep, mine)
         report.items_seen, report.full_sync = len(observed.items), observed.full
         report.problems = [i.message for i in observed.problems + setting_issues]
         released = _released(user)
-        pending = [m for m in mappings if m.pending_create or m.pending_delete]
+        pending = [m for m in mine.values() if m.pending_create or m.pending_delete]
         inbox = user.state.sf_changed  # R-21..R-23: what changed in Salesforce
-        if not observed.items and not released and not pending and not inbox \
+        # The first session matches the rep's Salesforce User even when their calendar is
+        # empty, so that a rep who works in Salesforce alone is polled for (R-21).
+        matched = bool(user.sf_user_id) or not observed.full
+        if not observed.items and not released and not pending and not inbox and matched \
                 and not user.state.sf_onboard:  # fmt: skip
             report.plan = Plan()
             if not dry_run:
@@ -368,8 +495,10 @@ class Session:
             self._no_sf_user(user, dry_run)
             report.plan = Plan()
             return report
-        inbox = self._onboard(sf, user, sf_user_id, settings, inbox)
-        states = self._sf_changes(sf, calendar, inbox, mappings, observed)
+        inbox = self._onboard(sf, user, sf_user_id, settings, inbox, mine)
+        states = self._sf_changes(sf, calendar, inbox, mine, observed)
+        mine.settle(observed.items, states)
+        mappings = mine.values()
         inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
                           states)  # fmt: skip
         report.plan = self._plan(inp)
@@ -439,8 +568,19 @@ class Session:
         return store
 
     def _plan(self, inp: SessionInput) -> Plan:
+        """The plan; when the deletion guard's verdict depends on how many SF Events the user
+        has saved and the session read only some of their mappings, planned again with the
+        store's count (R-37)."""
         try:
-            return plan(inp)
+            planned = plan(inp)
+            mine = self._mine
+            if (inp.saved is None and inp.backfill is None and mine is not None
+                    and not mine.complete and weighs_saved(planned.units + planned.held,
+                    inp.settings, inp.released, inp.recent_deletes)):  # fmt: skip
+                if self._saved is None:
+                    self._saved = self.s.mappings.count_saved(self.email)
+                planned = plan(replace(inp, saved=self._saved))
+            return planned
         except PlanError as exc:  # a bug, never carried out: the admin hears of it
             raise SessionFailed(f"the plan broke an invariant: {exc}") from exc
 
@@ -476,12 +616,12 @@ class Session:
         return [user.email, *dict.fromkeys(groups)]
 
     def _observe(self, calendar: Calendar, user: User, settings: Settings, sweep: bool,
-                 mappings: list[Mapping]) -> _Observed:  # fmt: skip
+                 mine: _Mappings) -> _Observed:  # fmt: skip
         lo, hi = window(settings, self.now)
         state = user.state
         tokens = {user.email: state.calendar_sync_token, **state.group_sync_tokens}
         out = _Observed([], {}, False)
-        by_copy = {(m.calendar_id, m.event_id): m for m in mappings}
+        listed: list[tuple[str, CalendarChanges]] = []
         for calendar_id in self._calendars(user, settings):
             try:
                 changes = calendar.changes(calendar_id, tokens.get(calendar_id, ""), lo, hi)
@@ -497,13 +637,19 @@ class Session:
             out.readable.add(calendar_id)
             out.tokens[calendar_id] = changes.next_sync_token
             out.full = out.full or changes.full
+            listed.append((calendar_id, changes))
+        if out.full:
+            mine.read_all()  # M4: a full resync checks every mapped copy for a gap
+        mine.need(wanted(i for _, changes in listed for i in changes.items))
+        by_copy = {(m.calendar_id, m.event_id): m for m in mine.values()}
+        for calendar_id, changes in listed:
             # Incremental reads cannot carry a window (API-FACTS A4): every change is kept, since
             # a saved item that left the window must still be updated; the core applies R-05.
             # Our own label writes come back through the token too: those echoes are dropped.
             out.items += [i for i in changes.items
                           if changes.full or not _echo(i, by_copy, settings)]  # fmt: skip
             if changes.full:
-                out.items += self._gap(calendar, calendar_id, changes.items, mappings, lo)
+                out.items += self._gap(calendar, calendar_id, changes.items, mine.values(), lo)
         slid = sweep or (_parse_date(state.window_end) or hi.date()) < hi.date()
         if slid and user.email in out.readable:
             out.items += self._slid_in(calendar, user, lo, hi, {i.id for i in out.items}, sweep)
@@ -511,7 +657,7 @@ class Session:
             for calendar_id in sorted(out.readable - {user.email}):
                 out.items += self._slid_in(calendar, user, lo, hi, {i.id for i in out.items},
                                            sweep, calendar_id)  # fmt: skip
-        out.items += self._pending(calendar, out.items, mappings, out.readable)
+        out.items += self._pending(calendar, out.items, mine.values(), out.readable)
         out.items += self._parents(calendar, out.items, out.readable)
         return out
 
@@ -541,7 +687,9 @@ class Session:
         """R-05, R-28: items that entered the window since the last look, and (on a sweep) items
         waiting on R-07, R-11 or a refused write (their issue is open), are planned again. A
         group calendar (`calendar_id`) is read for its waiting items only."""
-        since = _parse_date(user.state.window_end) or hi.date()
+        # The window's far edge moves by whole days (Settings.window): what slid in since the
+        # last session starts after the last day it covered; the same day, nothing did.
+        since = (_parse_date(user.state.window_end) or hi.date()) + timedelta(days=1)
         start = datetime.combine(since, datetime.min.time(), UTC) if not calendar_id else hi
         waiting = {i.key for i in self.s.issues.open_for_user(user.email)} if sweep else set()
         if start >= hi and not waiting:
@@ -587,7 +735,7 @@ class Session:
         return out
 
     def _sf_changes(self, sf: Salesforce, calendar: Calendar, inbox: Sequence[str],
-                    mappings: list[Mapping], observed: _Observed) -> list[SfEventState]:  # fmt: skip
+                    mine: _Mappings, observed: _Observed) -> list[SfEventState]:  # fmt: skip
         """R-21..R-23: the SF Events of the user's inbox as they are now, and the Google copies
         of the mapped ones (their changes are merged into those copies). One whose copy is on a
         calendar that could not be read stays in the inbox for a later session (`_unread`):
@@ -595,36 +743,43 @@ class Session:
         if not inbox:
             return []
         states = sf.event_states(list(inbox))
-        by_sf = {m.sf_event_id: m for m in mappings if m.sf_event_id}
+        mine.need(wanted((), states))
+        by_sf = {m.sf_event_id: m for m in mine.values() if m.sf_event_id}
         have = {(i.calendar_id, i.id) for i in observed.items}
-        wanted: dict[str, set[str]] = {}
+        copies: dict[str, set[str]] = {}
         for state in states:
             m = by_sf.get(state.sf_event_id)
             copy = (m.calendar_id, m.event_id) if m is not None else None
             if m is not None and m.calendar_id not in observed.readable:
                 self._unread.add(state.sf_event_id)
             elif m is not None and copy not in have:
-                wanted.setdefault(m.calendar_id, set()).add(m.event_id)
-        for calendar_id, ids in wanted.items():
+                copies.setdefault(m.calendar_id, set()).add(m.event_id)
+        for calendar_id, ids in copies.items():
             observed.items += calendar.get_items(calendar_id, sorted(ids))
         return [s for s in states if s.sf_event_id not in self._unread]
 
     def _onboard(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
-                 inbox: Sequence[str]) -> tuple[str, ...]:  # fmt: skip
+                 inbox: Sequence[str], mine: _Mappings) -> tuple[str, ...]:  # fmt: skip
         """R-21, R-22: the first session after the poll saw this owner (`sf_onboard`) reads the
         owner's top-level Events of the window in one query, and adds to the inbox those that
         are not already mapped to this user with values that still hash as the mapping says
         (calsync's own, R-26): the unmapped ones are created in Google, the mapped ones that
-        changed while the user was not enabled are merged."""
+        changed while the user was not enabled are merged. The user's mappings of those Events
+        are read by SF id, or, for a window of more than ONBOARD_BY_ID Events, all at once (one
+        query instead of one per 30 ids; onboarding happens once)."""
         if not user.state.sf_onboard:
             return tuple(inbox)
         from infra import sf_changes  # the adapter's SOQL (imported late, as the adapter is)
 
         lo, hi = window(settings, self.now)
         found = sf_changes.owners_window(sf, [sf_user_id], lo, hi)  # the adapter: SOQL
+        if len(found) > ONBOARD_BY_ID:
+            mine.read_all()
+        else:
+            mine.need(MappingQuery(sf_event_ids=frozenset(c.id for c in found)))
         mapped: dict[str, list[Mapping]] = {}
-        for m in self.s.mappings.for_sf_events({c.id for c in found}):
-            if m.user_email == user.email:
+        for m in mine.values():
+            if m.sf_event_id:
                 mapped.setdefault(m.sf_event_id, []).append(m)
         new = [c.id for c in found if c.id not in mapped or not echo(c.event, mapped[c.id])]
         log.info("onboarding read", extra={"user": user.email, "count": len(found),
@@ -905,6 +1060,10 @@ def _echo(item: Item, by_copy: dict[tuple[str, str], Mapping], settings: Setting
         # A copy labelled saved that no mapping knows is no echo of anything calsync holds: its
         # unsync went through, its label did not, and the user tagged it again (seed 758).
         return labels.P_KEY not in item.props
+    if m.owned and m.sf_event_id and not m.pending_create and labels.P_KEY not in item.props:
+        # A saved mapping whose copy no longer says saved: the label went out, forgetting the
+        # mapping did not (a crash between, infra/execute.py); the copy is planned again.
+        return False
     if not m.owned or not m.google_fp or item.span is None or item.is_series or item.is_instance:
         return True
     names = fields.synced_fields(settings)

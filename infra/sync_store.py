@@ -16,7 +16,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from core.issues import Issue
-from core.model import ItemKey, Mapping, Role, StoredFile
+from core.model import ItemKey, Mapping, MappingQuery, Role, StoredFile
 from core.ports import Fence
 from infra.fencing import commit
 
@@ -59,6 +59,7 @@ def mapping_to_doc(m: Mapping) -> dict[str, Any]:
         "attachments": list(m.attachments),
         "pending_create": m.pending_create,
         "pending_delete": m.pending_delete,
+        "pending": m.pending_create or m.pending_delete,  # one query finds both (issue 14)
         "start": m.start,
         "tried_starts": list(m.tried_starts),
         "tombstone": m.tombstone,
@@ -72,6 +73,10 @@ def mapping_to_doc(m: Mapping) -> dict[str, Any]:
             for f in m.files
         ],  # fmt: skip
     }
+
+
+def _mapping_of(snapshot: Any) -> Mapping:
+    return mapping_from_doc(snapshot.to_dict() or {})
 
 
 def mapping_from_doc(d: dict[str, Any]) -> Mapping:
@@ -118,6 +123,38 @@ class FirestoreMappingStore:
     def for_user(self, email: str) -> list[Mapping]:
         query = self._col.where(filter=FieldFilter("user_email", "==", email))
         return [mapping_from_doc(doc.to_dict() or {}) for doc in query.stream()]
+
+    def for_query(self, email: str, query: MappingQuery) -> list[Mapping]:
+        """The mappings `query` wants: keys read by document id (one batch read), the rest by
+        queries on this user's documents, 30 values at a time; each mapping once."""
+        found: dict[ItemKey, Mapping] = {}
+        refs = [self._col.document(mapping_id(email, k)) for k in sorted(query.keys, key=str)]
+        for chunk in _chunks(refs, BATCH):
+            for snapshot in self._db.get_all(list(chunk)):
+                if snapshot.exists:
+                    m = mapping_from_doc(snapshot.to_dict() or {})
+                    found[m.key] = m
+        mine = FieldFilter("user_email", "==", email)
+        fields = (("event_id", query.event_ids), ("ical_uid", query.ical_uids),
+                  ("sf_event_id", query.sf_event_ids), ("sync_key", query.sync_keys))  # fmt: skip
+        for name, values in fields:
+            for chunk in _chunks(sorted(v for v in values if v), IN_LIMIT):
+                q = self._col.where(filter=mine).where(filter=FieldFilter(name, "in", list(chunk)))
+                found.update((m.key, m) for m in map(_mapping_of, q.stream()))
+        if query.pending:
+            q = self._col.where(filter=mine).where(filter=FieldFilter("pending", "==", True))
+            found.update((m.key, m) for m in map(_mapping_of, q.stream()))
+        return [found[k] for k in sorted(found, key=str)]
+
+    def count_saved(self, email: str) -> int:
+        """core.model.saved_count, as one count aggregation (a read per 1,000 entries)."""
+        q = (
+            self._col.where(filter=FieldFilter("user_email", "==", email))
+            .where(filter=FieldFilter("role", "==", Role.OWNER.value))
+            .where(filter=FieldFilter("occurrence_of", "==", ""))
+            .where(filter=FieldFilter("pending_create", "==", False))
+        )
+        return int(q.count().get()[0][0].value)
 
     def get(self, email: str, key: ItemKey) -> Mapping | None:
         """One item's mapping of one user (the sidebar reads it by id, not by query)."""

@@ -44,6 +44,9 @@ def history():  # -> infra.history.FirestoreHistory (R-26: what `history` prints
     return FirestoreHistory(client_for(config()))
 
 
+ORG_SETTINGS_TTL = 60.0  # seconds a warm instance reuses the org settings for a sweep's look
+
+
 def services():  # -> infra.session.Services (imported late: the CLI's light commands skip it)
     """The ports of a sync session on the real services (or the local stack's emulators)."""
     from infra.history import FirestoreHistory
@@ -65,6 +68,7 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
         drive_for=drive_for,
         files=salesforce_files,
         bulk_gate=bulk_budget().allows,
+        org_settings_ttl=ORG_SETTINGS_TTL,
         sf_writes=recorder(FirestoreLedger(db)),
     )
 

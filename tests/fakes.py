@@ -29,10 +29,12 @@ from core.model import (
     Item,
     ItemKey,
     ItemStatus,
+    MappingQuery,
     PersonKind,
     ResolvedPerson,
     SfEventState,
     Span,
+    saved_count,
 )
 from core.model import (
     Mapping as MappingRecord,
@@ -272,8 +274,19 @@ class InMemoryMappingStore:
     def __init__(self, lease: FakeLease | None = None) -> None:
         self.docs: dict[tuple[str, ItemKey], MappingRecord] = {}
         self.lease = lease or FakeLease()
+        self.reads: list[MappingQuery] = []  # what sessions asked for (issue 14)
 
     def for_user(self, email: str) -> list[MappingRecord]:
+        return self._of(email)
+
+    def for_query(self, email: str, query: MappingQuery) -> list[MappingRecord]:
+        self.reads.append(query)
+        return [m for m in self._of(email) if query.wants(m)]
+
+    def count_saved(self, email: str) -> int:
+        return saved_count(self._of(email))
+
+    def _of(self, email: str) -> list[MappingRecord]:
         return [
             m for (u, _), m in sorted(self.docs.items(), key=lambda kv: str(kv[0])) if u == email
         ]
