@@ -113,7 +113,8 @@ def decide(change: SfChange, owners: Mapping[str, str], mappings: Sequence[ItemM
     ours = bool(integration_user) and change.last_modified_by == integration_user
     if event.deleted:
         # R-23 concerns mapped Events; a delete calsync made itself forgot its mapping first.
-        users = _users(mappings, owners, owner_too=False)
+        # Invitees' links to the Event go too (R-11): their copies no longer say saved.
+        users = _users(mappings, owners, owner_too=False, invitees=True)
         return Decision(change, Why.ROUTED, users) if users else Decision(change, Why.NOT_MAPPED)
     if ours and change.read and echo(event, mappings):
         return Decision(change, Why.ECHO)
@@ -124,15 +125,16 @@ def decide(change: SfChange, owners: Mapping[str, str], mappings: Sequence[ItemM
 
 
 def _users(mappings: Sequence[ItemMapping], owners: Mapping[str, str], *, owner_too: bool,
-           owner: str = "") -> tuple[str, ...]:  # fmt: skip
+           owner: str = "", invitees: bool = False) -> tuple[str, ...]:  # fmt: skip
     """The enabled users whose sessions must see the change: the Event's owner, and whoever maps
-    it (an owner it was taken from, R-22/R-23; invitees' copies ride on their organiser)."""
+    it (an owner it was taken from, R-22/R-23); invitees' copies ride on their organiser, but
+    for a delete (`invitees`), which takes their link away."""
     enabled = set(owners.values())
     found: set[str] = set()
     if owner_too and owner in owners:
         found.add(owners[owner])
     for m in mappings:
-        if m.user_email in enabled and m.owned:
+        if m.user_email in enabled and (m.owned or invitees):
             found.add(m.user_email)
     return tuple(sorted(found))
 

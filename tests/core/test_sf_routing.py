@@ -121,6 +121,16 @@ def test_an_invitees_mapping_does_not_route_the_organisers_event_to_the_invitee(
     assert decide_one(change(e), [invitee]) == (Why.ROUTED, (ANN.email,))
 
 
+def test_R11_R23_a_delete_reaches_the_invitees_whose_copies_link_to_the_event():
+    """The organiser's Event deleted (in Salesforce, or by calsync for the organiser's unsync,
+    which forgot the organiser's mapping first): each invitee's session takes its link away."""
+    e = event(owner=ANN.sf_user_id, deleted=True)
+    invitee = mapping(event(), user=BOB.email, role=Role.INVITEE)
+    assert decide_one(change(e, by=CALSYNC), [invitee]) == (Why.ROUTED, (BOB.email,))
+    assert decide_one(change(e), [mapping(event()), invitee]) == (
+        Why.ROUTED, (ANN.email, BOB.email))  # fmt: skip
+
+
 def test_one_event_seen_twice_is_decided_once_on_its_latest_row():
     first = SfChange(event(), stamp=NOW, last_modified_by=REP)
     later = SfChange(event(deleted=True), stamp=NOW + timedelta(seconds=5), last_modified_by=REP)
