@@ -47,6 +47,7 @@ class Why(Enum):
     PUBLIC = "public calendar"  # to the one-way copy
     CHILD = "invitee's child event"  # never a source
     ECHO = "calsync's own write"
+    MERGED = "merged already"  # a session read these values (the Flow's callout came first)
     OURS_UNREAD = "calsync's own write, values unread"  # left to the poller's full check
     NOT_MAPPED = "deleted, never synced"  # R-23 applies to mapped Events only
     NO_OWNER = "owner not an enabled user"
@@ -120,6 +121,11 @@ def decide(change: SfChange, owners: Mapping[str, str], mappings: Sequence[ItemM
         return Decision(change, Why.ECHO)
     if ours and not change.read:
         return Decision(change, Why.OURS_UNREAD)
+    if change.read and echo(event, mappings) and all(
+            m.owner_sf_id == event.owner_sf_id for m in mappings if m.owned):  # fmt: skip
+        # Someone's change that a session has merged already (the mappings recorded exactly
+        # these values, for this owner): the poll after the Flow's callout queues nothing.
+        return Decision(change, Why.MERGED)
     users = _users(mappings, owners, owner_too=True, owner=event.owner_sf_id)
     return Decision(change, Why.ROUTED, users) if users else Decision(change, Why.NO_OWNER)
 
