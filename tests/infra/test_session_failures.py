@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from core import labels
-from tests.session_kit import ALICE, GROUP, JANE, Kit
+from core.model import ItemStatus
+from tests.session_kit import ALICE, BOB, GROUP, JANE, Kit
 
 
 def saved(kit: Kit, email: str = ALICE, **settings):
@@ -446,3 +447,29 @@ def test_R23_R29_a_crash_anywhere_in_a_salesforce_delete_never_saves_the_item_ag
         kit.quiesce(ALICE)
         assert kit.events(ALICE) == [] and kit.mappings.for_user(ALICE) == [], n
         assert kit.label_of(item) == "" and kit.open_issues() == [], n
+
+
+@pytest.mark.parametrize("delete_from_calendar", [False, True])
+def test_R11_R23_an_invitees_link_to_a_deleted_event_goes_and_its_copy_stays(
+    delete_from_calendar,
+):
+    """The fault run's "invitee of an Event that is gone" gap: the organiser's SF Event deleted,
+    the invitee's copy kept its "invitee on the organiser's event" label and link until it next
+    changed. The delete now reaches the invitee's inbox too (core/sf_routing); their session
+    takes the link and the label away, and never deletes their copy of the meeting."""
+    kit = Kit()
+    kit.user(ALICE)
+    kit.user(BOB, delete_from_calendar=delete_from_calendar)
+    kit.contact(JANE)
+    item = kit.meeting(ALICE, "Kickoff", with_=(JANE, BOB))
+    kit.sync(ALICE)
+    copy = kit.tag(kit.invite(item, BOB))
+    kit.sync(BOB)
+    assert "invitee" in kit.label_of(copy) and len(kit.mappings.for_user(BOB)) == 1
+    [event] = kit.events(ALICE)
+    kit.later(seconds=5)
+    event.deleted, event.modified = True, kit.now
+    kit.store.add_sf_changes(BOB, [event.id])
+    kit.sync(BOB)
+    assert kit.mappings.for_user(BOB) == [] and kit.label_of(copy) == ""
+    assert kit.current(copy).status is not ItemStatus.CANCELLED and kit.events() == []

@@ -11,17 +11,8 @@ still weighs deletes against every saved SF Event (R-37), a series still finds i
 from __future__ import annotations
 
 from core.model import MappingQuery
+from tests.infra.test_session_state import with_saved
 from tests.session_kit import ALICE, JANE, Kit
-
-
-def saved(kit: Kit, n: int, **org_settings: object) -> list:
-    kit.store.set_org_settings({"internal_domains": ["corp.example"], **org_settings})
-    kit.user(ALICE)
-    kit.contact(JANE)
-    items = [kit.meeting(ALICE, f"Meeting {i}", days=1 + i / 10) for i in range(n)]
-    kit.sync(ALICE)
-    assert len(kit.events(ALICE)) == n
-    return items
 
 
 def no_full_read(kit: Kit) -> None:
@@ -40,7 +31,7 @@ def found(kit: Kit) -> set[str]:
 
 def test_issue14_R30_an_edit_reads_the_mapping_of_the_edited_item_alone():
     kit = Kit()
-    items = saved(kit, 30)
+    items = with_saved(kit, 30)
     kit.sync(ALICE)  # the labels' echoes
     no_full_read(kit)
     kit.mappings.reads.clear()
@@ -56,7 +47,7 @@ def test_issue14_R37_the_guard_counts_every_saved_event_not_those_read():
     """Four unsyncs of ten saved: 8 > 10 is false, so they go, though the session read only
     the four mappings; six are more than half, and are held (CS-009)."""
     kit = Kit()
-    items = saved(kit, 10)
+    items = with_saved(kit, 10)
     no_full_read(kit)
     for item in items[:4]:
         kit.unsync(item)
@@ -122,7 +113,7 @@ def test_issue14_R28_an_idle_sweep_looks_without_the_lease_and_writes_nothing():
     and one listing, takes no lease and writes nothing; a change the push missed is still
     found by the next sweep (R-28)."""
     kit = Kit()
-    items = saved(kit, 3)
+    items = with_saved(kit, 3)
     kit.sync(ALICE)
     kit.mappings.reads.clear()
     writes, calls = len(kit.faults.log), kit.google.calls
@@ -137,7 +128,7 @@ def test_issue14_R28_an_idle_sweep_looks_without_the_lease_and_writes_nothing():
 
 def test_issue14_R28_a_quiet_user_still_gets_a_session_every_six_hours():
     kit = Kit()
-    saved(kit, 2)
+    with_saved(kit, 2)
     kit.sync(ALICE)
     kit.later(hours=5)
     assert kit.sync(ALICE, sweep=True).quiet
@@ -152,7 +143,7 @@ def test_issue14_R28_the_look_reuses_the_org_settings_for_their_ttl_only():
     """A warm instance reads the org settings once per `org_settings_ttl` for its looks (a
     session always reads them afresh)."""
     kit = Kit()
-    saved(kit, 1)
+    with_saved(kit, 1)
     kit.sync(ALICE)
     reads = []
     real = kit.store.org_settings
