@@ -184,7 +184,7 @@ def test_R26_rows_the_ledger_proves_calsyncs_own_are_dropped_without_a_lookup(wo
     t = NOW + timedelta(seconds=70)
     ours = [row(n, t, by=CALSYNC) for n in range(3)]
     changed = row(3, t, by=CALSYNC)  # calsync wrote it, then... the ledger says other values
-    rep = row(4, t)  # a rep's edit of an Event calsync wrote before
+    rep = row(4, t)  # a rep saved an Event calsync wrote, its synced values as they were
     for c in (*ours, changed, rep):
         mapped(world, c)
     stale = row(3, t, by=CALSYNC, subject="what calsync wrote")
@@ -194,8 +194,10 @@ def test_R26_rows_the_ledger_proves_calsyncs_own_are_dropped_without_a_lookup(wo
     report = world.poll(2)
     assert report.ledger == 3
     assert sorted(world.mappings.looked_up) == [changed.id, rep.id]
-    assert report.dropped == {"calsync's own write": 4}  # the mismatch: dropped by its mapping
-    assert world.inbox(ANN) == (rep.id,)
+    # the mismatch is dropped by its mapping; the rep's save is looked up, never the ledger's to
+    # judge, and its mapping holds exactly its values
+    assert report.dropped == {"calsync's own write": 4, "merged already": 1}
+    assert world.inbox(ANN) == ()
 
 
 def test_R26_deletes_are_never_taken_for_echoes_by_the_ledger(world):
