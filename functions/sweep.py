@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from core.settings import resolve
 from functions.http import Answer, answer, from_google_infra
 from infra import wiring
 from infra.channels import close_channel, needs_renewal, open_channel
-from infra.session import Session
+from infra.session import Session, org_settings_cached
 
 log = logging.getLogger("calsync.sweep")
 UNREADABLE_USER = "CS-017"
@@ -32,7 +33,8 @@ def sweep(request: Any) -> Answer:
     polled = _poll(now)  # R-21..R-25: Salesforce's changes into the inboxes before the sessions run
     store = wiring.settings_store()
     queue = wiring.session_queue()
-    services = wiring.services()
+    # The sweep's own Calendar clients: sessions may run in this instance meanwhile.
+    services = replace(wiring.services(), calendar_for=wiring.sweep_calendar_for)
     problems: list[UserProblem] = []
     users = store.list_users(problems)
     quiet = _look(services, [u for u in users if u.enabled], now)
@@ -79,6 +81,7 @@ def _look(services: Any, users: list[Any], now: datetime) -> dict[str, bool]:
 
     if not users:
         return {}
+    org_settings_cached(services)  # read once here, not by each thread at once
     with ThreadPoolExecutor(max_workers=min(LOOKERS, len(users))) as pool:
         return dict(zip((u.email for u in users), pool.map(one, users), strict=True))
 

@@ -244,7 +244,7 @@ _org_cache: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, Any], dict[str
 )
 
 
-def _org_settings(services: Services) -> tuple[dict[str, Any], dict[str, Any]]:
+def org_settings_cached(services: Services) -> tuple[dict[str, Any], dict[str, Any]]:
     """The org settings and their last valid values, as a sweep's look reads them: from the
     store, or from this instance's copy younger than `org_settings_ttl` seconds."""
     store, ttl = services.settings, services.org_settings_ttl
@@ -323,7 +323,7 @@ class Session:
                 or state.deletes_release or state.sf_onboard
                 or last is None or self.now - last >= REFRESH_AFTER):  # fmt: skip
             return False
-        org, org_valid = _org_settings(self.s)
+        org, org_valid = org_settings_cached(self.s)
         settings, problems = resolve(org, user.settings, user.email, last_valid_org=org_valid,
                                      last_valid_user=user.settings_last_valid)  # fmt: skip
         lo, hi = window(settings, self.now)

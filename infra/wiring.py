@@ -119,14 +119,17 @@ def budget_recorder():  # -> infra.budget.BudgetRecorder
     return BudgetRecorder(client_for(config()))
 
 
-def _calendar_for(email: str):  # -> infra.google_calendar.GoogleCalendar
-    """One client per user, thread and warm instance: its token is reused, and no two threads
-    share one (httplib2 is not thread-safe; the sweep looks at users while sessions run)."""
-    return _calendar_of(email, threading.get_ident())
+@lru_cache(maxsize=512)
+def _calendar_for(email: str):  # one client per user and warm instance: its token is reused
+    from infra.google_calendar import GoogleCalendar
+
+    return GoogleCalendar(config(), email)
 
 
-@lru_cache(maxsize=4096)
-def _calendar_of(email: str, thread: int):  # noqa: ARG001 - the thread is part of the key
+@lru_cache(maxsize=512)
+def sweep_calendar_for(email: str):  # -> infra.google_calendar.GoogleCalendar
+    """The sweep's own client per user (its looks and channel renewals run beside sessions,
+    and httplib2 is not thread-safe: no client is shared between the two)."""
     from infra.google_calendar import GoogleCalendar
 
     return GoogleCalendar(config(), email)

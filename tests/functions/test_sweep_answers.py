@@ -37,7 +37,8 @@ def kit(monkeypatch):
     monkeypatch.setattr(entry, "wiring", SimpleNamespace(
         config=lambda: SimpleNamespace(functions_url="https://f.example"),
         verifier=lambda: None, services=lambda: kit.services,
-        settings_store=lambda: kit.store, session_queue=lambda: kit.queue))  # fmt: skip
+        settings_store=lambda: kit.store, session_queue=lambda: kit.queue,
+        sweep_calendar_for=kit.google.calendar))  # fmt: skip
     return kit
 
 
