@@ -277,6 +277,7 @@ class Session:
         self._unread: set[str] = set()  # inbox entries whose copy could not be read (kept)
         self._mine: _Mappings | None = None
         self._saved: int | None = None  # the store's count of saved SF Events, once asked
+        self._issues: list[Issue] | None = None  # the user's open issues, once read
 
     # -- the whole session ---------------------------------------------------------------
 
@@ -691,7 +692,7 @@ class Session:
         # last session starts after the last day it covered; the same day, nothing did.
         since = (_parse_date(user.state.window_end) or hi.date()) + timedelta(days=1)
         start = datetime.combine(since, datetime.min.time(), UTC) if not calendar_id else hi
-        waiting = {i.key for i in self.s.issues.open_for_user(user.email)} if sweep else set()
+        waiting = {i.key for i in self._open_issues(user)} if sweep else set()
         if start >= hi and not waiting:
             return []
         listing = calendar.changes(calendar_id or user.email, "", lo if waiting else start, hi)
@@ -833,7 +834,7 @@ class Session:
             mappings=tuple(mine),
             organizer_mappings=tuple(others),
             people=People(resolved=resolved, enabled_users=enabled, accounts_by_domain=accounts),
-            open_issues=tuple(self.s.issues.open_for_user(user.email)),
+            open_issues=tuple(self._open_issues(user)),
             released=released,
             recent_deletes=_recent_count(user, self.now),
             sf_events=tuple(sf_events),
@@ -878,6 +879,12 @@ class Session:
 
     # -- record ---------------------------------------------------------------------------
 
+    def _open_issues(self, user: User) -> list[Issue]:
+        """The user's open issues as the session started: read once (one query)."""
+        if self._issues is None:
+            self._issues = self.s.issues.open_for_user(user.email)
+        return self._issues
+
     def _record_problems(
         self, user: User, observed: _Observed, setting_issues: list[Issue]
     ) -> None:
@@ -885,7 +892,8 @@ class Session:
         that no longer apply (a calendar read again, settings mended, a session that ran)."""
         wanted = {(i.key, i.code): i for i in observed.problems + setting_issues}
         mine = {GROUP_CALENDAR_UNREADABLE, SETTINGS_IGNORED, SESSION_FAILED, INITIAL_SYNC_WAITS}
-        have = [i for i in self.s.issues.open_for_user(user.email) if i.code in mine]
+        # Read before the writes: nothing the executor writes carries these codes.
+        have = [i for i in self._open_issues(user) if i.code in mine]
         closed = [i for i in have if (i.key, i.code) not in wanted]
         opened = [i for k, i in wanted.items() if not any((h.key, h.code) == k and
                                                          h.message == i.message for h in have)]  # fmt: skip
