@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from core import fields, labels, series
+from core import downsync, fields, labels, series
 from core.actions import (
     HistoryNote,
     MappingPut,
@@ -50,6 +50,7 @@ from core.model import (
     MappingQuery,
     People,
     PersonKind,
+    ResolvedPerson,
     SessionUser,
     SfEventState,
 )
@@ -416,8 +417,10 @@ class Session:
         states = self._sf_changes(sf, calendar, inbox, mine, observed)
         mine.settle(observed.items, states)
         mappings = mine.values()
+        resolved, unseen = self._sf_reads(sf, observed.items, mappings, states)
+        states += unseen
         inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
-                          states)  # fmt: skip
+                          states, resolved)  # fmt: skip
         report.plan = self._plan(inp)
         if dry_run:
             return report
@@ -670,11 +673,27 @@ class Session:
             observed.items += calendar.get_items(calendar_id, sorted(ids))
         return [s for s in states if s.sf_event_id not in self._unread]
 
+    def _sf_reads(self, sf: Salesforce, items: Sequence[Item], mine: Sequence[Mapping],
+                  read: Sequence[SfEventState]) -> tuple[dict[str, ResolvedPerson], list[SfEventState]]:  # fmt: skip
+        """The initial search, and (R-26) the mapped SF Events these Google changes are about to
+        update that the inbox did not bring, read in the same call: those changed in
+        Salesforce since calsync last saw them are merged as the inbox's are, so that an edit
+        made there moments before the Google edit, not polled yet, is neither overwritten by an
+        older Google value nor later dropped as calsync's own echo."""
+        emails = sorted(_addresses(items))
+        ids = downsync.unseen_candidates(items, mine, (s.sf_event_id for s in read))
+        if not ids:
+            return (sf.search_people(emails) if emails else {}), []
+        resolved, now = sf.search_people_and_events(emails, ids)
+        return resolved, downsync.unseen_changes(now, mine)
+
     def _input(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
                items: list[Item], mine: list[Mapping], released: frozenset[str],
-               sf_events: Sequence[SfEventState] = ()) -> SessionInput:  # fmt: skip
+               sf_events: Sequence[SfEventState] = (),
+               resolved: dict[str, ResolvedPerson] | None = None) -> SessionInput:  # fmt: skip
         emails = sorted(_addresses(items))
-        resolved = sf.search_people(emails) if emails else {}
+        if resolved is None:
+            resolved = sf.search_people(emails) if emails else {}
         enabled: dict[str, str] = {}
         for u in self.s.settings.get_users(emails):
             found = resolved.get(u.email)
