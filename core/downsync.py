@@ -133,22 +133,35 @@ def new_event(event: SfEventState, user_email: str, user_sf_id: str, settings: S
 # -- R-26: Salesforce changes the inbox has not brought yet -----------------------------------
 
 
-def unseen_candidates(items: Iterable[Item], mappings: Iterable[Mapping],
-                      read: Iterable[str]) -> list[str]:  # fmt: skip
+def unseen_candidates(items: Iterable[Item], mappings: Iterable[Mapping], read: Iterable[str],
+                      settings: Settings) -> list[str]:  # fmt: skip
     """The SF Events a session is about to update from these Google changes and has not read
-    yet (`read`: the inbox's): the Events of the items' own mappings that calsync wrote or read
-    before (a fingerprint to compare with). A poll or a Flow callout may bring an edit made in
-    Salesforce moments before the Google edit only after this session wrote over it (R-26)."""
+    yet (`read`: the inbox's): those of the items' own mappings that calsync wrote or read
+    before (a fingerprint to compare with) whose synced Google fields changed since (only then
+    does the session write fields to the Event). A poll or a Flow callout may bring an edit made
+    in Salesforce moments before the Google edit only after this session wrote over it (R-26)."""
     by_key = {m.key: m for m in mappings}
     by_copy = {(m.calendar_id, m.event_id): m for m in by_key.values()}
     seen = set(read)
+    names = fields.synced_fields(settings)
     out: set[str] = set()
     for item in items:
         m = by_key.get(item.key) or by_copy.get((item.calendar_id, item.id))
         if (m is not None and m.owned and m.sf_event_id and m.sf_fp and not m.pattern
-                and not m.occurrence_of and m.sf_event_id not in seen):  # fmt: skip
+                and not m.occurrence_of and m.sf_event_id not in seen
+                and _google_changed(item, m, names, settings)):  # fmt: skip
             out.add(m.sf_event_id)
     return sorted(out)
+
+
+def _google_changed(item: Item, m: Mapping, names: tuple[str, ...], settings: Settings) -> bool:
+    if item.span is None or not m.google_fp:
+        return True
+    try:
+        now = fields.fingerprint(fields.google_values(item, item.span, settings), names)
+    except (ValueError, TypeError, OverflowError, OSError, KeyError):
+        return True  # read it: the planner decides what this item is
+    return dict(now) != dict(m.google_fp)
 
 
 def unseen_changes(events: Iterable[SfEventState],

@@ -124,3 +124,18 @@ def test_R26_an_echo_of_calsyncs_own_label_write_reads_no_event():
     kit.sf.search_people_and_events = lambda e, ids: asked.append(list(ids)) or real(e, ids)
     kit.sync(ALICE)  # the first session's label write comes back: dropped as an echo
     assert asked == []
+
+
+def test_R26_R14_a_google_change_of_no_synced_field_reads_no_event():
+    """Only a session that writes fields to the Event reads it first: a description edit
+    (R-14: not carried after the first save) writes nothing there, so there is nothing to race."""
+    kit = Kit()
+    item, event, _ = saved(kit)
+    kit.sync(ALICE)  # the label's echo
+    asked: list[list[str]] = []
+    real = kit.sf.search_people_and_events
+    kit.sf.search_people_and_events = lambda e, ids: asked.append(list(ids)) or real(e, ids)
+    sf_edit(kit, event, subject="Renamed in Salesforce")
+    google_edit(kit, item, description="my own notes")
+    kit.sync(ALICE)
+    assert asked == [] and event.subject == "Renamed in Salesforce"
