@@ -10,8 +10,9 @@
    saved ones and unsyncs some, at random times; each change goes push -> webhook -> task ->
    session. Measured: latency from the change to Salesforce (p50/p95), calls per saved change,
    sessions per push.
-4. An idle sweep: nothing changed; what one rep's session costs (target: 1 Calendar call, 0
-   Salesforce calls, at most 3 Firestore operations).
+4. An idle poll (its own job, every minute), then an idle sweep: nothing changed; what one rep
+   costs the sweep (target: 1 Calendar call, 0 Salesforce calls, at most 3 Firestore
+   operations), the sweep's listing of the users included; the poll's cost is reported apart.
 
 Calls are counted where they land: Salesforce and Calendar by the emulators (`/_admin/calls`,
 `/_admin/counters`, the benchmark's own calls left out), Firestore in the functions process
@@ -427,12 +428,17 @@ def measure(env: dict[str, str], functions_log: Path, tasks_log: Path) -> dict[s
                      "task_attempt_s": spread(durations),
                      "sessions_per_push": round(used["sessions"] / used["pushes"], 3)
                      if used["pushes"] else None})  # fmt: skip
-    print("4. an idle sweep", flush=True)
+    print("4. an idle poll, then an idle sweep", flush=True)
+    from emulators.demo import _job
+
+    before = bench.usage()
+    polled = _job(bench.env, "sf_poll")  # its own job runs every minute: the sweep finds it fresh
+    idle_poll = {"answer": polled, "calls": spent(before, bench.usage())}
     before = bench.usage()
     answered = sweep(bench)
     bench.quiet()
     used = spent(before, bench.usage())
-    idle = {"answer": answered, "calls": used, "per_user": per(used, USERS)}
+    idle = {"answer": answered, "calls": used, "per_user": per(used, USERS), "poll": idle_poll}
     idle["per_user"]["firestore_ops"] = round(
         (used["firestore_reads"] + used["firestore_writes"]) / USERS, 2
     )

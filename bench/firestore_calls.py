@@ -32,6 +32,8 @@ class FirestoreCalls:
         self.rpcs: Counter[str] = Counter()
         self.ops: Counter[str] = Counter()  # reads, writes
         self._lock = threading.Lock()
+        self._client = FirestoreClient
+        self._originals = {n: getattr(FirestoreClient, n) for n in UNARY + STREAMING}
         for name in UNARY:
             setattr(FirestoreClient, name, self._unary(name, getattr(FirestoreClient, name)))
         for name in STREAMING:
@@ -75,6 +77,17 @@ class FirestoreCalls:
                 self._add("", reads=0 if first else 1)
                 first = False
             yield response
+
+    def close(self) -> None:
+        """Stop counting: the client's methods as they were."""
+        for name, method in self._originals.items():
+            setattr(self._client, name, method)
+
+    def __enter__(self) -> FirestoreCalls:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

@@ -600,10 +600,10 @@ class _Planner:
             # The Event is gone, as a cancel wanted: a refused delete's issue closes (audit H2).
             work.actions += self.issue_actions(work.key, None, "R-23")
             return work.unit()
-        if self.s.delete_from_calendar:
+        if self.s.delete_from_calendar and m.owned:
             work.actions.append(GoogleDelete(m.calendar_id, m.event_id, "R-23"))
         else:
-            # Left in place, labels off; marked unsynced so autosave does not save it again.
+            # Left in place (an invitee's copy always: the meeting is theirs too), labels off; marked unsynced so autosave does not save it again.
             work.actions += self.label(item, Label(LabelState.UNSYNCED), False, "R-23")
         work.actions += self.issue_actions(work.key, None, "R-23")
         return work.unit()

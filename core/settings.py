@@ -198,7 +198,7 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("window_past_days", 14, _int_range(0, 3650), Scope.ORG,
                 "Autosave looks this many days back (R-05)."),
     SettingSpec("window_future_days", 60, _int_range(0, 3650), Scope.ORG,
-                "Autosave looks this many days ahead (R-05)."),
+                "Autosave looks this many days ahead, to the end of that day in UTC (R-05)."),
     SettingSpec("autosave_meetings", False, _bool, Scope.USER,
                 "Save every meeting the user organises or accepted (R-05)."),
     SettingSpec("autosave_appointments", False, _bool, Scope.USER,

@@ -47,6 +47,7 @@ class Why(Enum):
     PUBLIC = "public calendar"  # R-25: to the one-way copy
     CHILD = "invitee's child event"  # R-21: never a source
     ECHO = "calsync's own write"  # R-26
+    MERGED = "merged already"  # a session read these values (the Flow's callout came first)
     OURS_UNREAD = "calsync's own write, values unread"  # left to the poller's full check
     NOT_MAPPED = "deleted, never synced"  # R-23 applies to mapped Events only
     NO_OWNER = "owner not an enabled user"
@@ -113,26 +114,33 @@ def decide(change: SfChange, owners: Mapping[str, str], mappings: Sequence[ItemM
     ours = bool(integration_user) and change.last_modified_by == integration_user
     if event.deleted:
         # R-23 concerns mapped Events; a delete calsync made itself forgot its mapping first.
-        users = _users(mappings, owners, owner_too=False)
+        # Invitees' links to the Event go too (R-11): their copies no longer say saved.
+        users = _users(mappings, owners, owner_too=False, invitees=True)
         return Decision(change, Why.ROUTED, users) if users else Decision(change, Why.NOT_MAPPED)
     if ours and change.read and echo(event, mappings):
         return Decision(change, Why.ECHO)
     if ours and not change.read:
         return Decision(change, Why.OURS_UNREAD)
+    if change.read and echo(event, mappings) and all(
+            m.owner_sf_id == event.owner_sf_id for m in mappings if m.owned):  # fmt: skip
+        # Someone's change that a session has merged already (the mappings recorded exactly
+        # these values, for this owner): the poll after the Flow's callout queues nothing.
+        return Decision(change, Why.MERGED)
     users = _users(mappings, owners, owner_too=True, owner=event.owner_sf_id)
     return Decision(change, Why.ROUTED, users) if users else Decision(change, Why.NO_OWNER)
 
 
 def _users(mappings: Sequence[ItemMapping], owners: Mapping[str, str], *, owner_too: bool,
-           owner: str = "") -> tuple[str, ...]:  # fmt: skip
+           owner: str = "", invitees: bool = False) -> tuple[str, ...]:  # fmt: skip
     """The enabled users whose sessions must see the change: the Event's owner, and whoever maps
-    it (an owner it was taken from, R-22/R-23; invitees' copies ride on their organiser)."""
+    it (an owner it was taken from, R-22/R-23); invitees' copies ride on their organiser, but
+    for a delete (`invitees`), which takes their link away."""
     enabled = set(owners.values())
     found: set[str] = set()
     if owner_too and owner in owners:
         found.add(owners[owner])
     for m in mappings:
-        if m.user_email in enabled and m.owned:
+        if m.user_email in enabled and (m.owned or invitees):
             found.add(m.user_email)
     return tuple(sorted(found))
 

@@ -46,7 +46,8 @@ def sync_user(request: Any) -> Answer:
             if begun.snooze is not None:  # the user is still busy: the session runs a bit later
                 log.info("session snoozed", extra={"user": email, "session": begun.snooze.task})
                 return answer(200, user=email, snoozed=True)
-        report = Session(services, email, datetime.now(UTC)).run(sweep=sweep)
+        # The sweep looked before it queued this session (functions/sweep.py): no second look.
+        report = Session(services, email, datetime.now(UTC)).run(sweep=sweep, look=False)
     except RetryableError as exc:
         log.warning("session will be retried", extra={"user": email, "code": exc.code})
         return answer(503, retry=True, code=exc.code)

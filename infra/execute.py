@@ -6,8 +6,9 @@ Order, so that a crash anywhere leaves nothing a retry cannot mend (R-29):
 2. the writes, in rounds: round n sends the n-th write of every unit still going, grouped by
    kind into Salesforce sObject Collections (200) and Google batches (50) (R-30); a unit whose
    write failed sends nothing more;
-3. the mappings (only what was really written), the labels (R-02; failures become CS-014), the
-   issues and the history, all under the session's fence.
+3. the mappings (only what was really written), the issues, the labels (R-02; failures become
+   CS-014), the mappings of Events deleted in Salesforce (R-23: after the labels that say so)
+   and the history, all under the session's fence.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.actions import (
     HistoryNote,
     IssueClose,
     IssueOpen,
+    MappingDelete,
     Plan,
     SfCreate,
     SfDelete,
@@ -227,10 +229,15 @@ class Executor:
             for m in o.puts:
                 puts[m.key] = m
                 forgets.pop(m.key, None)
+        # R-23: a mapping forgotten because its Event was deleted in Salesforce waits for the
+        # labels (below); every other one goes now.
+        late = {a.key for o in done.outcomes for a in o.unit.mappings
+                if isinstance(a, MappingDelete) and a.rule == "R-23"}  # fmt: skip
+        late &= set(forgets)
         if puts:
             self.mappings.put(list(puts.values()), self.fence)
-        if forgets:
-            self.mappings.delete(self.user_email, list(forgets), self.fence)
+        if set(forgets) - late:
+            self.mappings.delete(self.user_email, [k for k in forgets if k not in late], self.fence)
         # The issues before the labels: a label write records the copy's echo digest, so a crash
         # after it would hide the item from the next session and its issue would never be
         # written. Only what depends on the labels' own results waits for them.
@@ -256,6 +263,14 @@ class Executor:
         closed = [i for i in label_issues if i.key not in failed_keys]
         if opened or closed:
             self.issues.record(opened, closed, self.now, self.fence)
+        # After the labels: a crash between the two leaves a mapping whose copy no longer says
+        # saved, which the Salesforce change still in the inbox, or the next session that sees
+        # the copy (no echo, infra/session._echo), settles. The other order left a copy saying
+        # saved that no mapping knew, which a later look at the tagged item saved again, against
+        # R-23 (docs/reliability.md). Other forgets keep theirs: an unsync's crash must leave
+        # no mapping of an Event calsync deleted, or a tag given again would read as R-23.
+        if late:
+            self.mappings.delete(self.user_email, sorted(late, key=str), self.fence)
         notes = [n for o in done.outcomes for n in o.history]
         if notes:
             self.history(notes, self.user_email, self.now)

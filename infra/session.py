@@ -15,10 +15,12 @@ import logging
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from core import downsync, fields, labels, series
 from core.actions import (
@@ -120,6 +122,7 @@ class Report:
     items_seen: int = 0
     full_sync: bool = False
     superseded: bool = False  # another session took the lease: it covers this one's work
+    quiet: bool = False  # a sweep's look found nothing to do: no session ran (issue 14)
     problems: list[str] = field(default_factory=list)  # calendars and settings left out
 
     @property
@@ -183,6 +186,9 @@ class Services:
     files: Callable[[], SalesforceFiles] | None = None
     # Issue 14: may an initial sync spend this many Salesforce calls? (infra/budget.BulkBudget)
     bulk_gate: Callable[[int], BudgetCheck] | None = None
+    # Issue 14: how long a warm instance may reuse the org settings it read for a sweep's look
+    # (0: read them for every look; a session always reads them afresh)
+    org_settings_ttl: float = 0.0
 
 
 @dataclass
@@ -230,6 +236,28 @@ class _Mappings:
         return [self.found[k] for k in sorted(self.found, key=str)]
 
 
+REFRESH_AFTER = timedelta(hours=6)  # a quiet user still gets a session this often (issue 14)
+_org_cache: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, Any], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _org_settings(services: Services) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The org settings and their last valid values, as a sweep's look reads them: from the
+    store, or from this instance's copy younger than `org_settings_ttl` seconds."""
+    store, ttl = services.settings, services.org_settings_ttl
+    cached = _org_cache.get(store) if ttl > 0 else None
+    if cached is not None and time.monotonic() - cached[0] < ttl:
+        return cached[1], cached[2]
+    org, valid = store.org_settings(), store.last_valid_org_settings()
+    if ttl > 0:
+        try:
+            _org_cache[store] = (time.monotonic(), org, valid)
+        except TypeError:  # a store that cannot be weakly referenced is read every time
+            pass
+    return org, valid
+
+
 def window(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
     """R-05: the sliding window."""
     return series.window(settings, now)
@@ -250,12 +278,15 @@ class Session:
 
     # -- the whole session ---------------------------------------------------------------
 
-    def run(self, dry_run: bool = False, sweep: bool = False) -> Report:
+    def run(self, dry_run: bool = False, sweep: bool = False, look: bool = True) -> Report:
         """Run one session. Raises SessionBusy when another one runs, RetryableError when a
         retry can fix what failed (after recording everything that did succeed), and
-        SessionFailed (recorded as CS-020) when the session cannot run at all."""
+        SessionFailed (recorded as CS-020) when the session cannot run at all. A sweep's session
+        looks first (`quiet`) unless the sweep looked already (`look` False)."""
         if dry_run:
             return self._guarded(lambda: self._run(dry_run, sweep), dry_run)
+        if sweep and look and self.quiet():
+            return Report(self.email, quiet=True)
         self.fence = self.s.lease.acquire(self.email, self.holder, LEASE_TTL)
         if self.fence is None:
             raise SessionBusy(f"a session of {self.email} is running")
@@ -272,6 +303,48 @@ class Session:
         if report.retry:
             raise RetryableError(f"{len(report.failed)} items of {self.email} will be retried")
         return report
+
+    def quiet(self, user: User | None = None) -> bool:
+        """Issue 14, R-28: a sweep first looks without the lease and writes nothing: the user's
+        document, the org settings (reused for `org_settings_ttl`), one query for pending
+        mappings, one for open issues, and each calendar's changes since its sync token. Only
+        when all of that is empty, and the last session is recent, is there nothing a session
+        would do; anything else (or any doubt) runs the session. The token of such a look is
+        not stored: the stored one still reads every change after it. `user`: the document as
+        the sweep listed it (not read again)."""
+        user = user or self.s.settings.get_user(self.email)
+        if user is None or not user.enabled:
+            return False  # the session says why it skips
+        state = user.state
+        last = _parse_instant(state.last_session_at)
+        if (not state.calendar_sync_token or state.sf_changed or state.held_deletes
+                or state.deletes_release or getattr(state, "sf_onboard", False)
+                or last is None or self.now - last >= REFRESH_AFTER):  # fmt: skip
+            return False
+        org, org_valid = _org_settings(self.s)
+        settings, problems = resolve(org, user.settings, user.email, last_valid_org=org_valid,
+                                     last_valid_user=user.settings_last_valid)  # fmt: skip
+        lo, hi = window(settings, self.now)
+        if problems or (_parse_date(state.window_end) or date.min) < hi.date():
+            return False  # settings to report, or items that slid into the window
+        tokens = {user.email: state.calendar_sync_token, **state.group_sync_tokens}
+        calendars = self._calendars(user, settings)
+        if not all(tokens.get(c) for c in calendars):
+            return False
+        if self.s.mappings.for_query(user.email, MappingQuery(pending=True)):
+            return False
+        if self.s.issues.open_for_user(user.email):
+            return False  # items waiting on R-07, R-11 or a refused write are tried again
+        calendar = self.s.calendar_for(user.email)
+        for calendar_id in calendars:
+            try:
+                changes = calendar.changes(calendar_id, tokens[calendar_id], lo, hi)
+            except CalsyncError:
+                return False  # the session reports it (CS-020, H3) or resyncs (410)
+            if changes.full or changes.items:
+                return False
+        log.info("sweep: nothing to do", extra={"user": user.email})
+        return True
 
     def run_items(
         self, items: Sequence[Item], bounds: tuple[datetime, datetime], dry_run: bool = False
@@ -405,7 +478,10 @@ class Session:
         report.items_seen, report.full_sync = len(observed.items), observed.full
         report.problems = [i.message for i in observed.problems + setting_issues]
         pending = [m for m in mine.values() if m.pending_create or m.pending_delete]
-        if not observed.items and not released and not pending and not inbox:
+        # The first session matches the rep's Salesforce User even when their calendar is
+        # empty, so that a rep who works in Salesforce alone is polled for (R-21).
+        matched = bool(user.sf_user_id) or not observed.full
+        if not observed.items and not released and not pending and not inbox and matched:
             report.plan = Plan()
             if not dry_run:
                 self._record_problems(user, observed, setting_issues)
@@ -1001,6 +1077,10 @@ def _echo(item: Item, by_copy: dict[tuple[str, str], Mapping], settings: Setting
         # A copy labelled saved that no mapping knows is no echo of anything calsync holds: its
         # unsync went through, its label did not, and the user tagged it again (seed 758).
         return labels.P_KEY not in item.props
+    if m.owned and m.sf_event_id and not m.pending_create and labels.P_KEY not in item.props:
+        # A saved mapping whose copy no longer says saved: the label went out, forgetting the
+        # mapping did not (a crash between, infra/execute.py); the copy is planned again.
+        return False
     if not m.owned or not m.google_fp or item.span is None or item.is_series or item.is_instance:
         return True
     names = fields.synced_fields(settings)

@@ -44,6 +44,9 @@ def history():  # -> infra.history.FirestoreHistory (R-26: what `history` prints
     return FirestoreHistory(client_for(config()))
 
 
+ORG_SETTINGS_TTL = 60.0  # seconds a warm instance reuses the org settings for a sweep's look
+
+
 def services():  # -> infra.session.Services (imported late: the CLI's light commands skip it)
     """The ports of a sync session on the real services (or the local stack's emulators)."""
     from infra.history import FirestoreHistory
@@ -64,6 +67,7 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
         drive_for=drive_for,
         files=salesforce_files,
         bulk_gate=bulk_budget().allows,
+        org_settings_ttl=ORG_SETTINGS_TTL,
     )
 
 
@@ -113,8 +117,14 @@ def budget_recorder():  # -> infra.budget.BudgetRecorder
     return BudgetRecorder(client_for(config()))
 
 
-@lru_cache(maxsize=512)
-def _calendar_for(email: str):  # one client per user and warm instance: its token is reused
+def _calendar_for(email: str):  # -> infra.google_calendar.GoogleCalendar
+    """One client per user, thread and warm instance: its token is reused, and no two threads
+    share one (httplib2 is not thread-safe; the sweep looks at users while sessions run)."""
+    return _calendar_of(email, threading.get_ident())
+
+
+@lru_cache(maxsize=4096)
+def _calendar_of(email: str, thread: int):  # noqa: ARG001 - the thread is part of the key
     from infra.google_calendar import GoogleCalendar
 
     return GoogleCalendar(config(), email)

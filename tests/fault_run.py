@@ -27,9 +27,10 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from core import labels
-from core.model import Item, ItemStatus, Span, sync_key
+from core import labels, sf_routing
+from core.model import Item, ItemStatus, SfEventState, Span, sync_key
 from core.settings import Settings
+from core.sf_routing import SfChange
 from infra import session as session_module
 from tests.fakes import MARKER, Crash
 from tests.session_kit import ALICE, BOB, CAROL, GROUP, JANE, JOE, STRANGER, Kit
@@ -87,6 +88,7 @@ class FaultRun:
         self.at = 0  # the step being run (named in what the checks report)
         self.tagged: dict[tuple[str, str], int] = {}  # copy → step of its last save tag
         self.rep_deleted: dict[tuple[str, str], int] = {}  # (owner, key) → step of an SF delete
+        self.polled: set[str] = set()  # SF Events whose delete the poll has routed
 
     # -- the world ----------------------------------------------------------------------
 
@@ -212,8 +214,24 @@ class FaultRun:
 
     # -- sessions -----------------------------------------------------------------------
 
+    def poll(self) -> None:
+        """What the org's poll does with deleted Events (infra/sf_poll.py): route each, once, by
+        core.sf_routing to the inboxes of the users who map it, invitees included (R-11, R-23);
+        the Flow's callout for a rep's delete went to the owner already (`sf_change`)."""
+        kit = self.kit
+        owners = {kit.sf_ids[u]: u for u in USERS}
+        for sf_id, record in sorted(kit.sf.events.items()):
+            if not record.deleted or sf_id in self.polled:
+                continue
+            self.polled.add(sf_id)
+            maps = [m for m in kit.mappings.docs.values() if m.sf_event_id == sf_id]
+            gone = SfChange(SfEventState(sf_id, record.owner, deleted=True), read=False)
+            for user in sf_routing.decide(gone, owners, maps, "", frozenset()).users:
+                kit.store.add_sf_changes(user, [sf_id])
+
     def session(self, email: str, sweep: bool = False) -> str:
         kit = self.kit
+        self.poll()
         kit.lease.leases = {k: v for k, v in kit.lease.leases.items() if v[2] > kit.now}
         outcome = kit.attempt(email, sweep=sweep)
         self.result.sessions += 1

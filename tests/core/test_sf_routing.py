@@ -70,7 +70,8 @@ def test_R25_an_event_of_a_listed_public_calendar_goes_to_its_copy():
     ("by", "now", "want"),
     [
         pytest.param(CALSYNC, {}, Why.ECHO, id="R-26 calsync wrote it and it still holds that"),
-        pytest.param(REP, {}, Why.ROUTED, id="R-26 a person saved the same values: routed"),
+        pytest.param(REP, {}, Why.MERGED,
+                     id="R-26 a person's values the mapping holds already: nothing to route"),
         pytest.param(CALSYNC, {"subject": "Renamed"}, Why.ROUTED,
                      id="R-26 calsync's user but the values moved on (a later write)"),
     ],
@@ -119,6 +120,28 @@ def test_an_invitees_mapping_does_not_route_the_organisers_event_to_the_invitee(
     e = event()
     invitee = mapping(e, user=BOB.email, role=Role.INVITEE)
     assert decide_one(change(e), [invitee]) == (Why.ROUTED, (ANN.email,))
+
+
+def test_R11_R23_a_delete_reaches_the_invitees_whose_copies_link_to_the_event():
+    """The organiser's Event deleted (in Salesforce, or by calsync for the organiser's unsync,
+    which forgot the organiser's mapping first): each invitee's session takes its link away."""
+    e = event(owner=ANN.sf_user_id, deleted=True)
+    invitee = mapping(event(), user=BOB.email, role=Role.INVITEE)
+    assert decide_one(change(e, by=CALSYNC), [invitee]) == (Why.ROUTED, (BOB.email,))
+    assert decide_one(change(e), [mapping(event()), invitee]) == (
+        Why.ROUTED, (ANN.email, BOB.email))  # fmt: skip
+
+
+def test_R22_R26_a_reps_change_a_session_merged_already_is_not_routed_again():
+    """The Flow's callout brought the change first and its session recorded the values; the
+    poll's row of the same change queues nothing. A different value, or another owner, goes."""
+    e = event(subject="Renamed by the rep")
+    merged = mapping(e)
+    assert decide_one(change(e), [merged]) == (Why.MERGED, ())
+    assert decide_one(change(event(subject="Renamed again")), [merged]) == (
+        Why.ROUTED, (ANN.email,))  # fmt: skip
+    given = event(subject="Renamed by the rep", owner=BOB.sf_user_id)
+    assert decide_one(change(given), [merged]) == (Why.ROUTED, (ANN.email, BOB.email))
 
 
 def test_one_event_seen_twice_is_decided_once_on_its_latest_row():

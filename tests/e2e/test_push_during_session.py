@@ -38,7 +38,7 @@ def test_R27_a_push_while_the_session_runs_reaches_salesforce_by_a_follow_up(tmp
 def forget_wiring() -> None:
     from infra import wiring
 
-    for name in ("config", "verifier", "settings_store", "_salesforce", "_one_salesforce", "_calendar_for",
+    for name in ("config", "verifier", "settings_store", "_salesforce", "_one_salesforce", "_calendar_of",
                  "session_queue", "budget_recorder"):  # fmt: skip
         getattr(wiring, name).cache_clear()
 

@@ -8,10 +8,13 @@ Each test's docstring says what the pre-rebuild session did (the audit's "Repro"
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from core import labels
-from tests.session_kit import ALICE, GROUP, JANE, Kit
+from core.model import ItemStatus
+from tests.session_kit import ALICE, BOB, GROUP, JANE, Kit
 
 
 def saved(kit: Kit, email: str = ALICE, **settings):
@@ -413,3 +416,60 @@ def test_H2_R31_R29_a_crash_before_any_write_never_leaves_a_label_without_its_is
     assert kit.issue_for(ALICE, lonely).code == "CS-002"
     assert kit.props(lonely)["calsync_issue"] == "CS-002"
     assert len(kit.events_for(ALICE, fine)) == 1 and kit.label_of(fine) == "Tracked successfully"
+
+
+def _deleted_by_a_rep() -> tuple[Kit, Any, Any]:
+    kit = Kit()
+    item, event = saved(kit)
+    kit.sync(ALICE)
+    kit.later(seconds=5)
+    event.deleted, event.modified = True, kit.now
+    kit.store.add_sf_changes(ALICE, [event.id])
+    return kit, item, event
+
+
+def test_R23_R29_a_crash_anywhere_in_a_salesforce_delete_never_saves_the_item_again():
+    """Found by the fault run (its "says saved" gap): the session forgot the mapping of an Event
+    a rep deleted, then died before the label write; the copy still said saved, no mapping knew
+    it, and the next look at the tagged item created the Event again, against R-23. The mapping
+    is now forgotten after the label. Crashing before each of that session's writes in turn,
+    then letting sweeps settle: never an Event again, no mapping, the copy not labelled saved."""
+    twin, _, _ = _deleted_by_a_rep()
+    writes = twin.writes_of(ALICE)
+    assert writes.index("label") < writes.index("mappings.delete")
+    for n in range(1, len(writes) + 1):
+        kit, item, _ = _deleted_by_a_rep()
+        kit.crash_at(n)
+        assert kit.attempt(ALICE) == "crash", n
+        kit.lease.leases.clear()
+        kit.quiesce(ALICE)
+        kit.later(days=1)  # the next day's sweep re-reads what slid into the window too
+        kit.quiesce(ALICE)
+        assert kit.events(ALICE) == [] and kit.mappings.for_user(ALICE) == [], n
+        assert kit.label_of(item) == "" and kit.open_issues() == [], n
+
+
+@pytest.mark.parametrize("delete_from_calendar", [False, True])
+def test_R11_R23_an_invitees_link_to_a_deleted_event_goes_and_its_copy_stays(
+    delete_from_calendar,
+):
+    """The fault run's "invitee of an Event that is gone" gap: the organiser's SF Event deleted,
+    the invitee's copy kept its "invitee on the organiser's event" label and link until it next
+    changed. The delete now reaches the invitee's inbox too (core/sf_routing); their session
+    takes the link and the label away, and never deletes their copy of the meeting."""
+    kit = Kit()
+    kit.user(ALICE)
+    kit.user(BOB, delete_from_calendar=delete_from_calendar)
+    kit.contact(JANE)
+    item = kit.meeting(ALICE, "Kickoff", with_=(JANE, BOB))
+    kit.sync(ALICE)
+    copy = kit.tag(kit.invite(item, BOB))
+    kit.sync(BOB)
+    assert "invitee" in kit.label_of(copy) and len(kit.mappings.for_user(BOB)) == 1
+    [event] = kit.events(ALICE)
+    kit.later(seconds=5)
+    event.deleted, event.modified = True, kit.now
+    kit.store.add_sf_changes(BOB, [event.id])
+    kit.sync(BOB)
+    assert kit.mappings.for_user(BOB) == [] and kit.label_of(copy) == ""
+    assert kit.current(copy).status is not ItemStatus.CANCELLED and kit.events() == []

@@ -36,7 +36,8 @@ def test_R29_R31_R39_a_randomized_fault_run_duplicates_nothing_loses_nothing_hid
         assert kinds[kind] >= 20, (kind, kinds)
     assert sum(r.outcomes["crash"] for r in results) >= 100
     assert sum(r.sessions for r in results) >= 5000
-    assert all(r.quiescence_rounds <= 4 for r in results)
+    # an invitee whose organiser's Event was deleted settles one round later
+    assert all(r.quiescence_rounds <= 5 for r in results)
 
 
 @pytest.mark.parametrize("bug", ["update dropped", "create doubled", "issue dropped"])

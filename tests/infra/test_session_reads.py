@@ -11,17 +11,8 @@ still weighs deletes against every saved SF Event (R-37), a series still finds i
 from __future__ import annotations
 
 from core.model import MappingQuery
+from tests.infra.test_session_state import with_saved
 from tests.session_kit import ALICE, JANE, Kit
-
-
-def saved(kit: Kit, n: int, **org_settings: object) -> list:
-    kit.store.set_org_settings({"internal_domains": ["corp.example"], **org_settings})
-    kit.user(ALICE)
-    kit.contact(JANE)
-    items = [kit.meeting(ALICE, f"Meeting {i}", days=1 + i / 10) for i in range(n)]
-    kit.sync(ALICE)
-    assert len(kit.events(ALICE)) == n
-    return items
 
 
 def no_full_read(kit: Kit) -> None:
@@ -40,7 +31,7 @@ def found(kit: Kit) -> set[str]:
 
 def test_issue14_R30_an_edit_reads_the_mapping_of_the_edited_item_alone():
     kit = Kit()
-    items = saved(kit, 30)
+    items = with_saved(kit, 30)
     kit.sync(ALICE)  # the labels' echoes
     no_full_read(kit)
     kit.mappings.reads.clear()
@@ -56,7 +47,7 @@ def test_issue14_R37_the_guard_counts_every_saved_event_not_those_read():
     """Four unsyncs of ten saved: 8 > 10 is false, so they go, though the session read only
     the four mappings; six are more than half, and are held (CS-009)."""
     kit = Kit()
-    items = saved(kit, 10)
+    items = with_saved(kit, 10)
     no_full_read(kit)
     for item in items[:4]:
         kit.unsync(item)
@@ -115,3 +106,64 @@ def test_issue14_R05_R28_an_item_entering_the_window_is_found_once_a_day():
     kit.later(minutes=40)  # 00:10, the next day: "Far" is 60 days and 23 hours ahead
     kit.sync(ALICE, sweep=True)
     assert len(kit.events_for(ALICE, far)) == 1
+
+
+def test_issue14_R28_an_idle_sweep_looks_without_the_lease_and_writes_nothing():
+    """Nothing changed: the sweep's look reads the user, one pending query, the open issues
+    and one listing, takes no lease and writes nothing; a change the push missed is still
+    found by the next sweep (R-28)."""
+    kit = Kit()
+    items = with_saved(kit, 3)
+    kit.sync(ALICE)
+    kit.mappings.reads.clear()
+    writes, calls = len(kit.faults.log), kit.google.calls
+    report = kit.sync(ALICE, sweep=True)
+    assert report.quiet and kit.faults.log[writes:] == [] and kit.google.calls - calls == 1
+    assert kit.mappings.reads == [MappingQuery(pending=True)]
+    kit.edit(items[1], title="Moved without a push")
+    report = kit.sync(ALICE, sweep=True)
+    assert not report.quiet and [e.subject for e in kit.events(ALICE)].count(
+        "Moved without a push") == 1  # fmt: skip
+
+
+def test_issue14_R28_a_quiet_user_still_gets_a_session_every_six_hours():
+    kit = Kit()
+    with_saved(kit, 2)
+    kit.sync(ALICE)
+    kit.later(hours=5)
+    assert kit.sync(ALICE, sweep=True).quiet
+    kit.later(hours=1, minutes=1)
+    last = kit.store.get_user(ALICE).state.last_session_at
+    assert not kit.sync(ALICE, sweep=True).quiet
+    assert kit.store.get_user(ALICE).state.last_session_at > last
+    assert kit.sync(ALICE, sweep=True).quiet
+
+
+def test_issue14_R28_the_look_reuses_the_org_settings_for_their_ttl_only():
+    """A warm instance reads the org settings once per `org_settings_ttl` for its looks (a
+    session always reads them afresh)."""
+    kit = Kit()
+    with_saved(kit, 1)
+    kit.sync(ALICE)
+    reads = []
+    real = kit.store.org_settings
+    kit.store.org_settings = lambda: reads.append(1) or real()  # type: ignore[method-assign]
+    kit.services.org_settings_ttl = 60.0
+    assert kit.sync(ALICE, sweep=True).quiet and kit.sync(ALICE, sweep=True).quiet
+    assert len(reads) == 1
+    kit.services.org_settings_ttl = 0.0
+    assert kit.sync(ALICE, sweep=True).quiet and len(reads) == 2
+
+
+def test_R21_R30_the_first_session_matches_a_rep_whose_calendar_is_empty():
+    """A rep who works in Salesforce alone: their first session stores their SF User id (the
+    poll routes their Events by it); later idle sessions make no Salesforce call."""
+    kit = Kit()
+    kit.user(ALICE)
+    assert kit.store.get_user(ALICE).sf_user_id == ""
+    calls = kit.sf.calls
+    kit.sync(ALICE)
+    assert kit.store.get_user(ALICE).sf_user_id == kit.sf_ids[ALICE] and kit.sf.calls > calls
+    calls = kit.sf.calls
+    kit.sync(ALICE)
+    assert kit.sf.calls == calls
