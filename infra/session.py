@@ -495,28 +495,17 @@ class Session:
             report.plan = Plan()
             return report
         read = sf.event_states(list(inbox)) if inbox else []
-        states = self._sf_changes(read, calendar, mine, observed)
-        mine.settle(observed.items, states)
-        mappings = mine.values()
-        resolved, unseen = self._sf_reads(sf, observed.items, mappings, states, settings)
-        states += unseen
-        inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
-                          states, resolved)  # fmt: skip
-        report.plan = self._plan(inp)
+        states, mappings, report.plan = self._planned(sf, calendar, user, sf_user_id, settings,
+                                                      read, mine, observed, released)  # fmt: skip
         if not observed.listed and not _only_new_copies(report.plan, user.email):
             # Not only new copies (whose insert makes Google push): read the changes first.
             self._unread.clear()
             observed = self._observe(calendar, user, settings, sweep, mine)
             report.items_seen, report.full_sync = len(observed.items), observed.full
             report.problems = [i.message for i in observed.problems + setting_issues]
-            states = self._sf_changes(read, calendar, mine, observed)
-            mine.settle(observed.items, states)
-            mappings = mine.values()
-            resolved, unseen = self._sf_reads(sf, observed.items, mappings, states, settings)
-            states += unseen
-            inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings,
-                              released, states, resolved)  # fmt: skip
-            report.plan = self._plan(inp)
+            states, mappings, report.plan = self._planned(sf, calendar, user, sf_user_id,
+                                                          settings, read, mine, observed,
+                                                          released)  # fmt: skip
         if dry_run:
             return report
         # Issue 14: an initial sync is bulk work and waits while the org's API budget is spent
@@ -766,6 +755,21 @@ class Session:
         for calendar_id, ids in copies.items():
             observed.items += calendar.get_items(calendar_id, sorted(ids))
         return [s for s in states if s.sf_event_id not in self._unread]
+
+    def _planned(self, sf: Salesforce, calendar: Calendar, user: User, sf_user_id: str,
+                 settings: Settings, read: Sequence[SfEventState], mine: _Mappings,
+                 observed: _Observed, released: frozenset[str],
+                 ) -> tuple[list[SfEventState], list[Mapping], Plan]:  # fmt: skip
+        """The plan of what was observed and of the inbox's Events `read`; with the SF Events
+        it covers and the mappings it was planned on."""
+        states = self._sf_changes(read, calendar, mine, observed)
+        mine.settle(observed.items, states)
+        mappings = mine.values()
+        resolved, unseen = self._sf_reads(sf, observed.items, mappings, states, settings)
+        states += unseen
+        inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
+                          states, resolved)  # fmt: skip
+        return states, mappings, self._plan(inp)
 
     def _sf_reads(self, sf: Salesforce, items: Sequence[Item], mine: Sequence[Mapping],
                   read: Sequence[SfEventState], settings: Settings,
