@@ -85,41 +85,79 @@ def is_calendar(owner_id: str) -> bool:
     return owner_id[:3] == CALENDAR_PREFIX
 
 
+Fingerprint = tuple[tuple[str, str], ...]
+"""A mapping's `sf_fp`: per synced field, a short hash of the value calsync last wrote or read."""
+
+
+def holds(event: SfEventState, fp: Fingerprint) -> bool:
+    """The Event's values of the fingerprint's fields hash as they did (an empty one holds
+    nothing)."""
+    if not fp:
+        return False
+    values = fields.sf_values(event)
+    names = tuple(name for name, _ in fp)
+    if any(name not in values for name in names):
+        return False
+    return dict(fields.fingerprint(values, names)) == dict(fp)
+
+
 def echo(event: SfEventState, mappings: Sequence[ItemMapping]) -> bool:
     """R-26: the Event still holds what calsync last wrote or read for every mapping of it (the
     fields of each mapping's `sf_fp`); a mapping without fingerprints (a create not settled yet)
     matches nothing."""
     owned = [m for m in mappings if m.owned and m.sf_fp]
-    if not owned:
+    return bool(owned) and all(holds(event, m.sf_fp) for m in owned)
+
+
+def ours(change: SfChange, integration_user: str) -> bool:
+    """The row's last change was made by calsync's integration user."""
+    return bool(integration_user) and change.last_modified_by == integration_user
+
+
+def ledger_echo(change: SfChange, written: Mapping[str, Fingerprint],
+                integration_user: str) -> bool:  # fmt: skip
+    """R-26 without a mapping lookup: calsync made the row's last change (LastModifiedById) and
+    its values still hash as those calsync recorded writing (`written`: SF Event id → the
+    fingerprint of the mapping a session put after writing it; infra/sf_ledger.py). A delete,
+    an invitee's child, a bare id or an Event the ledger does not name is never one."""
+    fp = written.get(change.id)
+    return (
+        fp is not None and ours(change, integration_user) and change.read
+        and not change.event.deleted and not change.is_child and holds(change.event, fp)
+    )  # fmt: skip
+
+
+def needs_mappings(change: SfChange, written: Mapping[str, Fingerprint], integration_user: str,
+                   public_calendars: frozenset[str]) -> bool:  # fmt: skip
+    """Whether `decide` needs the Event's mappings: not for an invitee's child, a public
+    calendar's Event (R-25) or an echo the ledger proves."""
+    if change.is_child or change.event.owner_sf_id in public_calendars:
         return False
-    values = fields.sf_values(event)
-    for m in owned:
-        names = tuple(name for name, _ in m.sf_fp)
-        if any(name not in values for name in names):
-            return False
-        if fields.fingerprint(values, names) != m.sf_fp:
-            return False
-    return True
+    return not ledger_echo(change, written, integration_user)
 
 
 def decide(change: SfChange, owners: Mapping[str, str], mappings: Sequence[ItemMapping],
-           integration_user: str, public_calendars: frozenset[str]) -> Decision:  # fmt: skip
+           integration_user: str, public_calendars: frozenset[str],
+           written: Mapping[str, Fingerprint] | None = None) -> Decision:  # fmt: skip
     """One change's destination. `owners`: SF User id → email of each enabled user; `mappings`:
-    every user's mappings of this Event id."""
+    every user's mappings of this Event id (none need be given for a change the ledger
+    `written` proves an echo, see `needs_mappings`)."""
     event = change.event
     if change.is_child:
         return Decision(change, Why.CHILD)
     if event.owner_sf_id in public_calendars:
         return Decision(change, Why.PUBLIC)
-    ours = bool(integration_user) and change.last_modified_by == integration_user
+    if written and ledger_echo(change, written, integration_user):
+        return Decision(change, Why.ECHO)
+    by_us = ours(change, integration_user)
     if event.deleted:
         # R-23 concerns mapped Events; a delete calsync made itself forgot its mapping first.
         # Invitees' links to the Event go too (R-11): their copies no longer say saved.
         users = _users(mappings, owners, owner_too=False, invitees=True)
         return Decision(change, Why.ROUTED, users) if users else Decision(change, Why.NOT_MAPPED)
-    if ours and change.read and echo(event, mappings):
+    if by_us and change.read and echo(event, mappings):
         return Decision(change, Why.ECHO)
-    if ours and not change.read:
+    if by_us and not change.read:
         return Decision(change, Why.OURS_UNREAD)
     if change.read and echo(event, mappings) and all(
             m.owner_sf_id == event.owner_sf_id for m in mappings if m.owned):  # fmt: skip
@@ -147,7 +185,8 @@ def _users(mappings: Sequence[ItemMapping], owners: Mapping[str, str], *, owner_
 
 def route(changes: Iterable[SfChange], owners: Mapping[str, str],
           mappings: Mapping[str, Sequence[ItemMapping]], integration_user: str,
-          public_calendars: Iterable[str] = ()) -> Routes:  # fmt: skip
+          public_calendars: Iterable[str] = (),
+          written: Mapping[str, Fingerprint] | None = None) -> Routes:  # fmt: skip
     """Decide every change; one Event seen twice (its create and a later edit in one read) is
     decided once, on its latest row."""
     latest: dict[str, SfChange] = {}
@@ -157,7 +196,7 @@ def route(changes: Iterable[SfChange], owners: Mapping[str, str],
             latest[change.id] = change
     calendars = frozenset(public_calendars)
     return Routes(tuple(
-        decide(c, owners, mappings.get(c.id, ()), integration_user, calendars)
+        decide(c, owners, mappings.get(c.id, ()), integration_user, calendars, written)
         for _, c in sorted(latest.items())
     ))  # fmt: skip
 

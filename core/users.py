@@ -39,6 +39,10 @@ class SyncState:
     # R-21..R-23: SF Event ids that changed in Salesforce (found by the poller or the Flow's
     # callout) and that this user's session reads next; it removes those it settled.
     sf_changed: tuple[str, ...] = ()
+    # set by the poll when it first sees this user as an enabled owner (or on a full
+    # re-check): the session reads the user's Events of the window once, and clears the mark
+    # (this exact value) when it succeeded. RFC 3339 of the poll that set it; "" when done.
+    sf_onboard: str = ""
     # What the last session did, for `users show` and the dashboard.
     last_session_at: str = ""  # RFC 3339
     last_session_result: str = ""  # "ok", or "retry CS-011", "failed CS-014", ...

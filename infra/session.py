@@ -72,10 +72,12 @@ from core.ports import (
     SettingsStore,
 )
 from core.settings import Settings, resolve
+from core.sf_routing import echo
 from core.users import HeldDelete, User
 from infra.attachments import AttachmentsOutcome, store_attachments
 from infra.budget import INITIAL_SYNC_WAITS, planned_calls, wait_for_budget
 from infra.execute import Executed, Executor
+from infra.sf_ledger import LedgerWrite
 
 log = logging.getLogger("calsync.session")
 LEASE_TTL = timedelta(minutes=2)  # renewed while the session runs; a crash frees it soon
@@ -86,6 +88,7 @@ GROUP_CALENDAR_UNREADABLE = "CS-016"
 SETTINGS_IGNORED = "CS-018"
 SESSION_FAILED = "CS-020"
 DAY = timedelta(hours=24)
+ONBOARD_BY_ID = 300  # R-21: a larger window's mappings are read in one query (10 `in` queries)
 
 # Once per process: whether Salesforce has Calsync_Key__c was written to the org status.
 _reported_key_field: list[bool] = []
@@ -189,6 +192,8 @@ class Services:
     # Issue 14: how long a warm instance may reuse the org settings it read for a sweep's look
     # (0: read them for every look; a session always reads them afresh)
     org_settings_ttl: float = 0.0
+    # R-26: records what the session wrote to Salesforce, for the poll (infra/sf_ledger.py)
+    sf_writes: LedgerWrite | None = None
 
 
 @dataclass
@@ -318,7 +323,7 @@ class Session:
         state = user.state
         last = _parse_instant(state.last_session_at)
         if (not state.calendar_sync_token or state.sf_changed or state.held_deletes
-                or state.deletes_release or getattr(state, "sf_onboard", False)
+                or state.deletes_release or state.sf_onboard
                 or last is None or self.now - last >= REFRESH_AFTER):  # fmt: skip
             return False
         org, org_valid = _org_settings(self.s)
@@ -481,7 +486,8 @@ class Session:
         # The first session matches the rep's Salesforce User even when their calendar is
         # empty, so that a rep who works in Salesforce alone is polled for (R-21).
         matched = bool(user.sf_user_id) or not observed.full
-        if not observed.items and not released and not pending and not inbox and matched:
+        if not observed.items and not released and not pending and not inbox and matched \
+                and not user.state.sf_onboard:  # fmt: skip
             report.plan = Plan()
             if not dry_run:
                 self._record_problems(user, observed, setting_issues)
@@ -494,6 +500,7 @@ class Session:
             self._no_sf_user(user, dry_run)
             report.plan = Plan()
             return report
+        inbox = self._onboard(sf, user, sf_user_id, settings, inbox, mine)
         read = sf.event_states(list(inbox)) if inbox else []
         states, mappings, report.plan = self._planned(sf, calendar, user, sf_user_id, settings,
                                                       read, mine, observed, released)  # fmt: skip
@@ -530,8 +537,11 @@ class Session:
                             self.s.history, self._renew, self._attachments(user, settings))  # fmt: skip
         report.executed = executor.run(report.plan)
         report.retry = report.executed.retry
+        if self.s.sf_writes is not None:
+            self.s.sf_writes(user.email, report.executed.outcomes)
         self._record_problems(user, observed, setting_issues)
         self._save_state(user, observed, settings, report, sf)
+        settled: list[str] = []
         if inbox and not report.retry:
             # Read and settled (a refusal is an issue now); a retry reads them again. Those of
             # items whose delete is held (R-37) wait with them: if the user saves the item again
@@ -543,6 +553,8 @@ class Session:
             settled = [i for i in inbox if i not in self._unread and i not in held]
             if settled:
                 self.s.settings.remove_sf_changes(user.email, settled, fence=self.fence)
+        if user.state.sf_onboard and not report.retry:
+            self._onboarded(user, inbox, settled)
         log.info("session done", extra={"user": user.email, "count": len(report.plan.units),
                                         "status": "retry" if report.retry else "ok"})  # fmt: skip
         return report
@@ -786,6 +798,47 @@ class Session:
         resolved, now = sf.search_people_and_events(emails, ids)
         return resolved, downsync.unseen_changes(now, mine)
 
+    def _onboard(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
+                 inbox: Sequence[str], mine: _Mappings) -> tuple[str, ...]:  # fmt: skip
+        """R-21, R-22: the first session after the poll saw this owner (`sf_onboard`) reads the
+        owner's top-level Events of the window in one query, and adds to the inbox those that
+        are not already mapped to this user with values that still hash as the mapping says
+        (calsync's own, R-26): the unmapped ones are created in Google, the mapped ones that
+        changed while the user was not enabled are merged. The user's mappings of those Events
+        are read by SF id, or, for a window of more than ONBOARD_BY_ID Events, all at once (one
+        query instead of one per 30 ids; onboarding happens once)."""
+        if not user.state.sf_onboard:
+            return tuple(inbox)
+        from infra import sf_changes  # the adapter's SOQL (imported late, as the adapter is)
+
+        lo, hi = window(settings, self.now)
+        found = sf_changes.owners_window(sf, [sf_user_id], lo, hi)  # the adapter: SOQL
+        if len(found) > ONBOARD_BY_ID:
+            mine.read_all()
+        else:
+            mine.need(MappingQuery(sf_event_ids=frozenset(c.id for c in found)))
+        mapped: dict[str, list[Mapping]] = {}
+        for m in mine.values():
+            if m.sf_event_id:
+                mapped.setdefault(m.sf_event_id, []).append(m)
+        new = [c.id for c in found if c.id not in mapped or not echo(c.event, mapped[c.id])]
+        log.info("onboarding read", extra={"user": user.email, "count": len(found),
+                                           "status": f"{len(new)} to plan"})  # fmt: skip
+        return tuple(dict.fromkeys([*inbox, *new]))
+
+    def _onboarded(self, user: User, inbox: Sequence[str], settled: Sequence[str]) -> None:
+        """The onboarding is done: what the session could not settle joins the stored inbox
+        (a later session reads it), then the mark is cleared, unless the poll marked the user
+        again meanwhile (a full re-check)."""
+        stored = set(user.state.sf_changed)
+        left = [i for i in inbox if i not in settled and i not in stored]
+        if left:
+            self.s.settings.add_sf_changes(user.email, left)
+        self.s.settings.set_state_fields(
+            user.email, {"sf_onboard": ""}, fence=self.fence,
+            expect={"sf_onboard": user.state.sf_onboard},
+        )  # fmt: skip
+
     def _input(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
                items: list[Item], mine: list[Mapping], released: frozenset[str],
                sf_events: Sequence[SfEventState] = (),
@@ -937,10 +990,11 @@ def _may_defer_changes(user: User, sweep: bool, dry_run: bool, released: frozens
     to the session that its own calendar write's push starts (issue 10: a down-synced change
     costs two Calendar calls, not three; docs/decisions.md). Only an incremental session with
     Salesforce changes to carry: never a first or full sync, a sweep (R-28 reads what slid into
-    the window), a dry run (it shows everything) or one that carries out held deletes."""
+    the window), a dry run (it shows everything), an onboarding or one that carries out held
+    deletes."""
     state = user.state
     return bool(state.sf_changed and state.calendar_sync_token) and not (
-        sweep or dry_run or released
+        sweep or dry_run or released or state.sf_onboard
     )
 
 

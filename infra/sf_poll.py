@@ -8,12 +8,25 @@ watermark is Salesforce's own SystemModstamp, re-read with an overlap for transa
 commit late; rows read again in the overlap are not routed twice. Deletes come with the same
 query while the Recycle Bin keeps them; getDeleted tells when Salesforce purged some before
 calsync saw them, and then every mapped Event is checked again (a full check: rare, and costly
-in proportion to the mappings). An owner seen for the first time (a user just enabled) gets
-their Events of the sliding window routed once. An enabled user whose Salesforce User id is not
-known yet (`users enable` matched it by email and stored nothing; only a session with calendar
-items would store it) is matched by email here, once when first seen and then hourly while
-Salesforce has no such User, and the id is stored (the session's own field write): else a rep who
-works only in Salesforce would never be polled for.
+in proportion to the mappings).
+
+What one poll reads of the mappings stays small at org scale:
+- calsync's own writes are told apart by the echo ledger (infra/sf_ledger.py): a row that the
+  integration user changed last and whose values hash as a session recorded writing them is
+  dropped without a lookup; every other row is looked up as before;
+- an owner seen for the first time (a user just enabled; every owner after a full check) is not
+  onboarded here: the poll marks the user (`SyncState.sf_onboard`, a field write of its own) and
+  queues their session, which reads that owner's Events of the window in one query
+  (infra/session.py `_onboard`);
+- the lookups of one poll are bounded (LOOKUP_SECONDS, max_lookups): past the bound, the rows
+  are routed in SystemModstamp order up to the last one looked up, the watermark stops at its
+  stamp, and the next poll carries on from there (the `seen` marks keep the routed ones of the
+  same stamp from going twice). Nothing is skipped.
+
+An enabled user whose Salesforce User id is not known yet (`users enable` matched it by email and
+stored nothing; only a session with calendar items would store it) is matched by email here, once
+when first seen and then hourly while Salesforce has no such User, and the id is stored (the
+session's own field write): else a rep who works only in Salesforce would never be polled for.
 
 State lives in one Firestore document (`calsync_org/sf_poll`), claimed by one poll at a time.
 """
@@ -21,6 +34,7 @@ State lives in one Firestore document (`calsync_org/sf_poll`), claimed by one po
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,7 +43,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from core import series, sf_routing
+from core import sf_routing
 from core.errors import CalsyncError, PermanentError
 from core.issues import Issue
 from core.model import Mapping, SfEventState
@@ -38,6 +52,7 @@ from core.settings import Settings, resolve
 from core.sf_routing import Routes, Seen, SfChange, Why
 from infra import sf_changes
 from infra.salesforce import SalesforceAdapter
+from infra.sf_ledger import FirestoreLedger
 
 log = logging.getLogger("calsync.sf_poll")
 
@@ -46,9 +61,13 @@ OVERLAP = timedelta(minutes=2)  # late commits: a row may carry a stamp before t
 DELETES_EVERY = timedelta(minutes=5)  # Salesforce advises replication calls no more often
 RECYCLE_BIN = timedelta(days=15)  # how far back deleted rows (and getDeleted) reach
 LEASE_TTL = timedelta(minutes=4)  # the function's timeout is 240 s
-SEEN_KEPT = 5000  # marks kept for the overlap; beyond, a row may be routed twice (harmless)
+SEEN_KEPT = 5000  # newest marks kept for the overlap; an older row may be routed twice (harmless)
 READ_FAILED = "CS-024"
 MATCH_AGAIN = timedelta(hours=1)  # an enabled user with no Salesforce User: asked again hourly
+LEDGER_MARGIN = timedelta(minutes=1)  # the ledger keeps Firestore's clock, the rows SF's
+LOOKUP_SECONDS = 60.0  # mapping lookups of one poll; past this, the next poll carries on
+MAX_LOOKUPS = 30_000  # Event ids looked up in one poll, whatever the time
+LOOKUP_CHUNK = 600  # rows decided between two looks at the bound (20 queries of 30 ids)
 
 
 @dataclass
@@ -59,7 +78,7 @@ class PollState:
     seen: tuple[str, ...] = ()  # rows routed inside the overlap ("id@stamp")
     deleted_through: datetime | None = None  # getDeleted's latestDateCovered
     deletes_checked_at: datetime | None = None  # calsync's clock
-    owners: tuple[str, ...] = ()  # SF ids whose window Events were routed once
+    owners: tuple[str, ...] = ()  # SF ids whose users were marked for onboarding (sf_onboard)
     public_entries: dict[str, str] = field(default_factory=dict)  # R-25: entry → fingerprint
     integration_user: str = ""  # calsync's SF User id (the echo check; the webhook reads it)
     unmatched: tuple[str, ...] = ()  # enabled users Salesforce had no User for, last asked...
@@ -147,14 +166,19 @@ class PollReport:
     dropped: dict[str, int] = field(default_factory=dict)  # reason → rows
     public: int = 0  # R-25: copies written
     full_check: bool = False
-    onboarded: int = 0  # owners whose window Events were routed for the first time
+    onboarded: int = 0  # owners marked for onboarding by their own session
+    looked_up: int = 0  # Event ids whose mappings were read
+    ledger: int = 0  # rows dropped as calsync's own writes by the ledger, without a lookup
+    partial: bool = False  # the bound stopped the routing: the next poll carries on
     error: str = ""
 
     def answer(self) -> dict[str, Any]:
         return {"busy": self.busy, "calls": self.calls, "read": self.read,
                 "routed": sum(self.routed.values()), "users": len(self.routed),
                 "queued": self.queued, "dropped": self.dropped, "public": self.public,
-                "full_check": self.full_check, "onboarded": self.onboarded, "error": self.error}  # fmt: skip
+                "full_check": self.full_check, "onboarded": self.onboarded,
+                "looked_up": self.looked_up, "ledger": self.ledger, "partial": self.partial,
+                "error": self.error}  # fmt: skip
 
 
 class MappingLookup:
@@ -179,6 +203,11 @@ class Poller:
     salesforce: Callable[[], SalesforceAdapter]
     integration_username: str = ""
     public: PublicCopier | None = None
+    ledger: FirestoreLedger | None = None  # R-26: calsync's own writes, told without lookups
+    max_lookups: int = MAX_LOOKUPS
+    lookup_seconds: float = LOOKUP_SECONDS
+    lookup_chunk: int = LOOKUP_CHUNK
+    clock: Callable[[], float] = time.monotonic
 
     def run(self, now: datetime) -> PollReport:
         holder = uuid.uuid4().hex
@@ -241,39 +270,115 @@ class Poller:
             elif full:
                 deleted_through = None
             checked_at = now
-        new_owners = sorted(set(owners) - set(state.owners)) if not full else sorted(owners)
-        lo, hi = series.window(settings, now)
-        if new_owners:
-            changes += sf_changes.owners_window(sf, new_owners, lo, hi)
-            report.onboarded = len(new_owners)
         if full:
             report.full_check = True
-            changes += self._full_check(sf)
-        mapped = self.mappings.for_sf_events({c.id for c in changes})
-        by_id: dict[str, list[Mapping]] = {}
-        for m in mapped:
-            by_id.setdefault(m.sf_event_id, []).append(m)
-        routes = sf_routing.route(changes, owners, by_id, integration, calendars)
+            extra = self._full_check(sf)
+        else:
+            extra = []
+        written = self._written(since, now)
+        public = frozenset(calendars)
+        routes, done = self._route(changes, extra, owners, integration, public, written, report)
         self._deliver(routes, now, report)
+        onboarded = self._mark_new(owners, state, full, now, report)
         report.public = self._copy(routes, settings, state, now, sf)
         report.calls = sf.calls - calls
-        newest = max((c.stamp for c in rows if c.stamp is not None), default=since)
+        routed_rows = rows if done is None else [c for c in rows if _upto(c, done)]
+        newest = max((c.stamp for c in routed_rows if c.stamp is not None), default=since)
         new_since = max(since, newest)
         keep = [
-            Seen.mark(c) for c in rows if c.stamp is not None and c.stamp >= new_since - OVERLAP
+            Seen.mark(c) for c in routed_rows
+            if c.stamp is not None and c.stamp >= new_since - OVERLAP
+        ]  # fmt: skip
+        keep += [
+            m for m in state.seen if done is not None and _mark_stamp(m) >= new_since - OVERLAP
         ]
         return replace(
             state,
             since=new_since,
-            seen=tuple(sorted(set(keep)))[-SEEN_KEPT:],
+            seen=tuple(sorted(set(keep), key=lambda m: (_mark_stamp(m), m))[-SEEN_KEPT:]),
             deleted_through=deleted_through if deleted_through is not None else since,
             deletes_checked_at=checked_at,
-            owners=tuple(sorted(owners)),
+            owners=onboarded,
             public_entries=_entry_marks(settings),
             integration_user=integration,
             unmatched=unmatched,
             unmatched_at=unmatched_at,
         )
+
+    def _written(self, since: datetime, now: datetime) -> dict[str, sf_routing.Fingerprint]:
+        """R-26: the echo ledger of the rows this poll reads (one query), its old documents
+        deleted; nothing (every row looked up) when it cannot be read."""
+        if self.ledger is None:
+            return {}
+        try:
+            self.ledger.expire()
+            return self.ledger.since(now - since + OVERLAP + LEDGER_MARGIN)
+        except Exception as exc:  # noqa: BLE001 - the lookups are the fallback
+            log.warning("echo ledger not read", extra={"code": type(exc).__name__})
+            return {}
+
+    def _route(self, changes: Sequence[SfChange], extra: Sequence[SfChange],
+               owners: dict[str, str], integration: str, public: frozenset[str],
+               written: dict[str, sf_routing.Fingerprint],
+               report: PollReport) -> tuple[Routes, SfChange | None]:  # fmt: skip
+        """Route the new rows in SystemModstamp order (the query's), reading the mappings of
+        those the ledger does not settle, until the bound; `extra` (bare deletes, a full check)
+        goes whole. Returns the routes and, when the bound stopped it, the last row routed."""
+        started = self.clock()
+        by_id: dict[str, list[Mapping]] = {}
+        looked: set[str] = set()
+
+        def look(batch: Iterable[SfChange]) -> None:
+            ids = {c.id for c in batch if c.id not in looked
+                   and sf_routing.needs_mappings(c, written, integration, public)}  # fmt: skip
+            ids.discard("")
+            if ids:
+                for m in self.mappings.for_sf_events(ids):
+                    by_id.setdefault(m.sf_event_id, []).append(m)
+                looked.update(ids)
+
+        look(extra)
+        ordered = sorted(changes, key=_order)
+        taken = len(ordered)
+        for start in range(0, len(ordered), self.lookup_chunk):
+            over = self.clock() - started >= self.lookup_seconds
+            if start and (over or len(looked) >= self.max_lookups):
+                taken = start
+                break
+            look(ordered[start : start + self.lookup_chunk])
+        routed = ordered[:taken]
+        report.looked_up = len(looked)
+        report.partial = taken < len(ordered)
+        routes = sf_routing.route([*routed, *extra], owners, by_id, integration, public, written)
+        report.ledger = sum(1 for c in routed if sf_routing.ledger_echo(c, written, integration))
+        if report.partial:
+            log.warning("poll bounded: the next poll carries on", extra={
+                "count": taken, "status": f"{len(ordered) - taken} rows left"})  # fmt: skip
+        return routes, (routed[-1] if report.partial and routed else None)
+
+    def _mark_new(self, owners: dict[str, str], state: PollState, full: bool, now: datetime,
+                  report: PollReport) -> tuple[str, ...]:  # fmt: skip
+        """R-21: owners seen for the first time (all of them on a full check) are marked for
+        their own session to read their window (`sf_onboard`), and that session is queued.
+        Returns the owners marked so far; one whose mark failed is tried again next poll."""
+        marked = set(state.owners) & set(owners) if not full else set()
+        mark = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        for sf_id in sorted(set(owners) - marked):
+            email = owners[sf_id]
+            try:
+                # A field write of its own: it cannot clobber what a running session saves.
+                self.settings.set_state_fields(email, {"sf_onboard": mark})
+            except (KeyError, CalsyncError):
+                log.warning("onboarding not marked", extra={"user": email})
+                continue
+            marked.add(sf_id)
+            report.onboarded += 1
+            try:
+                report.queued += bool(self.queue.enqueue(email, now, reason="salesforce"))
+            except Exception as exc:  # noqa: BLE001 - the mark stays; the sweep queues
+                log.warning("session not queued", extra={"user": email,
+                                                         "code": type(exc).__name__})  # fmt: skip
+        return tuple(sorted(marked))
 
     def _match(self, sf: SalesforceAdapter, users: Sequence[Any], state: PollState, now: datetime,
                owners: dict[str, str]) -> tuple[tuple[str, ...], datetime | None]:  # fmt: skip
@@ -346,6 +451,22 @@ class Poller:
                 self.issues.record([want], [], now)
         except CalsyncError:
             log.warning("poll issue not recorded")
+
+
+def _order(change: SfChange) -> tuple[datetime, str]:
+    return (change.stamp or datetime.min.replace(tzinfo=UTC), change.id)
+
+
+def _upto(change: SfChange, last: SfChange) -> bool:
+    """Whether `change` comes at or before `last` in the routing order."""
+    return _order(change) <= _order(last)
+
+
+def _mark_stamp(mark: str) -> datetime:
+    try:
+        return datetime.fromisoformat(mark.rpartition("@")[2])
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _bare_delete(event_id: str) -> SfChange:

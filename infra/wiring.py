@@ -52,6 +52,7 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
     from infra.history import FirestoreHistory
     from infra.lease import FirestoreLease
     from infra.session import Services
+    from infra.sf_ledger import FirestoreLedger, recorder
     from infra.sync_store import FirestoreIssueStore, FirestoreMappingStore
 
     cfg = config()
@@ -68,6 +69,7 @@ def services():  # -> infra.session.Services (imported late: the CLI's light com
         files=salesforce_files,
         bulk_gate=bulk_budget().allows,
         org_settings_ttl=ORG_SETTINGS_TTL,
+        sf_writes=recorder(FirestoreLedger(db)),
     )
 
 
@@ -186,6 +188,7 @@ def dashboard_services():  # -> infra.dashboard_page.DashboardServices
 def poller():  # -> infra.sf_poll.Poller
     """The org's poller of Salesforce changes, on the process's adapters."""
     from infra.public_calendars import FirestoreCopyStore, PublicCopies
+    from infra.sf_ledger import FirestoreLedger
     from infra.sf_poll import FirestorePollStore, Poller
     from infra.sync_store import FirestoreIssueStore, FirestoreMappingStore
 
@@ -194,7 +197,8 @@ def poller():  # -> infra.sf_poll.Poller
     issues = FirestoreIssueStore(db)
     copies = PublicCopies(FirestoreCopyStore(db), _copy_calendar_for, _salesforce, issues)
     return Poller(FirestorePollStore(db), settings_store(), FirestoreMappingStore(db), issues,
-                  session_queue(), _salesforce, cfg.sf_username, copies)  # fmt: skip
+                  session_queue(), _salesforce, cfg.sf_username, copies,
+                  FirestoreLedger(db))  # fmt: skip
 
 
 @lru_cache(maxsize=64)

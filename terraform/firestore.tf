@@ -27,3 +27,15 @@ resource "google_firestore_field" "ttl" {
   # may query on it.
   ttl_config {}
 }
+
+# The echo ledger (infra/sf_ledger.py): what sessions wrote to Salesforce in the last minutes, for
+# the poll to tell its own writes from real changes. The poll deletes old documents itself, a few
+# per run; this policy makes sure none outlive their use in production.
+resource "google_firestore_field" "sf_writes_ttl" {
+  database   = google_firestore_database.calsync.name
+  collection = "calsync_sf_writes"
+  field      = "expires"
+
+  # No index_config block: keep the automatic indexes (the poll queries `at`, not `expires`).
+  ttl_config {}
+}

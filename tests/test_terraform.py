@@ -780,3 +780,13 @@ def test_a_missing_tool_fails_with_what_to_install(tmp_path, monkeypatch, capsys
     out = capsys.readouterr().out
     assert "terraform trivy: FAILED" in out and "terraform schema: FAILED" in out
     assert out.count("make install") == 2, out
+
+
+def test_R26_the_echo_ledger_expires_by_a_ttl_policy_on_the_field_the_code_writes():
+    from infra import sf_ledger
+
+    ttl = resources("google_firestore_field")["sf_writes_ttl"]
+    assert unquote(ttl["collection"]) == sf_ledger.LEDGER
+    assert unquote(ttl["field"]) == "expires"
+    assert "ttl_config" in ttl and "index_config" not in ttl
+    assert '"expires"' in Path(sf_ledger.__file__).read_text()

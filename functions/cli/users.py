@@ -262,6 +262,7 @@ def _show(ctx: Context, args: argparse.Namespace) -> None:
         "incremental_reads": bool(state.calendar_sync_token),
         "open_issues": [{"code": i["code"], "title": i.get("title") or ""} for i in issues],
         "held_deletes": len(state.held_deletes),
+        "sf_onboard": state.sf_onboard,  # when the poll marked the user, "" once read
     }
     if args.json:
         print_json(ctx.out, shown)
@@ -281,6 +282,8 @@ def _show(ctx: Context, args: argparse.Namespace) -> None:
             f"\n    {i['code']}  {i.get('title') or '(no title)'}" for i in issues)),
         ("held deletes", f"{len(state.held_deletes)}" + (
             f" (`python main.py deletes show {user.email}`)" if state.held_deletes else "")),
+        ("onboarding", "the next session reads their Salesforce Events of the window" if
+         state.sf_onboard else "done, or not yet seen by the poll"),
     ]  # fmt: skip
     width = max(len(k) for k, _ in lines)
     for key, value in lines:

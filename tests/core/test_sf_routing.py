@@ -9,7 +9,7 @@ import pytest
 
 from core import fields
 from core.model import ItemKey, Mapping, Role, SfEventState
-from core.sf_routing import Seen, SfChange, Why, echo, route
+from core.sf_routing import Seen, SfChange, Why, echo, ledger_echo, needs_mappings, route
 from tests.core.builders import ANN, BOB, NOW, at
 
 CALSYNC = "005CALSYNC00001"  # the integration user
@@ -165,3 +165,51 @@ def test_rows_read_again_in_the_overlap_are_not_routed_twice():
     seen.marks.add(Seen.mark(c))
     later = SfChange(c.event, stamp=NOW + timedelta(seconds=1), last_modified_by=REP)
     assert seen.new([c, later]) == [later]
+
+
+# -- the echo ledger (what sessions recorded writing), without the mappings -------------
+
+
+def written_fp(e: SfEventState) -> tuple[tuple[str, str], ...]:
+    return fields.fingerprint(fields.sf_values(e), NAMES)
+
+
+@pytest.mark.parametrize(
+    ("c", "ledger", "want"),
+    [
+        pytest.param(change(event(), by=CALSYNC), written_fp(event()), True,
+                     id="R-26 calsync wrote it last and it holds what the ledger recorded"),
+        pytest.param(change(event(), by=REP), written_fp(event()), False,
+                     id="R-26 a person saved the values calsync wrote: not calsync's"),
+        pytest.param(change(event(subject="Renamed"), by=CALSYNC), written_fp(event()), False,
+                     id="R-26 the values differ from the ledger's: looked up"),
+        pytest.param(change(event(), by=CALSYNC), None, False, id="R-26 not in the ledger"),
+        pytest.param(change(event(deleted=True), by=CALSYNC), written_fp(event()), False,
+                     id="R-23 a delete is never an echo"),
+        pytest.param(change(event(), by=CALSYNC, read=False), written_fp(event()), False,
+                     id="R-26 a bare id: its values are unread"),
+    ],
+)  # fmt: skip
+def test_R26_the_ledger_proves_an_echo_only_as_the_mapping_would(c, ledger, want):
+    written = {c.id: ledger} if ledger else {}
+    assert ledger_echo(c, written, CALSYNC) is want
+    assert needs_mappings(c, written, CALSYNC, frozenset([PUBLIC])) is not want
+    routes = route([c], OWNERS, {}, CALSYNC, [PUBLIC], written)
+    if want:
+        assert routes.decisions[0].why is Why.ECHO
+
+
+def test_R26_a_ledger_echo_needs_no_mappings_and_a_mismatch_falls_back_to_them():
+    moved = event(subject="Renamed")
+    c = change(moved, by=CALSYNC)
+    written = {c.id: written_fp(event())}  # the ledger has an older write
+    assert needs_mappings(c, written, CALSYNC, frozenset())
+    # the mapping says calsync wrote "Renamed" later (its ledger entry was lost): still an echo
+    routes = route([c], OWNERS, {c.id: [mapping(moved)]}, CALSYNC, [PUBLIC], written)
+    assert routes.decisions[0].why is Why.ECHO
+
+
+def test_R21_R25_children_and_public_calendars_need_no_mappings():
+    assert not needs_mappings(change(event(), is_child=True), {}, CALSYNC, frozenset())
+    assert not needs_mappings(change(event(owner=PUBLIC)), {}, CALSYNC, frozenset([PUBLIC]))
+    assert needs_mappings(change(event()), {}, CALSYNC, frozenset([PUBLIC]))

@@ -197,7 +197,12 @@ def test_show_prints_sessions_issues_channel_and_held_deletes(org):
     assert "result           ok" in text
     assert "open issues      1\n    CS-002  Who is this" in text
     assert "held deletes     0" in text
+    assert "onboarding       done, or not yet seen by the poll" in text
+    org.store.set_state_fields(ALICE, {"sf_onboard": "2026-12-01T10:00:01.000000Z"})
+    text = cli(org, "users", "show", ALICE).out
+    assert "onboarding       the next session reads their Salesforce Events" in text
     shown = json.loads(cli(org, "users", "show", ALICE, "--json").out)
+    assert shown["sf_onboard"] == "2026-12-01T10:00:01.000000Z"
     assert shown["open_issues"] == [{"code": "CS-002", "title": "Who is this"}]
     assert shown["channel_expires_at"].endswith("Z") and shown["incremental_reads"] is True
     assert cli(org, "users", "show", NOBODY).code == 2

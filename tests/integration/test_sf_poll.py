@@ -5,17 +5,19 @@ emulator through simple-salesforce, the Calendar emulator for public calendars' 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from core.downsync import google_event_id
 from core.errors import PermanentError, RetryableError
 from infra.google_calendar import Backoff
 from infra.history import FirestoreHistory
 from infra.public_calendars import CopyCalendar, FirestoreCopyStore, PublicCopies, copy_doc_id
 from infra.salesforce import SalesforceAdapter
-from infra.sf_poll import FirestorePollStore, Poller
+from infra.sf_ledger import LEDGER, FirestoreLedger, recorder
+from infra.sf_poll import POLL_DOC, FirestorePollStore, Poller, PollState
 from tests.fixtures.upsync import ALICE, BOB, CAROL, JANE, RecordingQueue, _calendar_config
 
 pytestmark = pytest.mark.integration
@@ -62,9 +64,29 @@ def polling(org, firestore_client, gcal, tmp_path) -> Polling:
     public = PublicCopies(copies, lambda email: CopyCalendar(config, email, backoff=backoff),
                           org.services.salesforce, org.services.issues)  # fmt: skip
     store = FirestorePollStore(firestore_client)
-    poller = Poller(store, org.store, org.services.mappings, org.services.issues, queue,
-                    org.services.salesforce, INTEGRATION, public)  # fmt: skip
+    # Alice and Bob were onboarded long ago (R-21): the poll does not mark them again.
+    onboarded = PollState(owners=tuple(sorted((org.ids["alice"], org.ids["bob"]))))
+    firestore_client.collection(POLL_DOC[0]).document(POLL_DOC[1]).set(onboarded.doc())
+    poller = Poller(store, org.store, CountingLookups(org.services.mappings), org.services.issues,
+                    queue, org.services.salesforce, INTEGRATION, public,
+                    FirestoreLedger(firestore_client))  # fmt: skip
     return Polling(org, poller, queue, store, copies)
+
+
+class CountingLookups:
+    """The mapping store, counting the Event ids the poll looks up."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.ids: list[str] = []
+
+    def for_sf_events(self, ids: Any) -> list[Any]:
+        wanted = sorted(set(ids))
+        self.ids += wanted
+        return list(self.store.for_sf_events(wanted))
+
+    def mapped_sf_events(self) -> Any:
+        return self.store.mapped_sf_events()
 
 
 def test_R21_an_event_a_rep_creates_goes_to_their_inbox_and_queues_their_session(polling):
@@ -80,12 +102,13 @@ def test_R21_an_event_a_rep_creates_goes_to_their_inbox_and_queues_their_session
 def test_R30_idle_polls_cost_at_most_two_calls_whatever_the_number_of_users(polling):
     for n in range(50):
         polling.org.store.enable_user(f"rep{n:02d}@example.com", f"005gK{n:010d}AAA")
-    polling.poll()  # onboards 52 owners: their window's Events are read once
+    first = polling.poll()  # marks 50 new owners for their sessions to onboard: nothing read
+    assert first.onboarded == 50 and len(polling.queue.queued) == 50
     second = polling.poll(advance=60)
     assert (second.calls, second.onboarded, second.routed) == (1, 0, {})
     fifth_minute = polling.poll(advance=300)  # getDeleted's turn
     assert fifth_minute.calls == 2
-    assert polling.queue.queued == []
+    assert len(polling.queue.queued) == 50
 
 
 def test_R26_what_calsync_wrote_itself_is_not_read_back(polling):
@@ -102,19 +125,98 @@ def test_R26_what_calsync_wrote_itself_is_not_read_back(polling):
     assert report.dropped == {}
 
 
-def test_R21_the_first_poll_after_a_user_is_enabled_routes_their_window_once(polling):
+def test_R21_a_user_just_enabled_is_onboarded_by_their_own_session_not_by_the_poll(polling):
     org = polling.org
     carol_event = polling.event(polling.rep(CAROL), "Carol's demo")
     far = polling.event(polling.rep(CAROL), "Far away", days=120)
     polling.poll(advance=600)  # long after: no longer a change the poll reads
-    assert polling.inbox(ALICE) == ()
     org.store.enable_user(CAROL, org.ids["carol"])
     report = polling.poll(advance=5)
-    assert report.onboarded == 1
-    assert polling.inbox(CAROL) == (carol_event,)  # the one in the window, not `far`
-    assert far not in polling.inbox(CAROL)
-    polling.poll(advance=5)
+    assert (report.onboarded, report.calls) == (1, 1)  # marked: no window read in the poll
+    assert polling.inbox(CAROL) == ()
+    assert org.store.get_user(CAROL).state.sf_onboard
+    assert polling.queue.queued == [(CAROL, "salesforce")]
+    org.sync(CAROL, at=org.sf_org.now())
+    copies = {e["data"]["id"]: e["data"] for e in org.gcal.raw_events(CAROL)}
+    assert copies[google_event_id(carol_event)]["summary"] == "Carol's demo"
+    assert google_event_id(far) not in copies  # outside the window
+    assert org.store.get_user(CAROL).state.sf_onboard == ""  # done
+    assert polling.poll(advance=5).onboarded == 0
     assert polling.queue.queued.count((CAROL, "salesforce")) == 1
+
+
+def spy_reads(org, monkeypatch) -> list[list[str]]:
+    """The Event ids each session reads back from Salesforce (`event_states`)."""
+    adapter = org.services.salesforce()
+    reads: list[list[str]] = []
+    real = adapter.event_states
+
+    def event_states(ids):
+        reads.append(sorted(ids))
+        return real(ids)
+
+    monkeypatch.setattr(adapter, "event_states", event_states)
+    return reads
+
+
+def test_R26_R22_onboarding_skips_calsyncs_own_events_and_merges_what_changed_meanwhile(
+    polling, monkeypatch
+):
+    org = polling.org
+    org.insert(ALICE, "Acme kickoff", attendees=(ALICE, JANE), colorId="9")
+    review = org.insert(ALICE, "Acme review", attendees=(ALICE, JANE), colorId="9", days=4)
+    org.sync(ALICE)
+    ids = {e["Subject"]: e["Id"] for e in org.events()}
+    reads = spy_reads(org, monkeypatch)
+    polling.poll()
+    org.store.disable_user(ALICE)
+    polling.poll(advance=5)
+    polling.rep(ALICE).Event.update(ids["Acme review"], {"Subject": "Acme review (moved)"})
+    assert polling.poll(advance=5).routed == {}  # not an enabled owner now
+    org.store.enable_user(ALICE, org.ids["alice"])
+    assert polling.poll(advance=5).onboarded == 1  # a new owner again: marked
+    assert org.store.get_user(ALICE).state.sf_onboard
+    org.sync(ALICE, at=org.sf_org.now())
+    assert reads == [[ids["Acme review"]]]  # the kickoff still holds what calsync wrote
+    assert org.get(ALICE, review["id"])["summary"] == "Acme review (moved)"
+    assert org.store.get_user(ALICE).state.sf_onboard == ""
+
+
+def test_R21_the_onboarding_mark_is_cleared_only_by_a_session_that_succeeded(polling):
+    org = polling.org
+    event = polling.event(polling.rep(CAROL), "Carol's demo")
+    polling.poll(advance=600)
+    org.store.enable_user(CAROL, org.ids["carol"])
+    polling.poll(advance=5)
+    mark = org.store.get_user(CAROL).state.sf_onboard
+    org.gcal.inject_fault(status=503, count=20, methods=["calendar.events.insert"])
+    with pytest.raises(RetryableError):
+        org.sync(CAROL, at=org.sf_org.now())
+    assert org.store.get_user(CAROL).state.sf_onboard == mark  # the retry onboards again
+    org.gcal.admin("DELETE", "faults")
+    org.sync(CAROL, at=org.sf_org.now())
+    assert google_event_id(event) in {e["data"]["id"] for e in org.gcal.raw_events(CAROL)}
+    assert org.store.get_user(CAROL).state.sf_onboard == ""
+
+
+def test_R21_a_mark_set_again_while_the_session_ran_is_kept(polling, monkeypatch):
+    """A full re-check marks every owner again; a session that read the window before that
+    must not clear the new mark."""
+    from infra import sf_changes
+
+    org = polling.org
+    org.store.enable_user(CAROL, org.ids["carol"])
+    polling.poll()
+    real = sf_changes.owners_window
+
+    def window_then_marked(*args):
+        found = real(*args)
+        org.store.set_state_fields(CAROL, {"sf_onboard": "marked again"})
+        return found
+
+    monkeypatch.setattr(sf_changes, "owners_window", window_then_marked)
+    org.sync(CAROL, at=org.sf_org.now())
+    assert org.store.get_user(CAROL).state.sf_onboard == "marked again"
 
 
 def test_R21_invitee_child_events_are_never_routed(polling):
@@ -199,6 +301,128 @@ def test_R21_CS024_when_salesforce_refuses_the_poller_for_good(polling):
     polling.poller.salesforce = org.services.salesforce
     polling.poll()
     assert not [i for i in org.services.issues.open_for_user("") if i.code == "CS-024"]
+
+
+# -- R-26: the echo ledger ---------------------------------------------------------------------
+
+
+def ledger_docs(polling) -> list[dict]:
+    return [d.to_dict() for d in polling.store._db.collection(LEDGER).stream()]
+
+
+def three_synced(polling) -> list[str]:
+    """Alice's three saved items, written to Salesforce by her session (after the poll's
+    watermark)."""
+    org = polling.org
+    polling.poll()
+    for n in range(3):
+        org.insert(ALICE, f"Acme {n}", attendees=(ALICE, JANE), colorId="9", days=2 + n)
+    org.sync(ALICE)
+    return sorted(e["Id"] for e in org.events())
+
+
+def test_R26_calsyncs_own_writes_are_dropped_by_the_ledger_without_a_lookup(polling):
+    ids = three_synced(polling)
+    [doc] = ledger_docs(polling)
+    assert doc["user"] == ALICE and sorted(doc["written"]) == ids
+    report = polling.poll(advance=5)
+    assert (report.ledger, report.dropped) == (3, {"calsync's own write": 3})
+    assert not set(ids) & set(polling.poller.mappings.ids)  # never looked up
+    assert polling.inbox(ALICE) == ()
+
+
+def test_R26_a_ledger_that_disagrees_falls_back_to_the_mappings(polling):
+    ids = three_synced(polling)
+    [doc] = polling.store._db.collection(LEDGER).stream()
+    doc.reference.update({f"written.{ids[0]}": {"subject": "not what Salesforce has"}})
+    report = polling.poll(advance=5)
+    assert report.ledger == 2
+    assert set(ids) & set(polling.poller.mappings.ids) == {ids[0]}
+    assert report.dropped == {"calsync's own write": 3}  # the mapping says echo all the same
+    assert polling.inbox(ALICE) == ()
+
+
+def test_R26_a_rep_editing_an_event_calsync_wrote_is_routed_though_the_ledger_names_it(polling):
+    ids = three_synced(polling)
+    polling.rep(ALICE).Event.update(ids[1], {"Location": "Room 2"})
+    report = polling.poll(advance=5)
+    assert report.ledger == 2
+    assert polling.inbox(ALICE) == (ids[1],)
+
+
+def test_R26_a_failed_ledger_write_never_fails_the_session_and_the_poll_looks_up(polling):
+    class Broken(FirestoreLedger):
+        def record(self, *args):
+            raise RuntimeError("Firestore said no")
+
+    org = polling.org
+    org.services.sf_writes = recorder(Broken(polling.store._db))
+    ids = three_synced(polling)  # the session went through
+    assert len(ids) == 3 and ledger_docs(polling) == []
+    report = polling.poll(advance=5)
+    assert report.ledger == 0 and set(ids) <= set(polling.poller.mappings.ids)
+    assert report.dropped == {"calsync's own write": 3}
+
+
+def later(polling, minutes: float) -> FirestoreLedger:
+    """The ledger as a process whose clock is `minutes` ahead would see it."""
+    return FirestoreLedger(polling.store._db,
+                           wall=lambda: datetime.now(UTC) + timedelta(minutes=minutes))  # fmt: skip
+
+
+def test_R26_the_poll_deletes_ledger_documents_past_their_time(polling):
+    three_synced(polling)
+    assert len(ledger_docs(polling)) == 1
+    polling.poll(advance=5)
+    assert len(ledger_docs(polling)) == 1  # still in use
+    polling.poller.ledger = later(polling, 16)
+    polling.poll(advance=5)
+    assert ledger_docs(polling) == []
+
+
+def test_R26_expiry_is_bounded_per_call(polling):
+    for n in range(3):
+        FirestoreLedger(polling.store._db).record(
+            ALICE, {f"00U00000000000{n}AAA": (("subject", "x"),)}
+        )
+    assert FirestoreLedger(polling.store._db).expire() == 0
+    ledger = later(polling, 20)
+    assert (ledger.expire(limit=2), ledger.expire(limit=2)) == (2, 1)
+    assert ledger_docs(polling) == []
+
+
+def test_R26_a_session_writing_many_events_splits_its_entries_over_documents(polling):
+    from infra import sf_ledger
+
+    ledger = FirestoreLedger(polling.store._db)
+    entries = {f"00U{n:012d}AAA": (("subject", str(n)),) for n in range(5)}
+    saved = sf_ledger.PER_DOC
+    sf_ledger.PER_DOC = 2
+    try:
+        ledger.record(ALICE, entries)
+    finally:
+        sf_ledger.PER_DOC = saved
+    assert len(ledger_docs(polling)) == 3
+    assert ledger.since(timedelta(minutes=5)) == entries
+    assert later(polling, 20).since(timedelta(minutes=5)) == {}  # older than asked
+
+
+# -- R-30: the bound on one poll ---------------------------------------------------------------
+
+
+def test_R30_a_poll_past_its_bound_leaves_the_rest_to_the_next_and_skips_nothing(polling):
+    polling.poll()
+    made = [polling.event(polling.rep(ALICE), f"Call {n}") for n in range(5)]
+    polling.poller.max_lookups, polling.poller.lookup_chunk = 2, 2
+    first = polling.poll(advance=1)
+    assert first.partial and len(polling.inbox(ALICE)) == 2
+    rounds = 1
+    while polling.poll(advance=1).partial:
+        rounds += 1
+    assert rounds == 2
+    assert sorted(polling.inbox(ALICE)) == sorted(made)
+    assert sorted(polling.poller.mappings.ids) == sorted(made)  # each looked up once
+    assert polling.poll(advance=1).routed == {}
 
 
 # -- R-25: public calendars -------------------------------------------------------------------
@@ -293,7 +517,7 @@ def test_R21_a_user_enabled_by_email_is_matched_by_the_poll_and_then_polled(poll
     polling.poll(advance=5)
     assert org.store.get_user(CAROL).sf_user_id == org.ids["carol"]
     assert polling.inbox(CAROL) == (event,)
-    assert polling.queue.queued == [(CAROL, "salesforce")]
+    assert set(polling.queue.queued) == {(CAROL, "salesforce")}  # routed, and marked (R-21)
     assert polling.poll(advance=60).calls == 1  # matched: no more asking
 
 
