@@ -3,7 +3,8 @@ user, becomes an item in the user's primary calendar; a series created in Salesf
 
 The rules for mapped Events (R-22 changes, R-23 deletes, R-26 conflicts) are the planner's merge
 (core/fields.py `merge`), since they are the same per-field comparison as up-sync's. This module
-decides what a new SF Event becomes, and how its Google copy is written so that a retried insert
+decides which mapped Events a session reads before it writes over them (R-26), what a new SF
+Event becomes, and how its Google copy is written so that a retried insert
 can never make a second one: the event id is derived from the SF Event's id (Google accepts a
 client-chosen base32hex id, and answers a second insert with that id 409).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,6 +34,7 @@ from core.model import (
 from core.policy import Decision, Verdict
 from core.series import window
 from core.settings import Settings
+from core.sf_routing import echo
 
 SF_SERIES = "CS-013"  # R-24
 
@@ -125,3 +128,51 @@ def new_event(event: SfEventState, user_email: str, user_sf_id: str, settings: S
     )  # fmt: skip
     decision = Decision(Verdict.SAVE, "R-21", "created in Salesforce: copied to the calendar")
     return Down(decision, NewGoogleEvent(user_email, gid, body, color, props), item, mapping)
+
+
+# -- R-26: Salesforce changes the inbox has not brought yet -----------------------------------
+
+
+def unseen_candidates(items: Iterable[Item], mappings: Iterable[Mapping], read: Iterable[str],
+                      settings: Settings) -> list[str]:  # fmt: skip
+    """The SF Events a session is about to update from these Google changes and has not read
+    yet (`read`: the inbox's): those of the items' own mappings that calsync wrote or read
+    before (a fingerprint to compare with) whose synced Google fields changed since (only then
+    does the session write fields to the Event). A poll or a Flow callout may bring an edit made
+    in Salesforce moments before the Google edit only after this session wrote over it (R-26)."""
+    by_key = {m.key: m for m in mappings}
+    by_copy = {(m.calendar_id, m.event_id): m for m in by_key.values()}
+    seen = set(read)
+    names = fields.synced_fields(settings)
+    out: set[str] = set()
+    for item in items:
+        m = by_key.get(item.key) or by_copy.get((item.calendar_id, item.id))
+        if (m is not None and m.owned and m.sf_event_id and m.sf_fp and not m.pattern
+                and not m.occurrence_of and m.sf_event_id not in seen
+                and _google_changed(item, m, names, settings)):  # fmt: skip
+            out.add(m.sf_event_id)
+    return sorted(out)
+
+
+def _google_changed(item: Item, m: Mapping, names: tuple[str, ...], settings: Settings) -> bool:
+    if item.span is None or not m.google_fp:
+        return True
+    try:
+        now = fields.fingerprint(fields.google_values(item, item.span, settings), names)
+    except (ValueError, TypeError, OverflowError, OSError, KeyError):
+        return True  # read it: the planner decides what this item is
+    return dict(now) != dict(m.google_fp)
+
+
+def unseen_changes(events: Iterable[SfEventState],
+                   mappings: Iterable[Mapping]) -> list[SfEventState]:  # fmt: skip
+    """R-22, R-23, R-26: those of `events` that changed or went since calsync last wrote or read
+    them (their mapping's `sf_fp`): Salesforce changes, merged exactly as if the inbox had
+    brought them. The others are left out: planned as unchanged, they would change nothing."""
+    by_sf = {m.sf_event_id: m for m in mappings if m.sf_event_id}
+    out = []
+    for event in events:
+        m = by_sf.get(event.sf_event_id)
+        if m is not None and (event.deleted or not echo(event, [m])):
+            out.append(event)
+    return out

@@ -262,6 +262,13 @@ class Salesforce(Protocol):
         """The initial search: Users, Contacts and Leads of these addresses (lower-case keys)."""
         ...
 
+    def search_people_and_events(
+        self, emails: Iterable[str], event_ids: Sequence[str]
+    ) -> tuple[dict[str, ResolvedPerson], list[SfEventState]]:
+        """`search_people` and `event_states` in one call where they fit (R-26: the mapped
+        Events a session is about to update, read as they are now)."""
+        ...
+
     def user_ids(self, emails: Iterable[str]) -> dict[str, str]:
         """Active SF User ids of these addresses (lower-case keys)."""
         ...

@@ -316,33 +316,57 @@ class SalesforceAdapter:
         Salesforce User is internal, docs/rules.md, terms; a Contact is a qualified person with an Account;
         a Lead is the weakest match). Among records of one kind, the oldest wins.
         """
+        return self.search_people_and_events(emails, ())[0]
+
+    def search_people_and_events(self, emails: Iterable[str], event_ids: Sequence[str]
+                                 ) -> tuple[dict[str, ResolvedPerson], list[SfEventState]]:  # fmt: skip
+        """`search_people` and `event_states` at once (R-26: a session about to update mapped
+        Events reads how they are now): the Event query rides in the people search's Composite
+        request, so that both cost one API call while they fit five queries; with every address
+        cached, the Events alone are one call."""
         wanted = sorted({_norm_email(e) for e in emails if e and plausible_email(_norm_email(e))})
         found = self._found.get(wanted)
         missing = [e for e in wanted if e not in found]
-        if missing:
-            fresh = self._search(missing)
-            self._found.put(fresh.values())
-            found.update(fresh)
-        return found
+        ids = sorted({i for i in event_ids if valid_id(i)})
+        people = self._people_queries(missing)
+        every = self._sf.base_url + "queryAll/"
+        events = [(soql, True) for soql in chunked_in(self._states_template(), ids, every)
+                  ] if ids else []  # fmt: skip
+        answers = self._queries([(soql, False) for _, soql in people] + events)
+        fresh: dict[str, ResolvedPerson] = {}
+        for (kind, _), rows in zip(people, answers[: len(people)], strict=True):
+            for person in _people_of(kind, rows):
+                fresh[person.email] = person
+        self._found.put(fresh.values())
+        found.update(fresh)
+        rows = [row for page in answers[len(people) :] for row in page]
+        return found, self._states_of(rows, ids)
 
-    def _search(self, emails: Sequence[str]) -> dict[str, ResolvedPerson]:
-        queries = [(kind, soql) for kind in reversed(PRECEDENCE)  # later kinds overwrite: User last
-                   for soql in chunked_in(_people_template(kind), emails, self._sf.base_url + "query/")]  # fmt: skip
-        found: dict[str, ResolvedPerson] = {}
-        for group in _chunks(queries, COMPOSITE_QUERIES):
-            for (kind, _), rows in zip(group, self._composite_queries([q for _, q in group]),
-                                       strict=True):  # fmt: skip
-                for person in _people_of(kind, rows):
-                    found[person.email] = person
-        return found
+    def _people_queries(self, emails: Sequence[str]) -> list[tuple[PersonKind, str]]:
+        # Later kinds overwrite earlier ones: User last (the precedence of search_people).
+        prefix = self._sf.base_url + "query/"
+        return [(kind, soql) for kind in reversed(PRECEDENCE)
+                for soql in chunked_in(_people_template(kind), emails, prefix)]  # fmt: skip
 
-    def _composite_queries(self, statements: Sequence[str]) -> list[list[dict[str, Any]]]:
+    def _queries(self, statements: Sequence[tuple[str, bool]]) -> list[list[dict[str, Any]]]:
+        """Each statement's rows (`True`: through queryAll), in Composite requests of up to five
+        queries each (one API call each)."""
+        out: list[list[dict[str, Any]]] = []
+        for group in _chunks(statements, COMPOSITE_QUERIES):
+            out += self._composite_queries(group)
+        return out
+
+    def _composite_queries(
+        self, statements: Sequence[tuple[str, bool]]
+    ) -> list[list[dict[str, Any]]]:
         """Up to five SOQL queries in one Composite request (one API call); each query's rows,
-        following `nextRecordsUrl` past a first page of 2,000."""
-        base = f"/services/data/v{self._sf.sf_version}/query/?"
+        following `nextRecordsUrl` past a first page of 2,000. A statement marked True is read
+        through queryAll (deleted and archived rows too)."""
+        base = f"/services/data/v{self._sf.sf_version}/"
         body = {"allOrNone": False, "compositeRequest": [
-            {"method": "GET", "url": base + urlencode({"q": soql}), "referenceId": f"q{i}"}
-            for i, soql in enumerate(statements)]}  # fmt: skip
+            {"method": "GET", "referenceId": f"q{i}",
+             "url": f"{base}{'queryAll' if every else 'query'}/?{urlencode({'q': soql})}"}
+            for i, (soql, every) in enumerate(statements)]}  # fmt: skip
         try:
             answer = self._call(lambda sf: sf.restful("composite", method="POST", json=body))
         except (SalesforceError, requests.RequestException) as exc:
@@ -788,11 +812,16 @@ class SalesforceAdapter:
         ids = sorted({i for i in event_ids if valid_id(i)})
         if not ids:
             return []
+        return self._states_of(self._query_in(self._states_template(), ids, include_deleted=True),
+                               ids)  # fmt: skip
+
+    def _states_template(self) -> str:
         names = EVENT_FIELDS + ("IsDeleted", "IsChild", "CreatedById",
                                 "Recurrence2PatternStartDate")  # fmt: skip
         names += (KEY_FIELD,) if self.has_key_field() else ()
-        template = f"SELECT {', '.join(names)} FROM Event WHERE Id IN {{values}}"
-        rows = self._query_in(template, ids, include_deleted=True)
+        return f"SELECT {', '.join(names)} FROM Event WHERE Id IN {{values}}"
+
+    def _states_of(self, rows: Iterable[dict[str, Any]], ids: Sequence[str]) -> list[SfEventState]:
         found = {r["Id"]: _state(r, self.integration_user_id) for r in rows}
         return [found.get(i) or SfEventState(i, "", deleted=True) for i in ids]
 

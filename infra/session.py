@@ -22,8 +22,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core import fields, labels, series
+from core import downsync, fields, labels, series
 from core.actions import (
+    GoogleCreate,
     HistoryNote,
     MappingPut,
     Plan,
@@ -52,6 +53,7 @@ from core.model import (
     MappingQuery,
     People,
     PersonKind,
+    ResolvedPerson,
     SessionUser,
     SfEventState,
 )
@@ -201,6 +203,7 @@ class _Observed:
     full: bool
     problems: list[Issue] = field(default_factory=list)  # calendars that could not be read
     readable: set[str] = field(default_factory=set)  # calendars that were read
+    listed: bool = True  # False: the changes were left to the session our writes' push starts
 
 
 class _Mappings:
@@ -473,12 +476,14 @@ class Session:
         settings, setting_issues = self._settings(user, dry_run)
         calendar = self.s.calendar_for(user.email)
         mine = self._mine = _Mappings(self.s.mappings, user.email)
-        observed = self._observe(calendar, user, settings, sweep, mine)
+        released = _released(user)
+        inbox = user.state.sf_changed  # R-21..R-23: what changed in Salesforce
+        lazy = _may_defer_changes(user, sweep, dry_run, released)
+        observed = (_Observed([], {}, False, readable={user.email}, listed=False) if lazy
+                    else self._observe(calendar, user, settings, sweep, mine))  # fmt: skip
         report.items_seen, report.full_sync = len(observed.items), observed.full
         report.problems = [i.message for i in observed.problems + setting_issues]
-        released = _released(user)
         pending = [m for m in mine.values() if m.pending_create or m.pending_delete]
-        inbox = user.state.sf_changed  # R-21..R-23: what changed in Salesforce
         # The first session matches the rep's Salesforce User even when their calendar is
         # empty, so that a rep who works in Salesforce alone is polled for (R-21).
         matched = bool(user.sf_user_id) or not observed.full
@@ -497,12 +502,18 @@ class Session:
             report.plan = Plan()
             return report
         inbox = self._onboard(sf, user, sf_user_id, settings, inbox, mine)
-        states = self._sf_changes(sf, calendar, inbox, mine, observed)
-        mine.settle(observed.items, states)
-        mappings = mine.values()
-        inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
-                          states)  # fmt: skip
-        report.plan = self._plan(inp)
+        read = sf.event_states(list(inbox)) if inbox else []
+        states, mappings, report.plan = self._planned(sf, calendar, user, sf_user_id, settings,
+                                                      read, mine, observed, released)  # fmt: skip
+        if not observed.listed and not _only_new_copies(report.plan, user.email):
+            # Not only new copies (whose insert makes Google push): read the changes first.
+            self._unread.clear()
+            observed = self._observe(calendar, user, settings, sweep, mine)
+            report.items_seen, report.full_sync = len(observed.items), observed.full
+            report.problems = [i.message for i in observed.problems + setting_issues]
+            states, mappings, report.plan = self._planned(sf, calendar, user, sf_user_id,
+                                                          settings, read, mine, observed,
+                                                          released)  # fmt: skip
         if dry_run:
             return report
         # Issue 14: an initial sync is bulk work and waits while the org's API budget is spent
@@ -735,15 +746,14 @@ class Session:
                 out += calendar.get_items(calendar_id, sorted(ids))
         return out
 
-    def _sf_changes(self, sf: Salesforce, calendar: Calendar, inbox: Sequence[str],
+    def _sf_changes(self, states: Sequence[SfEventState], calendar: Calendar,
                     mine: _Mappings, observed: _Observed) -> list[SfEventState]:  # fmt: skip
         """R-21..R-23: the SF Events of the user's inbox as they are now, and the Google copies
         of the mapped ones (their changes are merged into those copies). One whose copy is on a
         calendar that could not be read stays in the inbox for a later session (`_unread`):
         planned without its copy, or dropped from the inbox, the change would be lost."""
-        if not inbox:
+        if not states:
             return []
-        states = sf.event_states(list(inbox))
         mine.need(wanted((), states))
         by_sf = {m.sf_event_id: m for m in mine.values() if m.sf_event_id}
         have = {(i.calendar_id, i.id) for i in observed.items}
@@ -758,6 +768,36 @@ class Session:
         for calendar_id, ids in copies.items():
             observed.items += calendar.get_items(calendar_id, sorted(ids))
         return [s for s in states if s.sf_event_id not in self._unread]
+
+    def _planned(self, sf: Salesforce, calendar: Calendar, user: User, sf_user_id: str,
+                 settings: Settings, read: Sequence[SfEventState], mine: _Mappings,
+                 observed: _Observed, released: frozenset[str],
+                 ) -> tuple[list[SfEventState], list[Mapping], Plan]:  # fmt: skip
+        """The plan of what was observed and of the inbox's Events `read`; with the SF Events
+        it covers and the mappings it was planned on."""
+        states = self._sf_changes(read, calendar, mine, observed)
+        mine.settle(observed.items, states)
+        mappings = mine.values()
+        resolved, unseen = self._sf_reads(sf, observed.items, mappings, states, settings)
+        states += unseen
+        inp = self._input(sf, user, sf_user_id, settings, observed.items, mappings, released,
+                          states, resolved)  # fmt: skip
+        return states, mappings, self._plan(inp)
+
+    def _sf_reads(self, sf: Salesforce, items: Sequence[Item], mine: Sequence[Mapping],
+                  read: Sequence[SfEventState], settings: Settings,
+                  ) -> tuple[dict[str, ResolvedPerson], list[SfEventState]]:  # fmt: skip
+        """The initial search, and (R-26) the mapped SF Events these Google changes are about to
+        update that the inbox did not bring, read in the same call: those changed in
+        Salesforce since calsync last saw them are merged as the inbox's are, so that an edit
+        made there moments before the Google edit, not polled yet, is neither overwritten by an
+        older Google value nor later dropped as calsync's own echo."""
+        emails = sorted(_addresses(items))
+        ids = downsync.unseen_candidates(items, mine, (s.sf_event_id for s in read), settings)
+        if not ids:
+            return (sf.search_people(emails) if emails else {}), []
+        resolved, now = sf.search_people_and_events(emails, ids)
+        return resolved, downsync.unseen_changes(now, mine)
 
     def _onboard(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
                  inbox: Sequence[str], mine: _Mappings) -> tuple[str, ...]:  # fmt: skip
@@ -802,9 +842,11 @@ class Session:
 
     def _input(self, sf: Salesforce, user: User, sf_user_id: str, settings: Settings,
                items: list[Item], mine: list[Mapping], released: frozenset[str],
-               sf_events: Sequence[SfEventState] = ()) -> SessionInput:  # fmt: skip
+               sf_events: Sequence[SfEventState] = (),
+               resolved: dict[str, ResolvedPerson] | None = None) -> SessionInput:  # fmt: skip
         emails = sorted(_addresses(items))
-        resolved = sf.search_people(emails) if emails else {}
+        if resolved is None:
+            resolved = sf.search_people(emails) if emails else {}
         enabled: dict[str, str] = {}
         for u in self.s.settings.get_users(emails):
             found = resolved.get(u.email)
@@ -894,6 +936,9 @@ class Session:
         mine = {GROUP_CALENDAR_UNREADABLE, SETTINGS_IGNORED, SESSION_FAILED, INITIAL_SYNC_WAITS}
         # Read before the writes: nothing the executor writes carries these codes.
         have = [i for i in self._open_issues(user) if i.code in mine]
+        if not observed.listed:  # calendars not read this time: their issues stand
+            wanted.update({(i.key, i.code): i for i in have
+                           if i.code == GROUP_CALENDAR_UNREADABLE})  # fmt: skip
         closed = [i for i in have if (i.key, i.code) not in wanted]
         opened = [i for k, i in wanted.items() if not any((h.key, h.code) == k and
                                                          h.message == i.message for h in have)]  # fmt: skip
@@ -911,8 +956,9 @@ class Session:
             "last_session_at": _rfc3339(self.now),
             "last_session_result": result,
         }
-        if not report.retry and not p.held:
+        if not report.retry and not p.held and observed.listed:
             # R-37: held deletes must come back until the admin confirms, so the token waits.
+            # Changes left unread (`listed` False) keep the token and window_end where they were.
             tokens = {**user.state.group_sync_tokens, **observed.tokens}
             primary = tokens.pop(user.email, user.state.calendar_sync_token)
             values.update(
@@ -945,6 +991,35 @@ class Session:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _may_defer_changes(user: User, sweep: bool, dry_run: bool, released: frozenset[str]) -> bool:
+    """Whether a session may plan its inbox before it lists the calendar's changes, leaving them
+    to the session that its own calendar write's push starts (issue 10: a down-synced change
+    costs two Calendar calls, not three; docs/decisions.md). Only an incremental session with
+    Salesforce changes to carry: never a first or full sync, a sweep (R-28 reads what slid into
+    the window), a dry run (it shows everything), an onboarding or one that carries out held
+    deletes."""
+    state = user.state
+    return bool(state.sf_changed and state.calendar_sync_token) and not (
+        sweep or dry_run or released or state.sf_onboard
+    )
+
+
+def _only_new_copies(p: Plan, calendar_id: str) -> bool:
+    """Whether the plan inserts new copies into this (watched) calendar, so that Google will
+    push, and writes nothing else: Google changes read only after its writes then meet nothing
+    they could have changed (an R-22 or R-23 write of a mapped item could meet another copy of
+    the same meeting changed meanwhile: those sessions read the changes first, as always)."""
+    if p.held:
+        return False
+    creates = 0
+    for unit in p.units:
+        new = [w for w in unit.writes if isinstance(w, GoogleCreate)]
+        if len(new) != len(unit.writes) or (unit.labels and not new):
+            return False
+        creates += sum(1 for w in new if w.event.calendar_id == calendar_id)
+    return creates > 0
 
 
 def _released(user: User) -> frozenset[str]:

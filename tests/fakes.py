@@ -524,6 +524,17 @@ class FakeSalesforce:
         self.calls += 1
         return {e.lower(): self.people[e.lower()] for e in emails if e.lower() in self.people}
 
+    def search_people_and_events(
+        self, emails: Iterable[str], event_ids: Sequence[str]
+    ) -> tuple[dict[str, ResolvedPerson], list[SfEventState]]:
+        """One call, as the adapter's Composite request makes it (search_people counts it)."""
+        emails = list(emails)
+        if emails:
+            people = self.search_people(emails)
+        else:
+            people, self.calls = {}, self.calls + 1
+        return people, self.event_states(event_ids)
+
     def user_ids(self, emails: Iterable[str]) -> dict[str, str]:
         found = self.search_people(emails)
         return {e: p.sf_id for e, p in found.items() if p.kind is PersonKind.USER}

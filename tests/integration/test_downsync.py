@@ -9,7 +9,7 @@ import pytest
 
 from core.downsync import google_event_id
 from core.labels import P_KEY, P_STATUS
-from tests.fixtures.upsync import ALICE
+from tests.fixtures.upsync import ALICE, JANE
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +115,52 @@ def test_R24_a_series_made_in_salesforce_gets_cs013_and_no_copy(alice):
         e for e in org.gcal.raw_events(ALICE) if e["data"].get("summary") == "Weekly in Salesforce"
     ]
     assert sf_id in occurrences
+
+
+def _calendar_calls(org) -> dict[str, int]:
+    return {k: n for k, n in org.gcal.counters().items() if k not in ("oauth2.token", "batch")}
+
+
+def _spent(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+
+
+def test_R21_R26_a_down_synced_event_costs_two_calendar_calls(alice):
+    """Issue 10: the inbox's session inserts the copy without listing the calendar first; the
+    session that the insert's push starts lists the changes once (its own insert, an echo)."""
+    org = alice
+    sf_id = sf_event(org)
+    changed(org, sf_id)
+    before = _calendar_calls(org)
+    org.sync(ALICE)  # the Flow's (or the poll's) session
+    first = _spent(before, _calendar_calls(org))
+    assert first == {"calendar.events.insert": 1}, first
+    middle = _calendar_calls(org)
+    report = org.sync(ALICE)  # the insert's push: calsync's own copy comes back
+    second = _spent(middle, _calendar_calls(org))
+    assert second == {"calendar.events.list": 1}, second
+    assert report.failed == [] and sum(first.values()) + sum(second.values()) == 2
+    assert org.get(ALICE, google_event_id(sf_id))["colorId"] == "9"
+
+
+def test_R21_R15_google_changes_around_the_insert_are_read_by_the_next_session(alice):
+    """The inbox's session leaves the calendar's changes unread: its sync token stays, so the
+    session its own insert's push starts reads them all: an edit made before the insert (whose
+    push joined the inbox's session) and one made right after it."""
+    org = alice
+    created = org.insert(ALICE, "Acme kickoff", attendees=(ALICE, JANE), colorId="9")
+    org.sync(ALICE)
+    org.sync(ALICE)  # the label's echo
+    token = org.store.get_user(ALICE).state.calendar_sync_token
+    org.patch(ALICE, created["id"], summary="Acme kickoff (before)")
+    sf_id = sf_event(org)
+    changed(org, sf_id)
+    org.sync(ALICE)  # inserts the copy; the edit waits (not lost: the token did not move)
+    assert org.store.get_user(ALICE).state.calendar_sync_token == token
+    assert org.get(ALICE, google_event_id(sf_id))["summary"] == "Made in Salesforce"
+    later = org.insert(ALICE, "Beta demo", attendees=(ALICE, JANE), colorId="9")  # right after
+    org.sync(ALICE)  # the insert's push
+    subjects = sorted(e["Subject"] for e in org.events())
+    assert subjects == ["Acme kickoff (before)", "Beta demo", "Made in Salesforce"]
+    assert org.store.get_user(ALICE).state.calendar_sync_token != token
+    assert later["id"] and org.store.get_user(ALICE).state.sf_changed == ()

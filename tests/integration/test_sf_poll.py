@@ -13,6 +13,7 @@ import pytest
 from core.downsync import google_event_id
 from core.errors import PermanentError, RetryableError
 from infra.google_calendar import Backoff
+from infra.history import FirestoreHistory
 from infra.public_calendars import CopyCalendar, FirestoreCopyStore, PublicCopies, copy_doc_id
 from infra.salesforce import SalesforceAdapter
 from infra.sf_ledger import LEDGER, FirestoreLedger, recorder
@@ -528,3 +529,79 @@ def test_R30_a_user_salesforce_has_no_user_for_is_asked_again_hourly_not_every_p
     assert polling.poll(advance=60).calls == 1
     assert polling.poll(advance=3600).calls == 3  # the hour: asked again (and getDeleted's turn)
     assert org.store.get_user("nobody@example.com").sf_user_id == ""
+
+
+# -- R-26: an edit in Salesforce that no poll has read yet, then a Google edit -------------------
+
+
+def _saved_meeting(polling: Polling) -> tuple[dict[str, Any], str]:
+    org = polling.org
+    created = org.insert(ALICE, "Acme kickoff", attendees=(ALICE, JANE), colorId="9")
+    org.sync(ALICE)
+    [sf] = org.events()
+    org.sync(ALICE)  # calsync's label write comes back: an echo
+    polling.poll()  # the watermark: calsync's own create is dropped
+    assert polling.inbox(ALICE) == ()
+    return created, sf["Id"]
+
+
+def test_R26_a_newer_sf_edit_not_polled_yet_wins_over_the_google_edit_and_is_kept(
+    polling, firestore_client
+):
+    """Old code: the Google edit's session wrote Google's older title over the rep's newer
+    Salesforce subject, and the next poll saw calsync's write with a matching fingerprint and
+    dropped the rep's change as an echo: lost on both sides."""
+    org = polling.org
+    created, sf_id = _saved_meeting(polling)
+    org.patch(ALICE, created["id"], summary="Renamed in Google")  # t2
+    polling.org.sf_org.advance(2)
+    polling.rep(ALICE).Event.update(sf_id, {"Subject": "Renamed in Salesforce",
+                                            "Location": "Room 2"})  # t1 > t2, not polled  # fmt: skip
+    assert polling.inbox(ALICE) == ()
+    org.sync(ALICE)  # the push of the Google edit runs the session before any poll
+    copy = org.get(ALICE, created["id"])
+    assert (copy["summary"], copy.get("location")) == ("Renamed in Salesforce", "Room 2")
+    [event] = org.events()
+    assert (event["Subject"], event["Location"]) == ("Renamed in Salesforce", "Room 2")
+    [mapping] = org.services.mappings.for_user(ALICE)
+    history = FirestoreHistory(firestore_client).for_item(ALICE, str(mapping.key))
+    assert [(h["field"], h["winner"], h["lost_value"]) for h in history] == [
+        ("subject", "salesforce", "Renamed in Google")
+    ]
+    polling.poll(advance=60)  # the rep's edit is read now: merged already, nothing changes
+    org.sync(ALICE)
+    org.sync(ALICE)
+    assert org.get(ALICE, created["id"])["summary"] == "Renamed in Salesforce"
+    assert [e["Subject"] for e in org.events()] == ["Renamed in Salesforce"]
+
+
+def test_R26_fields_changed_on_both_sides_before_a_poll_both_survive_and_echo_nothing(polling):
+    org = polling.org
+    created, sf_id = _saved_meeting(polling)
+    polling.rep(ALICE).Event.update(sf_id, {"Location": "Room 2"})  # not polled
+    org.patch(ALICE, created["id"], summary="Renamed in Google")
+    org.sync(ALICE)
+    [event] = org.events()
+    assert (event["Subject"], event["Location"]) == ("Renamed in Google", "Room 2")
+    copy = org.get(ALICE, created["id"])
+    assert (copy["summary"], copy.get("location")) == ("Renamed in Google", "Room 2")
+    report = polling.poll(advance=60)  # calsync wrote last, and its mapping holds both values
+    assert polling.inbox(ALICE) == () and polling.queue.queued == []
+    assert report.dropped.get("calsync's own write") == 1
+
+
+def test_R26_R30_the_update_session_reads_the_event_in_the_people_search_call(polling):
+    """Issue 14: reading the Event before writing over it costs no call of its own where the
+    people search runs: one Composite request carries both, then the update."""
+    org = polling.org
+    created, sf_id = _saved_meeting(polling)
+    cold = SalesforceAdapter.from_client(org.sf_org.client())  # a new instance: nobody cached
+    cold.has_key_field()
+    org.services.salesforce = lambda: cold
+    org.patch(ALICE, created["id"], summary="Renamed in Google")
+    before = dict(org.sf_org.calls()["by_kind"])
+    org.sync(ALICE)
+    after = org.sf_org.calls()["by_kind"]
+    spent = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+    assert sum(spent.values()) == 2 and spent.get("composite") == 1, spent
+    assert [e["Subject"] for e in org.events()] == ["Renamed in Google"]
