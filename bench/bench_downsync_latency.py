@@ -123,6 +123,22 @@ def wait_until(check: Callable[[], bool], limit: float) -> bool:
     return False
 
 
+def settled(org: Org, still: float = 3.0, limit: float = 300) -> None:
+    """Wait until no session task is queued and Salesforce has had no call for `still` s."""
+    from infra import wiring
+
+    client = wiring.session_queue()._client
+    queue = wiring.config().tasks_queue_path
+    last, since, started = -1, time.monotonic(), time.monotonic()
+    while time.monotonic() - started < limit:
+        calls = org.usage()["salesforce"]
+        if list(client.list_tasks(parent=queue)) or calls != last:
+            last, since = calls, time.monotonic()
+        elif time.monotonic() - since >= still:
+            return
+        time.sleep(0.5)
+
+
 def idle(org: Org) -> dict[str, Any]:
     """Salesforce calls per poll with IDLE_USERS more enabled users and nothing changed."""
     from infra import wiring
@@ -130,7 +146,8 @@ def idle(org: Org) -> dict[str, Any]:
     store = wiring.settings_store()
     for n in range(IDLE_USERS):
         store.enable_user(f"idle{n:02d}@example.com", f"005gK{n:010d}IDL")
-    _job(org.env, "sf_poll")  # the new owners' windows are read once (onboarding)
+    _job(org.env, "sf_poll")  # marks the new owners: their sessions read their windows once
+    settled(org)  # those onboarding sessions' calls are not the poll's
     calls = []
     for _ in range(IDLE_POLLS):
         before = org.usage()["salesforce"]
