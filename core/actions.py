@@ -34,6 +34,16 @@ class WriteResult:
     error_code: str = ""
     message: str = ""
     retryable: bool = False
+    etag: str = ""  # a Google write's answer: the copy's etag after it ("" unknown)
+
+    @property
+    def stale(self) -> bool:
+        """A conditional Google write refused because the copy changed since calsync last saw it
+        (412 conditionNotMet): nothing was written; the copy is read and planned again."""
+        return not self.ok and self.error_code == CONDITION_NOT_MET
+
+
+CONDITION_NOT_MET = "conditionNotMet"
 
 
 @dataclass(frozen=True)
@@ -123,9 +133,24 @@ class GoogleDelete:
     calendar_id: str
     event_id: str
     rule: str
+    if_match: str = ""  # only if the copy still has this etag (a copy planned unread)
 
     def describe(self) -> str:
         return f"delete Google item {self.event_id}"
+
+
+@dataclass(frozen=True)
+class GoogleLabel:
+    """A label written as one of the unit's writes, not after them: the label of a copy planned
+    unread (R-23), conditional on its etag, so that a copy changed meanwhile fails the unit
+    before anything is recorded, and is read and planned again."""
+
+    patch: LabelPatch
+    state: LabelState
+    rule: str
+
+    def describe(self) -> str:
+        return f"label {self.patch.event_id} {self.state.value}"
 
 
 @dataclass(frozen=True)
@@ -166,7 +191,7 @@ AttachmentUpload = StoreAttachments  # the name the planner's tests know
 
 
 Write = (SfCreate | SfUpdate | SfDelete | GoogleWrite | GoogleDelete | GoogleCreate
-         | AttachmentUpload)  # fmt: skip
+         | GoogleLabel | AttachmentUpload)  # fmt: skip
 SF_WRITES = (SfCreate, SfUpdate, SfDelete, AttachmentUpload)
 
 # ---------------------------------------------------------------------------------------------
@@ -371,8 +396,9 @@ class Work:
             item=self.item,
             decision=self.decision,
             writes=tuple(
-                x for x in a if isinstance(x, (*SF_WRITES, GoogleWrite, GoogleDelete, GoogleCreate))
-            ),
+                x for x in a
+                if isinstance(x, (*SF_WRITES, GoogleWrite, GoogleDelete, GoogleCreate, GoogleLabel))
+            ),  # fmt: skip
             mappings=tuple(x for x in a if isinstance(x, (MappingPut, MappingDelete))),
             labels=tuple(x for x in a if isinstance(x, LabelWrite)),
             issues=tuple(x for x in a if isinstance(x, (IssueOpen, IssueClose))),

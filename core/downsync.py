@@ -7,6 +7,11 @@ decides which mapped Events a session reads before it writes over them (R-26), w
 Event becomes, and how its Google copy is written so that a retried insert
 can never make a second one: the event id is derived from the SF Event's id (Google accepts a
 client-chosen base32hex id, and answers a second insert with that id 409).
+
+A change made in Salesforce to a mapped Event whose copy's etag calsync knows is planned on the
+mapping alone, without reading the copy ("unread"): while the copy keeps that etag it is as
+the mapping recorded it, so only Salesforce changed; every write goes with the etag (If-Match),
+and Google refuses it (412) if the copy changed meanwhile, which the session then reads.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from core import fields, labels
@@ -128,6 +133,56 @@ def new_event(event: SfEventState, user_email: str, user_sf_id: str, settings: S
     )  # fmt: skip
     decision = Decision(Verdict.SAVE, "R-21", "created in Salesforce: copied to the calendar")
     return Down(decision, NewGoogleEvent(user_email, gid, body, color, props), item, mapping)
+
+
+# -- R-22, R-23: a mapped copy planned unread -------------------------------------------------
+
+
+def unread_ok(m: Mapping, event: SfEventState, settings: Settings) -> bool:
+    """Whether the change made in Salesforce to `event` can be planned on its mapping `m` alone:
+    a saved Event of the user's own, one Event for one copy (no series, occurrence or instance),
+    no write pending, and the copy's etag known (and, for a time change, its time zone)."""
+    if not (m.owned and m.etag and m.sf_event_id and m.google_fp and m.sf_fp):
+        return False
+    if m.pending_create or m.pending_delete or m.pattern or m.occurrence_of or m.tombstone \
+            or m.key.instance:  # fmt: skip
+        return False
+    if event.deleted:
+        return True
+    if event.is_child or event.is_recurrence2 or event.owner_sf_id != m.owner_sf_id:
+        return False
+    return unread_update(event, m, settings) is not None
+
+
+def unread_update(event: SfEventState, m: Mapping,
+                  settings: Settings) -> tuple[GooglePatch | None, Mapping] | None:  # fmt: skip
+    """R-22 on the mapping alone: the patch of the synced fields Salesforce changed since the
+    mapping (None when none reaches Google), conditional on the copy's etag, and the mapping
+    after it. None when it cannot be planned so: a timed copy's new time needs its time zone."""
+    names = fields.synced_fields(settings)
+    now = fields.sf_values(event)
+    recorded = dict(m.sf_fp)
+    down = tuple(n for n in names
+                 if n != fields.LINKS and recorded.get(n) != fields.digest(now[n]))  # fmt: skip
+    sf_fp = fields.fingerprint(now, names)
+    if not down:
+        return None, replace(m, sf_fp=sf_fp)
+    span = span_of(event)
+    if span is None or (fields.WHEN in down and not span.is_all_day and not m.zone):
+        return None
+    span = replace(span, time_zone=m.zone)
+    stand_in = Item(m.event_id, m.calendar_id, ical_uid=m.key.ical_uid, span=span)
+    patch = replace(fields.google_patch(stand_in, event, down), if_match=m.etag)
+    after = fields.apply_google_patch(stand_in, patch)
+    assert after.span is not None
+    written = dict(fields.fingerprint(fields.google_values(after, after.span, settings), names))
+    google_fp = dict(m.google_fp)
+    google_fp.update({n: written[n] for n in down})
+    start = m.start
+    if fields.WHEN in down:
+        start = instance_text(span.start_date if span.is_all_day else span.start_utc)
+    return patch, replace(m, google_fp=tuple((n, google_fp[n]) for n in names if n in google_fp),
+                          sf_fp=sf_fp, start=start)  # fmt: skip
 
 
 # -- R-26: Salesforce changes the inbox has not brought yet -----------------------------------

@@ -576,6 +576,7 @@ class GooglePatch:
     description: str | None = None
     send_updates: str = "none"
     seen: str = ""  # the copy's echo digest after the patch (core.labels.P_SEEN), "" for none
+    if_match: str = ""  # only if the copy still has this etag (a copy planned unread)
 
 
 def google_patch(item: Item, event: SfEventState, names: tuple[str, ...]) -> GooglePatch:

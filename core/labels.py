@@ -71,6 +71,7 @@ class LabelPatch:
     set_props: tuple[tuple[str, str], ...]
     remove_props: tuple[str, ...]
     send_updates: str = "none"
+    if_match: str = ""  # only if the copy still has this etag (a copy planned unread)
 
     @property
     def empty(self) -> bool:
@@ -191,6 +192,15 @@ def patch_for(item: Item, label: Label, settings: Settings, manual: bool) -> Lab
         remove_props=remove,
     )
     return None if patch.empty else patch
+
+
+def unsynced_unread(calendar_id: str, event_id: str, own: str | None, etag: str) -> LabelPatch:
+    """R-23 for a copy not read (core/downsync.py, unread): the unsynced label written over
+    whatever calsync label it carries, the user's own colour `own` given back, conditional on
+    the copy's etag. Removing a property the copy does not have changes nothing."""
+    managed = set(KEYS) - set(_SIDEBAR) - {P_UNSYNCED}
+    return LabelPatch(calendar_id, event_id, True, own, ((P_UNSYNCED, "1"),),
+                      tuple(sorted(managed)), if_match=etag)  # fmt: skip
 
 
 def apply_patch(item: Item, patch: LabelPatch) -> Item:

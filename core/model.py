@@ -223,6 +223,7 @@ class Item:
     sequence: int = 0
     attachments: tuple[Attachment, ...] = ()
     problem: str = ""  # why calsync cannot use this copy (unreadable times...): "" when it can
+    etag: str = ""  # Google's version of the copy: any change to it gives a new one
 
     @property
     def shown_title(self) -> str:
@@ -360,6 +361,12 @@ class Mapping:
     # An occurrence or instance whose SF Event is gone on purpose: "cancelled" (cancelled in
     # Google, R-17) or "deleted_in_salesforce" (R-23: not created again).
     tombstone: str = ""
+    # The copy's etag as calsync last saw or wrote it ("" unknown). While it is still the copy's
+    # etag, the copy is as this mapping recorded it: a change made in Salesforce is written to
+    # it without reading it first, conditional on this etag (If-Match), and the copy coming
+    # back through the sync token with it is calsync's own write.
+    etag: str = ""
+    zone: str = ""  # the timed copy's time zone with that etag (a time change keeps it)
 
     @property
     def owned(self) -> bool:

@@ -20,6 +20,7 @@ from core.actions import (
     Action,
     GoogleCreate,
     GoogleDelete,
+    GoogleLabel,
     GoogleWrite,
     HistoryNote,
     IssueClose,
@@ -71,6 +72,8 @@ class SessionInput:
     all of them). `saved`: the user's saved SF Events as the store counted them, for the deletion
     guard; None counts `mappings` (all of them, then). `organizer_mappings`: other owners' mappings for the same iCalUIDs (R-11).
     `sf_events`: the user's mapped SF Events that changed or were deleted (R-22, R-23).
+    `unread`: those of `sf_events` whose copy the session did not read: planned on the mapping
+    alone, every write conditional on the copy's etag (core/downsync.py `unread_ok`).
     `released`: the sync keys of held deletes the admin confirmed (R-37); `recent_deletes`: the
     SF Events deleted for this user in the last 24 hours, released ones left out.
     """
@@ -84,6 +87,7 @@ class SessionInput:
     organizer_mappings: tuple[Mapping, ...] = ()
     people: People = field(default_factory=People)
     sf_events: tuple[SfEventState, ...] = ()
+    unread: frozenset[str] = frozenset()
     open_issues: tuple[Issue, ...] = ()
     released: frozenset[str] = frozenset()
     recent_deletes: int = 0
@@ -580,6 +584,38 @@ class _Planner:
         work.actions += [GoogleCreate(down.create), MappingPut(down.mapping, "R-21")]
         return work.unit()
 
+    # -- a copy planned unread (R-22, R-23) ------------------------------------------------
+
+    def sf_changed_unread(self, event: SfEventState) -> Unit:
+        """R-22: the fields Salesforce changed, patched into the copy if it still has the etag
+        the mapping recorded (then Google did not change it: nothing to merge, R-26)."""
+        m = self.by_sf[event.sf_event_id]
+        work = Work(str(m.key), None, Decision(Verdict.UPDATE, "R-22", "changed in Salesforce"))
+        got = downsync.unread_update(event, m, self.s)
+        assert got is not None  # the session asks downsync.unread_ok first
+        patch, after = got
+        if patch is not None:
+            was = dict(m.sf_fp)
+            sent = tuple(n for n, fp in after.sf_fp if n != fields.LINKS and was.get(n) != fp)
+            work.actions.append(GoogleWrite(patch, "R-22", sent))
+        if after != m:
+            work.actions.append(MappingPut(after, "R-22", before=m))
+        return work.unit()
+
+    def sf_deleted_unread(self, event: SfEventState) -> Unit:
+        """R-23 for a copy not read: its labels off (or, with delete_from_calendar, the copy
+        deleted) if it still has the etag the mapping recorded; the mapping goes."""
+        m = self.by_sf[event.sf_event_id]
+        work = Work(str(m.key), None, Decision(Verdict.UNSYNC, "R-23", "deleted in Salesforce"))
+        if self.s.delete_from_calendar:
+            work.actions.append(GoogleDelete(m.calendar_id, m.event_id, "R-23", m.etag))
+        else:
+            patch = labels.unsynced_unread(m.calendar_id, m.event_id, m.prev_color, m.etag)
+            work.actions.append(GoogleLabel(patch, LabelState.UNSYNCED, "R-23"))
+        work.actions.append(MappingDelete(m, "R-23"))
+        work.actions += self.issue_actions(work.key, None, "R-23")
+        return work.unit()
+
     # -- Salesforce deletions (R-23) ------------------------------------------------------
 
     def sf_deleted(self, event: SfEventState, items: dict[tuple[str, str], Item]) -> Unit:
@@ -684,9 +720,13 @@ def plan(inp: SessionInput) -> Plan:
     gone_keys: set[ItemKey] = set()  # the meeting's other copies too (H1a: planned once)
     series_seen: set[str] = set()
     for event in sorted(inp.sf_events, key=lambda e: e.sf_event_id):
-        if event.deleted and event.sf_event_id in planner.by_sf:
+        unread = event.sf_event_id in inp.unread and event.sf_event_id in planner.by_sf
+        if unread and not event.deleted:
+            units.append(planner.sf_changed_unread(event))
+        elif event.deleted and event.sf_event_id in planner.by_sf:
             m = planner.by_sf[event.sf_event_id]
-            units.append(planner.sf_deleted(event, by_copy))
+            units.append(planner.sf_deleted_unread(event) if unread
+                         else planner.sf_deleted(event, by_copy))  # fmt: skip
             if planner.mine.get(m.key) is None or not m.key.instance:
                 gone.add((m.calendar_id, m.event_id))
                 gone_keys.add(m.key)

@@ -241,8 +241,12 @@ class Calendar(Protocol):
 
     def apply_patches(self, patches: Sequence[GooglePatch]) -> list[WriteResult]: ...
 
-    def delete_events(self, targets: Sequence[tuple[str, str]]) -> list[WriteResult]:
-        """Delete (calendar_id, event_id) pairs; an already deleted event counts as success."""
+    def delete_events(
+        self, targets: Sequence[tuple[str, str]], if_match: Sequence[str] = ()
+    ) -> list[WriteResult]:
+        """Delete (calendar_id, event_id) pairs; an already deleted event counts as success.
+        `if_match`, per target: the etag the copy must still have ("" for none); a copy that
+        changed is left alone and answered `stale` (WriteResult.stale)."""
         ...
 
     def insert_events(self, events: Sequence[NewGoogleEvent]) -> list[WriteResult]:

@@ -9,6 +9,11 @@ Order, so that a crash anywhere leaves nothing a retry cannot mend (R-29):
 3. the mappings (only what was really written), the issues, the labels (R-02; failures become
    CS-014), the mappings of Events deleted in Salesforce (R-23: after the labels that say so)
    and the history, all under the session's fence.
+
+A unit whose conditional Google write was refused because the copy changed since calsync last
+saw it (412, `WriteResult.stale`) wrote nothing: it records nothing and comes back in
+`Executed.stale`, for the session to read the copy and plan it again. Each mapping stored keeps
+the etag its copy has after the unit (Mapping.etag), or none when a label write follows.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from core.actions import (
     SF_WRITES,
     GoogleCreate,
     GoogleDelete,
+    GoogleLabel,
     GoogleWrite,
     HistoryNote,
     IssueClose,
@@ -59,6 +65,7 @@ class Executed:
 
     outcomes: list[Outcome] = field(default_factory=list)
     label_failures: list[WriteResult] = field(default_factory=list)
+    stale: list[Unit] = field(default_factory=list)  # their copies changed: read, plan again
 
     @property
     def retry(self) -> bool:
@@ -107,10 +114,44 @@ class Executor:
         if pending:
             self.mappings.put(pending, self.fence)
         results = self._writes(units)
-        done = Executed([self._files(u, settle(u, r, self.settings, self.user_email))
-                         for u, r in zip(units, results, strict=True)])  # fmt: skip
+        stale = [u for u, r in zip(units, results, strict=True) if any(x and x.stale for x in r)]
+        done = Executed([self._etags(u, r, self._files(u, settle(u, r, self.settings,
+                                                                   self.user_email)))
+                         for u, r in zip(units, results, strict=True) if u not in stale],
+                        stale=stale)  # fmt: skip
+        if stale:
+            log.info("copies changed meanwhile", extra={"user": self.user_email,
+                                                        "count": len(stale)})  # fmt: skip
         self._record(done, plan)
         return done
+
+    def _etags(self, unit: Unit, results: Sequence[WriteResult | None],
+               outcome: Outcome) -> Outcome:  # fmt: skip
+        """Each stored mapping with its copy's etag after the unit: the answer of the unit's
+        last write to it, else the copy as read; none when a label write follows (it changes
+        the etag after the mapping is stored), or when the write's answer is not known."""
+        after: dict[tuple[str, str], tuple[str, str | None]] = {}
+        for write, result in zip(unit.writes, results, strict=True):
+            copy, zone = _copy_written(write)
+            if copy is not None and result is not None:
+                after[copy] = (result.etag if result.ok else "", zone)
+        labelled = {(p.calendar_id, p.event_id) for p in outcome.labels}
+        puts = []
+        for m in outcome.puts:
+            copy = (m.calendar_id, m.event_id)
+            etag, zone = m.etag, m.zone
+            if copy in labelled:
+                etag = ""
+            elif copy in after:
+                etag, written_zone = after[copy]
+                zone = zone if written_zone is None else written_zone
+            elif copy in self.items:
+                item = self.items[copy]
+                etag = item.etag
+                zone = item.span.time_zone if item.span is not None else ""
+            puts.append(replace(m, etag=etag, zone=zone) if (etag, zone) != (m.etag, m.zone)
+                        else m)  # fmt: skip
+        return replace(outcome, puts=tuple(puts))
 
     # -- 2. the writes, in rounds ---------------------------------------------------------
 
@@ -195,9 +236,12 @@ class Executor:
                 [w.event for w in writes if isinstance(w, GoogleCreate)]
             )
         if kind is GoogleDelete:
-            return self.calendar.delete_events(
-                [(w.calendar_id, w.event_id) for w in writes if isinstance(w, GoogleDelete)]
-            )
+            deletes = [w for w in writes if isinstance(w, GoogleDelete)]
+            return self.calendar.delete_events([(w.calendar_id, w.event_id) for w in deletes],
+                                               [w.if_match for w in deletes])  # fmt: skip
+        if kind is GoogleLabel:
+            return self.calendar.apply_labels([w.patch for w in writes
+                                               if isinstance(w, GoogleLabel)])  # fmt: skip
         if kind is StoreAttachments:
             return [self._attachments(w) for w in writes if isinstance(w, StoreAttachments)]
         raise TypeError(f"no executor for {kind.__name__}")
@@ -294,3 +338,19 @@ class Executor:
                 log.warning("label write failed", extra={"user": self.user_email,
                                                          "item": result.ref, "code": result.error_code})  # fmt: skip
         return failed
+
+
+def _copy_written(write: Write) -> tuple[tuple[str, str] | None, str | None]:
+    """The copy a Google write changes, and the time zone it leaves on a timed copy (None: it
+    does not say)."""
+    if isinstance(write, GoogleWrite):
+        start = write.patch.start
+        zone = start.time_zone if start is not None and start.date_time is not None else None
+        return (write.patch.calendar_id, write.patch.event_id), zone
+    if isinstance(write, GoogleCreate):
+        start = write.event.fields.start
+        zone = start.time_zone if start is not None and start.date_time is not None else ""
+        return (write.event.calendar_id, write.event.event_id), zone
+    if isinstance(write, GoogleLabel):
+        return (write.patch.calendar_id, write.patch.event_id), None
+    return None, None

@@ -188,6 +188,14 @@ class _Op:
 # --- the adapter ----------------------------------------------------------------------------
 
 
+def _conditional(request: HttpRequest, if_match: str) -> HttpRequest:
+    """The write only if the copy still has this etag: Google answers 412 conditionNotMet
+    otherwise (API-FACTS A6), in a batch's part too (each part carries its own headers)."""
+    if if_match:
+        request.headers["If-Match"] = if_match
+    return request
+
+
 class GoogleCalendar:
     """One user's calendars, acting as that user (implements core.ports.Calendar).
 
@@ -293,7 +301,8 @@ class GoogleCalendar:
     def _result(op: _Op, gone_ok: bool = False) -> WriteResult:
         if op.failure is None:
             outcome = op.outcome if isinstance(op.outcome, dict) else {}
-            return WriteResult(op.ref, True, id=str(outcome.get("id") or op.ref))
+            return WriteResult(op.ref, True, id=str(outcome.get("id") or op.ref),
+                               etag=str(outcome.get("etag") or ""))  # fmt: skip
         if gone_ok and _is_gone(op.failure):
             return WriteResult(op.ref, True, id=op.ref)
         error = op.failure.error()
@@ -444,17 +453,21 @@ class GoogleCalendar:
 
     # -- writes (R-03, R-22, R-30) --------------------------------------------------------
 
-    def _patch_op(self, calendar_id: str, event_id: str, body: dict[str, Any], send: str) -> _Op:
+    def _patch_op(self, calendar_id: str, event_id: str, body: dict[str, Any], send: str,
+                  if_match: str = "") -> _Op:  # fmt: skip
         # Always patch, never update: PUT on an attendee's copy is 403 forbiddenForNonOrganizer
         # and would reset organiser-only fields (API-FACTS A2).
         return _Op(
             event_id,
-            lambda: self._events().patch(
-                calendarId=calendar_id,
-                eventId=event_id,
-                body=body,
-                sendUpdates=send,
-                quotaUser=self.quota_user,
+            lambda: _conditional(
+                self._events().patch(
+                    calendarId=calendar_id,
+                    eventId=event_id,
+                    body=body,
+                    sendUpdates=send,
+                    quotaUser=self.quota_user,
+                ),
+                if_match,
             ),
         )
 
@@ -471,9 +484,8 @@ class GoogleCalendar:
             if not body:
                 ops.append(WriteResult(patch.event_id, True, id=patch.event_id))
             else:
-                ops.append(
-                    self._patch_op(patch.calendar_id, patch.event_id, body, patch.send_updates)
-                )
+                ops.append(self._patch_op(patch.calendar_id, patch.event_id, body,
+                                          patch.send_updates, patch.if_match))  # fmt: skip
         return self._write(ops)
 
     def apply_patches(self, patches: Sequence[GooglePatch]) -> list[WriteResult]:
@@ -485,28 +497,32 @@ class GoogleCalendar:
             if not body:
                 ops.append(WriteResult(patch.event_id, True, id=patch.event_id))
             else:
-                ops.append(
-                    self._patch_op(patch.calendar_id, patch.event_id, body, patch.send_updates)
-                )
+                ops.append(self._patch_op(patch.calendar_id, patch.event_id, body,
+                                          patch.send_updates, patch.if_match))  # fmt: skip
         return self._write(ops)
 
-    def delete_events(self, targets: Sequence[tuple[str, str]]) -> list[WriteResult]:
+    def delete_events(
+        self, targets: Sequence[tuple[str, str]], if_match: Sequence[str] = ()
+    ) -> list[WriteResult]:
         """Delete (calendar_id, event_id) pairs without notifying anyone; an event already
-        deleted (410 deleted) or missing (404) counts as success."""
+        deleted (410 deleted) or missing (404) counts as success. `if_match`, per target: the
+        etag the copy must still have ("" for none; 412 conditionNotMet otherwise)."""
+        conditions = list(if_match) + [""] * (len(targets) - len(if_match))
         ops: list[_Op | WriteResult] = [
             _Op(
                 event_id,
-                partial(
-                    self._events().delete,
-                    calendarId=calendar_id,
-                    eventId=event_id,
-                    sendUpdates="none",
-                    quotaUser=self.quota_user,
-                ),
+                partial(self._delete_request, calendar_id, event_id, etag),
             )
-            for calendar_id, event_id in targets
+            for (calendar_id, event_id), etag in zip(targets, conditions, strict=True)
         ]
         return self._write(ops, gone_ok=True)
+
+    def _delete_request(self, calendar_id: str, event_id: str, if_match: str) -> HttpRequest:
+        request = self._events().delete(
+            calendarId=calendar_id, eventId=event_id, sendUpdates="none",
+            quotaUser=self.quota_user,
+        )  # fmt: skip
+        return _conditional(request, if_match)
 
     def insert_events(self, events: Sequence[NewGoogleEvent]) -> list[WriteResult]:
         """R-21: insert copies with calsync's ids, without notifying anyone; a copy that exists

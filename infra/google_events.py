@@ -261,6 +261,7 @@ def _item(data: Mapping[str, Any], event_id: str, calendar_id: str) -> Item:
         updated=parse_datetime(data.get("updated")),
         sequence=_int(data.get("sequence")),
         attachments=tuple(a for a in map(_attachment, _list(data.get("attachments"))) if a),
+        etag=_text(data.get("etag")),
     )
 
 

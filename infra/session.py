@@ -25,6 +25,9 @@ from typing import Any
 from core import downsync, fields, labels, series
 from core.actions import (
     GoogleCreate,
+    GoogleDelete,
+    GoogleLabel,
+    GoogleWrite,
     HistoryNote,
     MappingPut,
     Plan,
@@ -34,6 +37,7 @@ from core.actions import (
     SfUpdate,
     StoreAttachments,
     Unit,
+    Write,
 )
 from core.errors import (
     CalsyncError,
@@ -126,6 +130,9 @@ class Report:
     full_sync: bool = False
     superseded: bool = False  # another session took the lease: it covers this one's work
     quiet: bool = False  # a sweep's look found nothing to do: no session ran (issue 14)
+    # False: the calendar's changes were left to the session that this one's own Google writes'
+    # push starts (issue 10: new copies and conditional writes only)
+    listed: bool = True
     problems: list[str] = field(default_factory=list)  # calendars and settings left out
 
     @property
@@ -278,6 +285,11 @@ class Session:
         self._started = time.monotonic()
         self._renewed = self._started
         self._unread: set[str] = set()  # inbox entries whose copy could not be read (kept)
+        # Inbox entries planned on their mapping alone (core/downsync.py, unread), and those whose
+        # copy must be read: it changed since its mapping's etag (a 412), or the plan lists first.
+        self._unplanned_copies: set[str] = set()
+        self._read_first: set[str] = set()
+        self._fetched: dict[tuple[str, str], Item] = {}  # copies read by id, kept for a re-plan
         self._mine: _Mappings | None = None
         self._saved: int | None = None  # the store's count of saved SF Events, once asked
         self._issues: list[Issue] | None = None  # the user's open issues, once read
@@ -505,8 +517,9 @@ class Session:
         read = sf.event_states(list(inbox)) if inbox else []
         states, mappings, report.plan = self._planned(sf, calendar, user, sf_user_id, settings,
                                                       read, mine, observed, released)  # fmt: skip
-        if not observed.listed and not _only_new_copies(report.plan, user.email):
-            # Not only new copies (whose insert makes Google push): read the changes first.
+        if not observed.listed and not _pushes_only(report.plan, user.email):
+            # Not only new copies and conditional writes (after which Google pushes): read the
+            # changes first.
             self._unread.clear()
             observed = self._observe(calendar, user, settings, sweep, mine)
             report.items_seen, report.full_sync = len(observed.items), observed.full
@@ -514,6 +527,7 @@ class Session:
             states, mappings, report.plan = self._planned(sf, calendar, user, sf_user_id,
                                                           settings, read, mine, observed,
                                                           released)  # fmt: skip
+        report.listed = observed.listed
         if dry_run:
             return report
         # Issue 14: an initial sync is bulk work and waits while the org's API budget is spent
@@ -537,6 +551,12 @@ class Session:
                             self.now, self.fence, {(i.calendar_id, i.id): i for i in observed.items},
                             self.s.history, self._renew, self._attachments(user, settings))  # fmt: skip
         report.executed = executor.run(report.plan)
+        if report.executed.stale:
+            # Copies changed in Google since calsync last saw them (412): read them and the
+            # calendar's changes, and plan those Events again, merging both sides (R-26).
+            observed = self._again(sf, calendar, user, sf_user_id, settings, read, released,
+                                   sweep, report)  # fmt: skip
+            report.listed = True
         report.retry = report.executed.retry
         if self.s.sf_writes is not None:
             self.s.sf_writes(user.email, report.executed.outcomes)
@@ -559,6 +579,40 @@ class Session:
         log.info("session done", extra={"user": user.email, "count": len(report.plan.units),
                                         "status": "retry" if report.retry else "ok"})  # fmt: skip
         return report
+
+    def _again(self, sf: Salesforce, calendar: Calendar, user: User, sf_user_id: str,
+               settings: Settings, read: Sequence[SfEventState], released: frozenset[str],
+               sweep: bool, report: Report) -> _Observed:  # fmt: skip
+        """The second pass of a session whose conditional writes met changed copies: the
+        calendar's changes are listed (its own first writes come back as echoes: the mappings
+        are read again), the changed copies are read by id, and those Events are planned and
+        written again, now with their copies. Returns what was observed."""
+        assert report.executed is not None
+        first = report.executed
+        again = {i for u in first.stale for i in _sf_ids(u)} | {
+            m.sf_event_id for u in first.stale for m in _unit_mappings(u)} - {""}  # fmt: skip
+        self._read_first |= again
+        self._unread.clear()
+        self._fetched.clear()
+        mine = self._mine = _Mappings(self.s.mappings, user.email)
+        observed = self._observe(calendar, user, settings, sweep, mine)
+        report.items_seen += len(observed.items)
+        states, _, second = self._planned(sf, calendar, user, sf_user_id, settings,
+                                          [s for s in read if s.sf_event_id in again], mine,
+                                          observed, released)  # fmt: skip
+        self._renew()
+        executor = Executor(calendar, sf, self.s.mappings, self.s.issues, settings, user.email,
+                            self.now, self.fence, {(i.calendar_id, i.id): i for i in observed.items},
+                            self.s.history, self._renew, self._attachments(user, settings))  # fmt: skip
+        done = executor.run(second)
+        kept = tuple(u for u in report.plan.units if u not in first.stale)
+        report.plan = Plan(kept + second.units, report.plan.held + second.held,
+                           report.plan.session_issues + second.session_issues)  # fmt: skip
+        report.executed = Executed(first.outcomes + done.outcomes,
+                                   first.label_failures + done.label_failures, done.stale)  # fmt: skip
+        log.info("copies read again", extra={"user": user.email, "count": len(first.stale),
+                                             "status": f"{len(done.stale)} still changing"})  # fmt: skip
+        return observed
 
     def _attachments(
         self, user: User, settings: Settings
@@ -746,8 +800,8 @@ class Session:
                 out += calendar.get_items(calendar_id, sorted(ids))
         return out
 
-    def _sf_changes(self, states: Sequence[SfEventState], calendar: Calendar,
-                    mine: _Mappings, observed: _Observed) -> list[SfEventState]:  # fmt: skip
+    def _sf_changes(self, states: Sequence[SfEventState], calendar: Calendar, mine: _Mappings,
+                    observed: _Observed, settings: Settings) -> list[SfEventState]:  # fmt: skip
         """R-21..R-23: the SF Events of the user's inbox as they are now, and the Google copies
         of the mapped ones (their changes are merged into those copies). One whose copy is on a
         calendar that could not be read stays in the inbox for a later session (`_unread`):
@@ -758,15 +812,25 @@ class Session:
         by_sf = {m.sf_event_id: m for m in mine.values() if m.sf_event_id}
         have = {(i.calendar_id, i.id) for i in observed.items}
         copies: dict[str, set[str]] = {}
+        self._unplanned_copies.clear()
         for state in states:
             m = by_sf.get(state.sf_event_id)
             copy = (m.calendar_id, m.event_id) if m is not None else None
             if m is not None and m.calendar_id not in observed.readable:
                 self._unread.add(state.sf_event_id)
             elif m is not None and copy not in have:
-                copies.setdefault(m.calendar_id, set()).add(m.event_id)
+                if state.sf_event_id not in self._read_first and \
+                        downsync.unread_ok(m, state, settings):  # fmt: skip
+                    # As its mapping's etag says it is: written conditionally, not read.
+                    self._unplanned_copies.add(state.sf_event_id)
+                elif copy in self._fetched:
+                    observed.items.append(self._fetched[copy])
+                else:
+                    copies.setdefault(m.calendar_id, set()).add(m.event_id)
         for calendar_id, ids in copies.items():
-            observed.items += calendar.get_items(calendar_id, sorted(ids))
+            got = calendar.get_items(calendar_id, sorted(ids))
+            self._fetched.update(((i.calendar_id, i.id), i) for i in got)
+            observed.items += got
         return [s for s in states if s.sf_event_id not in self._unread]
 
     def _planned(self, sf: Salesforce, calendar: Calendar, user: User, sf_user_id: str,
@@ -775,7 +839,7 @@ class Session:
                  ) -> tuple[list[SfEventState], list[Mapping], Plan]:  # fmt: skip
         """The plan of what was observed and of the inbox's Events `read`; with the SF Events
         it covers and the mappings it was planned on."""
-        states = self._sf_changes(read, calendar, mine, observed)
+        states = self._sf_changes(read, calendar, mine, observed, settings)
         mine.settle(observed.items, states)
         mappings = mine.values()
         resolved, unseen = self._sf_reads(sf, observed.items, mappings, states, settings)
@@ -880,6 +944,7 @@ class Session:
             released=released,
             recent_deletes=_recent_count(user, self.now),
             sf_events=tuple(sf_events),
+            unread=frozenset(self._unplanned_copies & {e.sf_event_id for e in sf_events}),
         )
 
     def _match_sf_user(self, sf: Salesforce, user: User, dry_run: bool) -> str:
@@ -1006,20 +1071,41 @@ def _may_defer_changes(user: User, sweep: bool, dry_run: bool, released: frozens
     )
 
 
-def _only_new_copies(p: Plan, calendar_id: str) -> bool:
-    """Whether the plan inserts new copies into this (watched) calendar, so that Google will
-    push, and writes nothing else: Google changes read only after its writes then meet nothing
-    they could have changed (an R-22 or R-23 write of a mapped item could meet another copy of
-    the same meeting changed meanwhile: those sessions read the changes first, as always)."""
+def _pushes_only(p: Plan, calendar_id: str) -> bool:
+    """Whether the plan's Google writes are new copies and writes conditional on a copy's etag
+    (R-21..R-23), at least one of them in this (watched) calendar, so that Google will push, and
+    it writes nothing else: Google changes read only after its writes then meet nothing they
+    could have changed (a copy changed meanwhile refuses its conditional write, 412, and is read
+    then: Session._again)."""
     if p.held:
         return False
-    creates = 0
+    pushed = 0
     for unit in p.units:
-        new = [w for w in unit.writes if isinstance(w, GoogleCreate)]
-        if len(new) != len(unit.writes) or (unit.labels and not new):
+        for write in unit.writes:
+            target = _conditional_or_new(write)
+            if target is None:
+                return False
+            pushed += target == calendar_id
+        if unit.labels:
             return False
-        creates += sum(1 for w in new if w.event.calendar_id == calendar_id)
-    return creates > 0
+    return pushed > 0
+
+
+def _conditional_or_new(write: Write) -> str | None:
+    """The calendar of a new copy or of a write conditional on the copy's etag; None else."""
+    if isinstance(write, GoogleCreate):
+        return write.event.calendar_id
+    if isinstance(write, GoogleWrite) and write.patch.if_match:
+        return write.patch.calendar_id
+    if isinstance(write, GoogleLabel) and write.patch.if_match:
+        return write.patch.calendar_id
+    if isinstance(write, GoogleDelete) and write.if_match:
+        return write.calendar_id
+    return None
+
+
+def _unit_mappings(unit: Unit) -> list[Mapping]:
+    return [a.mapping for a in unit.mappings]
 
 
 def _released(user: User) -> frozenset[str]:
@@ -1136,9 +1222,12 @@ def _echo(item: Item, by_copy: dict[tuple[str, str], Mapping], settings: Setting
     are those its mapping last recorded. The digest alone took a copy moved and moved back
     after an update calsync wrote no label for as an echo, and the move back was lost (found by
     the fault run, seed 58)."""
+    m = by_copy.get((item.calendar_id, item.id))
+    if m is not None and m.etag and item.etag == m.etag and \
+            not (m.owned and m.sf_event_id and labels.P_KEY not in item.props):  # fmt: skip
+        return True  # the copy as calsync's last write left it, or as it read it (Google's etag)
     if not labels.is_echo(item):
         return False
-    m = by_copy.get((item.calendar_id, item.id))
     if m is None:
         # A copy labelled saved that no mapping knows is no echo of anything calsync holds: its
         # unsync went through, its label did not, and the user tagged it again (seed 758).

@@ -63,6 +63,8 @@ def mapping_to_doc(m: Mapping) -> dict[str, Any]:
         "start": m.start,
         "tried_starts": list(m.tried_starts),
         "tombstone": m.tombstone,
+        "etag": m.etag,
+        "zone": m.zone,
         "files": [
             {
                 "file_id": f.file_id,
@@ -101,6 +103,8 @@ def mapping_from_doc(d: dict[str, Any]) -> Mapping:
         start=str(d.get("start") or ""),
         tried_starts=tuple(d.get("tried_starts") or ()),
         tombstone=str(d.get("tombstone") or ""),
+        etag=str(d.get("etag") or ""),
+        zone=str(d.get("zone") or ""),
         files=tuple(
             StoredFile(
                 f["file_id"],

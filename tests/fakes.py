@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core import labels
-from core.actions import SfCreate, SfDelete, SfUpdate, WriteResult
+from core.actions import CONDITION_NOT_MET, SfCreate, SfDelete, SfUpdate, WriteResult
 from core.backfill import BatchResult, Checkpoint
 from core.downsync import NewGoogleEvent
 from core.errors import GoogleRefused, LeaseLost, LockError
@@ -93,6 +93,11 @@ def _refusal(ref: str) -> WriteResult:
 
 def _lost(ref: str) -> WriteResult:
     return WriteResult(ref, False, "", "HTTP_503", "the answer was lost", retryable=True)
+
+
+def _changed(ref: str) -> WriteResult:
+    """Google's 412 to a write conditional on an etag the copy no longer has."""
+    return WriteResult(ref, False, "", CONDITION_NOT_MET, "Precondition Failed")
 
 
 def _down(ref: str) -> WriteResult:
@@ -356,6 +361,7 @@ class FakeGoogle:
         """A change made by a person (or Google): it comes through the next token."""
         k = (item.calendar_id, item.id)
         self.last = next(self.seq)
+        item = replace(item, etag=f'"{self.last}"')  # any change gives a new etag, as Google's
         self.items[k] = item
         self.changed[k] = self.last
         return item
@@ -406,14 +412,17 @@ class FakeCalendar:
             k = (p.calendar_id, p.event_id)
             if k not in self.g.items:
                 out.append(WriteResult(p.event_id, False, "", "notFound", "Not Found"))
+            elif p.if_match and p.if_match != self.g.items[k].etag:
+                out.append(_changed(p.event_id))
             elif self.g.faults.refused(kind, p):
                 out.append(WriteResult(p.event_id, False, "", "forbidden", "refused"))
             elif self.g.faults.unavailable(kind, p):
                 out.append(_down(p.event_id))
             else:
-                self.g.put(apply(self.g.items[k], p))
+                etag = self.g.put(apply(self.g.items[k], p)).etag
                 lost = self.g.faults.lost(kind, p)
-                out.append(_lost(p.event_id) if lost else WriteResult(p.event_id, True, p.event_id))
+                out.append(_lost(p.event_id) if lost
+                           else WriteResult(p.event_id, True, p.event_id, etag=etag))  # fmt: skip
         return out
 
     def apply_labels(self, patches: Sequence[LabelPatch]) -> list[WriteResult]:
@@ -437,11 +446,17 @@ class FakeCalendar:
                     self.g.put(patch(other, p))
         return results
 
-    def delete_events(self, targets: Sequence[tuple[str, str]]) -> list[WriteResult]:
+    def delete_events(self, targets: Sequence[tuple[str, str]],
+                      if_match: Sequence[str] = ()) -> list[WriteResult]:  # fmt: skip
         self.g.faults.write("google.delete")
         out = []
-        for calendar_id, event_id in targets:
+        conditions = list(if_match) + [""] * (len(targets) - len(if_match))
+        for (calendar_id, event_id), etag in zip(targets, conditions, strict=True):
             item = self.g.items.get((calendar_id, event_id))
+            if etag and item is not None and item.status is not ItemStatus.CANCELLED \
+                    and item.etag != etag:  # fmt: skip
+                out.append(_changed(event_id))
+                continue
             if item is not None and item.status is not ItemStatus.CANCELLED:
                 self.g.put(replace(item, status=ItemStatus.CANCELLED))
             out.append(WriteResult(event_id, True, event_id))
@@ -452,7 +467,8 @@ class FakeCalendar:
         out = []
         for ev in events:
             k = (ev.calendar_id, ev.event_id)
-            if k not in self.g.items:
+            existed = k in self.g.items  # a retried insert: Google's 409 carries no etag
+            if not existed:
                 p = ev.fields
                 span = None
                 if p.start is not None and p.end is not None:
@@ -465,7 +481,9 @@ class FakeCalendar:
                                 description=p.description or "", color_id=ev.color_id,
                                 private_props=ev.private_props))  # fmt: skip
             lost = self.g.faults.lost("insert", ev)
-            out.append(_lost(ev.event_id) if lost else WriteResult(ev.event_id, True, ev.event_id))
+            etag = "" if existed else self.g.items[k].etag
+            out.append(_lost(ev.event_id) if lost
+                       else WriteResult(ev.event_id, True, ev.event_id, etag=etag))  # fmt: skip
         return out
 
     def watch(self, calendar_id: str, address: str, channel_id: str, token: str) -> Channel:

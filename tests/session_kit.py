@@ -65,6 +65,7 @@ class Kit:
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
+        self.last_report: Report | None = None  # of the last `attempt` that ended
         self.lease = FakeLease(self.faults, clock=lambda: self.now)
         self.store = InMemorySettingsStore(self.lease)
         self.mappings = InMemoryMappingStore(self.lease)
@@ -208,8 +209,9 @@ class Kit:
     def attempt(self, email: str, *, sweep: bool = False) -> str:
         """One Cloud Tasks delivery: "ok", "retry" (a non-2xx answer), "failed" (CS-020, a 2xx
         answer) or "crash" (the process died)."""
+        self.last_report = None
         try:
-            self.sync(email, sweep=sweep)
+            self.last_report = self.sync(email, sweep=sweep)
         except Crash:
             return "crash"
         except session_module.SessionFailed:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from core.actions import (
     GoogleCreate,
     GoogleDelete,
+    GoogleLabel,
     GoogleWrite,
     Plan,
     SfCreate,
@@ -160,6 +161,10 @@ class World:
         if isinstance(a, GoogleDelete):
             self.items.pop((a.calendar_id, a.event_id), None)
             return WriteResult(a.event_id, True, a.event_id)
+        if isinstance(a, GoogleLabel):
+            k = (a.patch.calendar_id, a.patch.event_id)
+            self.items[k] = apply_patch(self.items[k], a.patch)
+            return WriteResult(a.patch.event_id, True, a.patch.event_id)
         if isinstance(a, GoogleCreate):
             ev = a.event
             p = ev.fields

@@ -237,7 +237,7 @@ def test_L8_R23_a_failed_google_delete_is_an_issue_not_a_forgotten_mapping():
     real = kit.google.calendar(ALICE).delete_events
     refused = []
 
-    def delete_events(targets):
+    def delete_events(targets, if_match=()):
         refused.extend(targets)
         from core.actions import WriteResult
 

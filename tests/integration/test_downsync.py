@@ -164,3 +164,86 @@ def test_R21_R15_google_changes_around_the_insert_are_read_by_the_next_session(a
     assert subjects == ["Acme kickoff (before)", "Beta demo", "Made in Salesforce"]
     assert org.store.get_user(ALICE).state.calendar_sync_token != token
     assert later["id"] and org.store.get_user(ALICE).state.sf_changed == ()
+
+
+def _down_synced(org):
+    """An Event made in Salesforce, copied to Google, and the copy's push settled."""
+    sf_id = sf_event(org)
+    changed(org, sf_id)
+    org.sync(ALICE)
+    org.sync(ALICE)  # the insert's push: its own copy, known by its etag
+    return sf_id
+
+
+def test_R22_R26_an_sf_edit_costs_two_calendar_calls(alice):
+    """Issue 10: the copy is patched without being read, on the condition that it still has the
+    etag its mapping recorded (If-Match); the push's session lists once and knows the patch by
+    its etag: no Salesforce call."""
+    org = alice
+    sf_id = _down_synced(org)
+    org.sf_org.client().Event.update(sf_id, {"Subject": "Renamed in Salesforce"})
+    changed(org, sf_id)
+    before = _calendar_calls(org)
+    org.sync(ALICE)
+    first = _spent(before, _calendar_calls(org))
+    assert first == {"calendar.events.patch": 1}, first
+    middle, calls = _calendar_calls(org), org.sf_calls()
+    echo = org.sync(ALICE)
+    assert _spent(middle, _calendar_calls(org)) == {"calendar.events.list": 1}
+    assert echo.items_seen == 0 and org.sf_calls() == calls
+    copy = org.get(ALICE, google_event_id(sf_id))
+    assert copy["summary"] == "Renamed in Salesforce" and copy["colorId"] == "9"
+    [mapping] = [m for m in org.services.mappings.for_user(ALICE) if m.sf_event_id == sf_id]
+    assert mapping.etag == copy["etag"]
+
+
+def test_R23_an_sf_delete_costs_two_calendar_calls(alice):
+    org = alice
+    sf_id = _down_synced(org)
+    org.sf_org.client().Event.delete(sf_id)
+    changed(org, sf_id)
+    before = _calendar_calls(org)
+    org.sync(ALICE)
+    assert _spent(before, _calendar_calls(org)) == {"calendar.events.patch": 1}
+    middle = _calendar_calls(org)
+    org.sync(ALICE)
+    assert _spent(middle, _calendar_calls(org)) == {"calendar.events.list": 1}
+    copy = org.get(ALICE, google_event_id(sf_id))
+    assert "colorId" not in copy
+    props = org.private_props(ALICE, copy["id"])
+    assert P_KEY not in props and props.get("calsync_unsynced") == "1"
+    assert not any(m.sf_event_id == sf_id for m in org.services.mappings.for_user(ALICE))
+
+
+def test_R23_delete_from_calendar_deletes_the_copy_conditionally(alice):
+    org = alice
+    org.store.set_org_settings({"internal_domains": ["example.com"], "delete_from_calendar": True})
+    sf_id = _down_synced(org)
+    org.sf_org.client().Event.delete(sf_id)
+    changed(org, sf_id)
+    before = _calendar_calls(org)
+    org.sync(ALICE)
+    assert _spent(before, _calendar_calls(org)) == {"calendar.events.delete": 1}
+    assert org.get(ALICE, google_event_id(sf_id))["status"] == "cancelled"
+
+
+def test_R22_R26_a_copy_edited_in_google_meanwhile_is_refused_read_and_merged(alice):
+    """The rep moves the copy's location in Google while Salesforce renames it, before any
+    session saw the Google edit: Google refuses the conditional patch (412); the session lists,
+    reads, and merges, so both changes are on both sides."""
+    org = alice
+    sf_id = _down_synced(org)
+    gid = google_event_id(sf_id)
+    org.patch(ALICE, gid, location="Room 7")
+    org.sf_org.client().Event.update(sf_id, {"Subject": "Renamed in Salesforce"})
+    changed(org, sf_id)
+    before = _calendar_calls(org)
+    report = org.sync(ALICE)
+    spent = _spent(before, _calendar_calls(org))
+    assert spent["calendar.events.patch"] == 2 and spent["calendar.events.list"] == 1, spent
+    assert report.failed == [] and org.services.issues.open_for_user(ALICE) == []
+    copy = org.get(ALICE, gid)
+    assert (copy["summary"], copy.get("location")) == ("Renamed in Salesforce", "Room 7")
+    [event] = [e for e in org.events() if e["Id"] == sf_id]
+    assert (event["Subject"], event["Location"]) == ("Renamed in Salesforce", "Room 7")
+    assert org.store.get_user(ALICE).state.sf_changed == ()

@@ -436,6 +436,37 @@ def test_R22_field_patch_changes_the_copy_without_put(gcal, adapter):
     assert item.span is not None and item.span.start_date == date(2030, 3, 6)
 
 
+def test_R22_R26_conditional_writes_go_only_to_an_unchanged_copy_in_one_batch(gcal, adapter):
+    """If-Match on each part of one batch: the copy that still has the etag takes the patch and
+    answers its new etag; the one changed since answers 412 conditionNotMet, untouched (as do a
+    label patch and a delete); items read carry their etag."""
+    calendar = adapter(ALICE)
+    same, changed = insert(gcal, ALICE, timed("same")), insert(gcal, ALICE, timed("changed"))
+    [item] = calendar.get_items(ALICE, [same["id"]])
+    assert item.etag == same["etag"]
+    service = gcal.service(ALICE).events()
+    service.patch(calendarId="primary", eventId=changed["id"], body={"summary": "by the rep"}
+                  ).execute()  # fmt: skip
+    gcal.admin("DELETE", "counters")
+    ok, refused = calendar.apply_patches([
+        GooglePatch(ALICE, same["id"], summary="from Salesforce", if_match=same["etag"]),
+        GooglePatch(ALICE, changed["id"], summary="from Salesforce", if_match=changed["etag"]),
+    ])  # fmt: skip
+    assert gcal.counters().get("batch") == 1
+    assert ok.ok and ok.etag and ok.etag != same["etag"] and not ok.stale
+    assert ok.etag == raw(gcal, ALICE, same["id"])["etag"]
+    assert refused.stale and refused.error_code == "conditionNotMet" and not refused.retryable
+    assert raw(gcal, ALICE, changed["id"])["summary"] == "by the rep"
+    unlabel = LabelPatch(ALICE, changed["id"], True, None, (("calsync_unsynced", "1"),), (),
+                         if_match=changed["etag"])  # fmt: skip
+    [label] = calendar.apply_labels([unlabel])
+    [gone] = calendar.delete_events([(ALICE, changed["id"])], [changed["etag"]])
+    assert label.stale and gone.stale
+    assert raw(gcal, ALICE, changed["id"])["status"] == "confirmed"
+    [deleted] = calendar.delete_events([(ALICE, same["id"])], [ok.etag])
+    assert deleted.ok and raw(gcal, ALICE, same["id"])["status"] == "cancelled"
+
+
 def test_delete_of_a_deleted_or_missing_event_is_success(gcal, adapter):
     calendar = adapter(ALICE)
     event_id = insert(gcal, ALICE, timed("a"))["id"]

@@ -1,0 +1,147 @@
+"""Issue 10 on the real session over the fakes: a change made in Salesforce to a saved item whose
+copy's etag calsync knows is written without reading the copy, each write conditional on that
+etag (If-Match). A copy changed in Google since is refused by Google (412) and nothing of its
+unit is recorded: the session then lists the calendar's changes, reads the copy and plans it
+again, merging both sides' changes (R-22, R-23, R-26)."""
+
+from __future__ import annotations
+
+from core import fields
+from core.actions import HistoryNote
+from core.labels import P_KEY, P_UNSYNCED
+from tests.session_kit import ALICE, JANE, Kit
+
+
+def known(kit: Kit, **settings):
+    """A saved meeting whose mapping knows its copy's etag: an SF edit was carried down once
+    (that patch's answer gave the etag; the label write of the first save does not)."""
+    if settings:
+        kit.store.set_org_settings(settings)
+    kit.user(ALICE)
+    kit.contact(JANE)
+    item = kit.meeting(ALICE, "Quarterly review")
+    kit.sync(ALICE)
+    kit.sync(ALICE)  # the label's echo
+    [event] = kit.events_for(ALICE, item)
+    sf_edit(kit, event, location="Room 1")
+    kit.sync(ALICE)  # read first: the mapping has no etag yet
+    [m] = kit.mappings.for_user(ALICE)
+    assert m.etag == kit.current(item).etag and kit.current(item).location == "Room 1"
+    kit.sync(ALICE)  # the patch's push: its own write, known by the etag
+    notes: list[HistoryNote] = []
+    kit.services.history = lambda got, user, now: notes.extend(got)
+    return item, event, notes
+
+
+def sf_edit(kit: Kit, event, **values) -> None:
+    """A rep edits the Event in Salesforce; the poll or the Flow puts it in the inbox."""
+    kit.later(seconds=5)
+    for name, value in values.items():
+        setattr(event, name, value)
+    event.modified = kit.now
+    kit.store.add_sf_changes(ALICE, [event.id])
+
+
+def sf_delete(kit: Kit, event) -> None:
+    kit.later(seconds=5)
+    event.deleted, event.modified = True, kit.now
+    kit.store.add_sf_changes(ALICE, [event.id])
+
+
+def test_R22_an_sf_edit_is_written_unread_and_its_push_is_an_echo():
+    kit = Kit()
+    item, event, _ = known(kit)
+    sf_edit(kit, event, subject="Renamed in Salesforce")
+    reads = kit.google.calls
+    report = kit.sync(ALICE)
+    assert kit.google.calls == reads  # neither listed nor read: the etag vouches for the copy
+    assert not report.listed and report.failed == []
+    assert kit.current(item).title == "Renamed in Salesforce"
+    [m] = kit.mappings.for_user(ALICE)
+    assert m.etag == kit.current(item).etag  # the patch's answer
+    assert kit.store.get_user(ALICE).state.sf_changed == ()
+    calls = kit.sf.calls
+    echo = kit.sync(ALICE)  # the push of calsync's own patch
+    assert echo.items_seen == 0 and kit.sf.calls == calls
+
+
+def test_R22_R26_a_copy_changed_in_google_meanwhile_is_read_and_both_changes_kept():
+    kit = Kit()
+    item, event, notes = known(kit)
+    kit.later(seconds=5)
+    kit.edit(item, location="Room 7")  # in Google, not listed yet
+    sf_edit(kit, event, subject="Renamed in Salesforce")
+    report = kit.sync(ALICE)
+    assert report.listed and report.failed == [] and kit.open_issues() == []
+    copy = kit.current(item)
+    assert (copy.title, copy.location) == ("Renamed in Salesforce", "Room 7")
+    assert (event.subject, event.location) == ("Renamed in Salesforce", "Room 7")
+    assert notes == []  # different fields: no conflict
+    assert kit.store.get_user(ALICE).state.sf_changed == ()
+    assert kit.sync(ALICE).plan.units == ()  # converged, no echo
+
+
+def test_R26_the_same_field_changed_on_both_sides_the_later_wins_through_the_refusal():
+    kit = Kit()
+    item, event, notes = known(kit)
+    kit.later(seconds=5)
+    kit.edit(item, title="Renamed in Google")  # t1
+    sf_edit(kit, event, subject="Renamed in Salesforce")  # t2 > t1: the most recent
+    kit.sync(ALICE)
+    assert kit.current(item).title == "Renamed in Salesforce" == event.subject
+    assert [(n.conflict.field, n.conflict.winner, n.conflict.loser_value) for n in notes] == [
+        (fields.SUBJECT, "salesforce", "Renamed in Google")
+    ]
+
+
+def test_R22_an_etag_gone_stale_without_a_write_is_read_again():
+    """The copy changed in a way calsync does not carry (its mapping is not rewritten), and a
+    session listed it: the mapping's etag is old, the listing has nothing, the copy is read."""
+    kit = Kit()
+    item, event, _ = known(kit)
+    kit.later(seconds=5)
+    kit.edit(item, description="Notes the rep typed")  # not synced (Safe Description, R-14)
+    kit.sync(ALICE)
+    [m] = kit.mappings.for_user(ALICE)
+    assert m.etag and m.etag != kit.current(item).etag  # stale, and nothing to list any more
+    sf_edit(kit, event, subject="Renamed in Salesforce")
+    report = kit.sync(ALICE)
+    assert report.listed  # refused (412), then read
+    assert report.failed == [] and kit.current(item).title == "Renamed in Salesforce"
+    [m] = kit.mappings.for_user(ALICE)
+    assert m.etag == kit.current(item).etag
+
+
+def test_R23_an_sf_delete_unlabels_the_copy_unread():
+    kit = Kit()
+    item, event, _ = known(kit)
+    sf_delete(kit, event)
+    reads = kit.google.calls
+    report = kit.sync(ALICE)
+    assert kit.google.calls == reads and not report.listed
+    props = kit.props(item)
+    assert P_KEY not in props and props[P_UNSYNCED] == "1"
+    assert kit.current(item).color_id is None  # the user's own colour (none) back
+    assert kit.mappings.for_user(ALICE) == [] and kit.open_issues() == []
+
+
+def test_R23_an_sf_delete_of_a_copy_changed_meanwhile_is_read_and_unlabelled():
+    kit = Kit()
+    item, event, _ = known(kit)
+    kit.later(seconds=5)
+    kit.edit(item, title="Renamed in Google")
+    sf_delete(kit, event)
+    report = kit.sync(ALICE)
+    assert report.listed and report.failed == []
+    copy = kit.current(item)
+    assert copy.title == "Renamed in Google" and P_KEY not in copy.props
+    assert kit.mappings.for_user(ALICE) == [] and kit.events(ALICE) == []
+
+
+def test_R23_delete_from_calendar_deletes_the_copy_only_if_unchanged():
+    kit = Kit()
+    item, event, _ = known(kit, delete_from_calendar=True)
+    sf_delete(kit, event)
+    kit.sync(ALICE)
+    assert kit.current(item).status.value == "cancelled"
+    assert kit.mappings.for_user(ALICE) == []
