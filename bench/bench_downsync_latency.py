@@ -11,7 +11,13 @@ Starts the whole local stack, seeds Salesforce and enables three reps as `make d
    queues the owner's session; each latency runs from the create to the copy existing in the
    Calendar emulator (read through its admin endpoint, which counts no API call). Also counted:
    Calendar API calls and sessions per down-synced change.
-3. Polling alone: the Flow off, the local Cloud Scheduler running the `sf-poll` job on its
+3. Edits and deletes: EDITS of those Events changed one at a time by their owners (a new
+   Subject, R-22), each latency from the update to the copy showing the new summary; then
+   DELETES others deleted (R-23), each from the delete to the copy's calsync label gone. The
+   Flow sends nothing for a delete (as in a real org: deletes reach calsync through the poll),
+   so the bench calls the poll job right after each delete, as Cloud Scheduler would at the next
+   minute: a delete's latency leaves out that wait. Counted per sub-phase as in 2.
+4. Polling alone: the Flow off, the local Cloud Scheduler running the `sf-poll` job on its
    schedule (every minute), CHANGES Events created at an even pace over POLL_SPREAD_S seconds;
    each latency from its create to its copy.
 
@@ -42,6 +48,8 @@ from emulators.demo import USERS, Demo, _job
 HERE = Path(__file__).resolve().parent
 RESULT = HERE / "results" / "downsync_latency.json"
 CHANGES = int(os.environ.get("BENCH_CHANGES", "100"))
+EDITS = int(os.environ.get("BENCH_EDITS", "30"))  # of the Flow phase's Events (R-22)
+DELETES = int(os.environ.get("BENCH_DELETES", "30"))  # others of them (R-23)
 IDLE_USERS = 50
 IDLE_POLLS = 5
 POLL_SPREAD_S = float(os.environ.get("BENCH_POLL_SPREAD", "120"))  # two poll intervals
@@ -65,6 +73,7 @@ class Org:
         self.calendar_admin = env["CALSYNC_CALENDAR_URL"].split("/calendar/")[0] + "/_admin"
         self.functions_log = functions_log
         self.created = 0
+        self.made: list[tuple[str, str]] = []  # (owner, SF id) of the Flow phase's copied Events
 
     def create(self, user: str, index: int, subject: str) -> str:
         start = self.demo.now.replace(minute=0, second=0, microsecond=0) + timedelta(
@@ -79,6 +88,11 @@ class Org:
         """Ids of the live events in the user's calendar (admin view: no API call counted)."""
         got = requests.get(f"{self.calendar_admin}/calendars/{user}/events", timeout=10).json()
         return {e["data"]["id"] for e in got["items"] if e["data"].get("status") != "cancelled"}
+
+    def copy(self, user: str, gid: str) -> dict[str, Any] | None:
+        """The stored copy (admin view: no API call counted), cancelled or not; None if none."""
+        got = requests.get(f"{self.calendar_admin}/calendars/{user}/events", timeout=10).json()
+        return next((e["data"] for e in got["items"] if e["data"]["id"] == gid), None)
 
     def usage(self) -> dict[str, Any]:
         calendar = requests.get(f"{self.calendar_admin}/counters", timeout=10).json()["counters"]
@@ -180,9 +194,11 @@ def flow_path(org: Org, run: str) -> dict[str, Any]:
     for i in range(CHANGES):
         user = USERS[i % len(USERS)]
         started = time.monotonic()
-        gid = google_event_id(org.create(user, i, f"bench {run} flow {i}"))
+        sf_id = org.create(user, i, f"bench {run} flow {i}")
+        gid = google_event_id(sf_id)
         if wait_until(lambda u=user, g=gid: g in org.copies(u), LIMIT):
             latencies.append(time.monotonic() - started)
+            org.made.append((user, sf_id))  # the edits and deletes phase changes these
         else:
             lost += 1
         if (i + 1) % 10 == 0:
@@ -193,6 +209,68 @@ def flow_path(org: Org, run: str) -> dict[str, Any]:
     time.sleep(3)  # the copies' own pushes and their sessions land before counting
     return {"changes": CHANGES, "lost": lost, **spread(latencies),
             **used(before, org.usage(), CHANGES, org.created)}  # fmt: skip
+
+
+Change = Callable[[str, str, int], None]  # (owner, SF id, index): one Salesforce call
+Done = Callable[[dict[str, Any] | None, int], bool]  # (the stored copy or None, index)
+
+
+def one_by_one(org: Org, what: str, items: list[tuple[str, str]], change: Change, done: Done
+               ) -> dict[str, Any]:  # fmt: skip
+    """Each item changed in Salesforce by its owner, then waited for until `done(copy, i)`."""
+    latencies: list[float] = []
+    lost = 0
+    pauses = random.Random(len(what))
+    before = org.usage()
+    for i, (user, sf_id) in enumerate(items):
+        gid = google_event_id(sf_id)
+        started = time.monotonic()
+        change(user, sf_id, i)
+        if wait_until(lambda u=user, g=gid, n=i: done(org.copy(u, g), n), LIMIT):
+            latencies.append(time.monotonic() - started)
+        else:
+            lost += 1
+        if (i + 1) % 10 == 0:
+            got = spread(latencies)
+            print(f"  {i + 1}/{len(items)} {what}, p50 {got.get('p50_s', 0):.2f} s, "
+                  f"max {got.get('max_s', 0):.2f} s, lost {lost}", flush=True)  # fmt: skip
+        time.sleep(pauses.uniform(*PAUSE))
+    time.sleep(3)  # the copies' own pushes and their sessions land before counting
+    return {"changes": len(items), "lost": lost, **spread(latencies),
+            **used(before, org.usage(), len(items), len(items))}  # fmt: skip
+
+
+def edits_and_deletes(org: Org, run: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """R-22 and R-23 on the Flow phase's Events: EDITS new Subjects, then DELETES deletes."""
+    edits = org.made[:EDITS]
+    deletes = org.made[EDITS : EDITS + DELETES]
+
+    def edit(user: str, sf_id: str, i: int) -> None:
+        org.reps[user].Event.update(sf_id, {"Subject": f"bench {run} edit {i}"})
+
+    def edited(copy: dict[str, Any] | None, i: int) -> bool:
+        return copy is not None and copy.get("summary") == f"bench {run} edit {i}"
+
+    def delete(user: str, sf_id: str, i: int) -> None:
+        org.reps[user].Event.delete(sf_id)
+        # No Flow callout for a delete: the poll finds it, called now rather than next minute.
+        _job(org.env, "sf_poll")
+
+    def unlabelled(copy: dict[str, Any] | None, i: int) -> bool:
+        # By default the copy stays, unlabelled (R-23); a cancelled or missing one counts too.
+        if copy is None or copy.get("status") == "cancelled":
+            return True
+        return "calsync_key" not in copy.get("extendedProperties", {}).get("private", {})
+
+    print(f"edits in Salesforce: {len(edits)}, one at a time, through the Flow", flush=True)
+    edited_cost = one_by_one(org, "edits", edits, edit, edited)
+    # The Flow phase's creates and these edits are still ahead of the poll's watermark: one poll
+    # reads them, and its sessions settle, before the deletes are counted.
+    _job(org.env, "sf_poll")
+    settled(org)
+    print(f"deletes in Salesforce: {len(deletes)}, one at a time, each with a poll", flush=True)
+    deleted_cost = one_by_one(org, "deletes", deletes, delete, unlabelled)
+    return edited_cost, deleted_cost
 
 
 def poll_path(org: Org, run: str) -> dict[str, Any]:
@@ -248,11 +326,14 @@ def main() -> int:
         idle_cost = idle(org)
         print(f"through the Flow: {CHANGES} changes over {len(USERS)} reps", flush=True)
         flow = flow_path(org, run)
+        sf_edits, sf_deletes = edits_and_deletes(org, run)
         print(f"polling alone: {CHANGES} changes over {POLL_SPREAD_S:.0f} s, the poll every "
               f"{POLL_INTERVAL_S:.0f} s", flush=True)  # fmt: skip
         poll = poll_path(org, run)
     result = {
         "flow": flow,
+        "sf_edits": sf_edits,
+        "sf_deletes": sf_deletes,
         "poll_only": poll,
         "idle": idle_cost,
         "targets": {
@@ -272,11 +353,15 @@ def main() -> int:
         f"down-sync latency: Flow p50 {flow.get('p50_s', 0):.2f} s, p95 {flow.get('p95_s', 0):.2f} s "
         f"(target < {TARGET_FLOW_P95} s); polling alone p50 {poll.get('p50_s', 0):.1f} s, "
         f"p95 {poll.get('p95_s', 0):.1f} s (target < {TARGET_POLL_P95:.0f} s); "
-        f"{flow['calendar_calls_per_change']} Calendar calls per change; idle poll with "
-        f"{idle_cost['enabled_users']} users: {idle_cost['max_calls_per_poll']} SF calls at most; "
-        f"lost {flow['lost']} + {poll['lost']}"
+        f"edit p50 {sf_edits.get('p50_s', 0):.2f} s, delete p50 {sf_deletes.get('p50_s', 0):.2f} s; "
+        f"{flow['calendar_calls_per_change']} / {sf_edits['calendar_calls_per_change']} / "
+        f"{sf_deletes['calendar_calls_per_change']} Calendar calls per create / edit / delete; "
+        f"idle poll with {idle_cost['enabled_users']} users: "
+        f"{idle_cost['max_calls_per_poll']} SF calls at most; "
+        f"lost {flow['lost']} + {sf_edits['lost']} + {sf_deletes['lost']} + {poll['lost']}"
     )
-    return 0 if flow["lost"] == 0 and poll["lost"] == 0 else 1
+    phases = (flow, sf_edits, sf_deletes, poll)
+    return 0 if all(p["lost"] == 0 for p in phases) else 1
 
 
 if __name__ == "__main__":
