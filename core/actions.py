@@ -396,7 +396,8 @@ class Work:
             item=self.item,
             decision=self.decision,
             writes=tuple(
-                x for x in a
+                x
+                for x in a
                 if isinstance(x, (*SF_WRITES, GoogleWrite, GoogleDelete, GoogleCreate, GoogleLabel))
             ),  # fmt: skip
             mappings=tuple(x for x in a if isinstance(x, (MappingPut, MappingDelete))),

@@ -167,7 +167,13 @@ def test_R22_R26_an_unread_copy_gets_the_same_change_as_a_read_one():
         gid = google_event_id(SF_ID)
         a, b = read.items[(ANN.email, gid)], unread.items[(ANN.email, gid)]
         assert (a.title, a.span, a.location, a.visibility, a.transparency, a.description) == (
-            b.title, b.span, b.location, b.visibility, b.transparency, b.description), edit
+            b.title,
+            b.span,
+            b.location,
+            b.visibility,
+            b.transparency,
+            b.description,
+        ), edit
         [ma], [mb] = read.mappings.values(), unread.mappings.values()
         assert dict(ma.google_fp) == dict(mb.google_fp) and dict(ma.sf_fp) == dict(mb.sf_fp), edit
         assert mb.start == instance_text(b.span.start_utc), edit  # where the copy is now
