@@ -129,7 +129,12 @@ class Executor:
                outcome: Outcome) -> Outcome:  # fmt: skip
         """Each stored mapping with its copy's etag after the unit: the answer of the unit's
         last write to it, else the copy as read; none when a label write follows (it changes
-        the etag after the mapping is stored), or when the write's answer is not known."""
+        the etag after the mapping is stored), when the write's answer is not known, or when a
+        write of the unit failed (the mapping then holds fingerprints put back so that the
+        change is sent again: it does not describe the copy, whose listing must not be taken
+        for calsync's own write)."""
+        if outcome.failure is not None:
+            return replace(outcome, puts=tuple(replace(m, etag="") for m in outcome.puts))
         after: dict[tuple[str, str], tuple[str, str | None]] = {}
         for write, result in zip(unit.writes, results, strict=True):
             copy, zone = _copy_written(write)

@@ -555,7 +555,7 @@ class Session:
             # Copies changed in Google since calsync last saw them (412): read them and the
             # calendar's changes, and plan those Events again, merging both sides (R-26).
             observed = self._again(sf, calendar, user, sf_user_id, settings, read, released,
-                                   sweep, report)  # fmt: skip
+                                   sweep, report, observed)  # fmt: skip
             report.listed = True
         report.retry = report.executed.retry
         if self.s.sf_writes is not None:
@@ -571,6 +571,10 @@ class Session:
             held = {d.sf_event_id for u in report.plan.held for d in u.deletes}
             outcomes = report.executed.outcomes if report.executed else ()
             held |= {i for o in outcomes if not o.ok for i in _sf_ids(o.unit)}
+            # A unit refused again as changed (412) wrote nothing: its change waits too.
+            stale = report.executed.stale if report.executed else []
+            held |= {i for u in stale for i in _sf_ids(u)}
+            held |= {m.sf_event_id for u in stale for m in _unit_mappings(u)}
             settled = [i for i in inbox if i not in self._unread and i not in held]
             if settled:
                 self.s.settings.remove_sf_changes(user.email, settled, fence=self.fence)
@@ -582,37 +586,46 @@ class Session:
 
     def _again(self, sf: Salesforce, calendar: Calendar, user: User, sf_user_id: str,
                settings: Settings, read: Sequence[SfEventState], released: frozenset[str],
-               sweep: bool, report: Report) -> _Observed:  # fmt: skip
-        """The second pass of a session whose conditional writes met changed copies: the
-        calendar's changes are listed (its own first writes come back as echoes: the mappings
-        are read again), the changed copies are read by id, and those Events are planned and
-        written again, now with their copies. Returns what was observed."""
+               sweep: bool, report: Report, observed: _Observed) -> _Observed:  # fmt: skip
+        """The second pass of a session whose conditional writes met changed copies (412): those
+        copies are read by id and their Events planned and written again, now with their
+        copies (R-26 merges both sides' changes). A first pass that left the calendar's changes
+        unread lists them now (its first writes come back as echoes: the mappings are read
+        again); one that listed them has planned them already, and is not given them twice.
+        Returns what was observed."""
         assert report.executed is not None
         first = report.executed
         again = {i for u in first.stale for i in _sf_ids(u)} | {
             m.sf_event_id for u in first.stale for m in _unit_mappings(u)} - {""}  # fmt: skip
         self._read_first |= again
-        self._unread.clear()
+        kept = set(self._unread)  # inbox entries on calendars that could not be read stay
         self._fetched.clear()
         mine = self._mine = _Mappings(self.s.mappings, user.email)
-        observed = self._observe(calendar, user, settings, sweep, mine)
-        report.items_seen += len(observed.items)
+        if observed.listed:
+            seen = _Observed([], observed.tokens, observed.full, observed.problems,
+                             observed.readable)  # fmt: skip
+        else:
+            seen = self._observe(calendar, user, settings, sweep, mine)
+            report.items_seen += len(seen.items)
         states, _, second = self._planned(sf, calendar, user, sf_user_id, settings,
                                           [s for s in read if s.sf_event_id in again], mine,
-                                          observed, released)  # fmt: skip
+                                          seen, released)  # fmt: skip
+        self._unread |= kept
         self._renew()
         executor = Executor(calendar, sf, self.s.mappings, self.s.issues, settings, user.email,
-                            self.now, self.fence, {(i.calendar_id, i.id): i for i in observed.items},
+                            self.now, self.fence, {(i.calendar_id, i.id): i for i in seen.items},
                             self.s.history, self._renew, self._attachments(user, settings))  # fmt: skip
         done = executor.run(second)
-        kept = tuple(u for u in report.plan.units if u not in first.stale)
-        report.plan = Plan(kept + second.units, report.plan.held + second.held,
-                           report.plan.session_issues + second.session_issues)  # fmt: skip
+        units = tuple(u for u in report.plan.units if u not in first.stale) + second.units
+        held = report.plan.held + second.held if not observed.listed else report.plan.held
+        report.plan = Plan(units, held, report.plan.session_issues + second.session_issues)
         report.executed = Executed(first.outcomes + done.outcomes,
                                    first.label_failures + done.label_failures, done.stale)  # fmt: skip
         log.info("copies read again", extra={"user": user.email, "count": len(first.stale),
                                              "status": f"{len(done.stale)} still changing"})  # fmt: skip
-        return observed
+        if observed.listed:
+            return observed
+        return seen
 
     def _attachments(
         self, user: User, settings: Settings
@@ -819,8 +832,10 @@ class Session:
             if m is not None and m.calendar_id not in observed.readable:
                 self._unread.add(state.sf_event_id)
             elif m is not None and copy not in have:
-                if state.sf_event_id not in self._read_first and \
-                        downsync.unread_ok(m, state, settings):  # fmt: skip
+                # Unread only without group calendars: another copy of the meeting changed there
+                # would be read after the write, as a change newer than Salesforce's.
+                if state.sf_event_id not in self._read_first and not settings.group_calendars \
+                        and downsync.unread_ok(m, state, settings):  # fmt: skip
                     # As its mapping's etag says it is: written conditionally, not read.
                     self._unplanned_copies.add(state.sf_event_id)
                 elif copy in self._fetched:
@@ -1063,11 +1078,12 @@ def _may_defer_changes(user: User, sweep: bool, dry_run: bool, released: frozens
     to the session that its own calendar write's push starts (issue 10: a down-synced change
     costs two Calendar calls, not three; docs/decisions.md). Only an incremental session with
     Salesforce changes to carry: never a first or full sync, a sweep (R-28 reads what slid into
-    the window), a dry run (it shows everything), an onboarding or one that carries out held
-    deletes."""
+    the window), a dry run (it shows everything), an onboarding, one that carries out held
+    deletes, or one of a user whose deletes are held (R-37: the plan that holds them again needs
+    the listing, or the stored set would be emptied)."""
     state = user.state
     return bool(state.sf_changed and state.calendar_sync_token) and not (
-        sweep or dry_run or released or state.sf_onboard
+        sweep or dry_run or released or state.sf_onboard or state.held_deletes
     )
 
 

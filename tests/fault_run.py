@@ -233,15 +233,19 @@ class FaultRun:
         kit = self.kit
         self.poll()
         kit.lease.leases = {k: v for k, v in kit.lease.leases.items() if v[2] > kit.now}
+        before = kit.google.last
         outcome = kit.attempt(email, sweep=sweep)
         self.result.sessions += 1
         self.result.outcomes[outcome] += 1
         if outcome == "crash":
             kit.later(minutes=3)  # the dead process's lease expires; Cloud Tasks retries
         report = kit.last_report
-        if outcome == "ok" and report is not None and not report.listed and pushed < 3:
-            # Its own writes made Google push, and the push's session reads the changes it left
-            # (issue 10): that session runs before the checks, as it would within a second.
+        wrote = any(n > before for (calendar, _), n in kit.google.changed.items()
+                    if calendar in (email, GROUP))  # fmt: skip
+        if outcome == "ok" and report is not None and not report.listed and wrote and pushed < 3:
+            # Its own writes made Google push (only a calendar that changed pushes), and the
+            # push's session reads the changes it left (issue 10): that session runs before the
+            # checks, as it would within a second.
             return self.session(email, pushed=pushed + 1)
         if outcome == "ok":
             self.check_user(email, final=False)

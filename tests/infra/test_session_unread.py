@@ -6,18 +6,20 @@ again, merging both sides' changes (R-22, R-23, R-26)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from core import fields
 from core.actions import HistoryNote
 from core.labels import P_KEY, P_UNSYNCED
-from tests.session_kit import ALICE, JANE, Kit
+from tests.session_kit import ALICE, GROUP, JANE, Kit
 
 
-def known(kit: Kit, **settings):
+def known(kit: Kit, groups: tuple[str, ...] = (), **settings):
     """A saved meeting whose mapping knows its copy's etag: an SF edit was carried down once
     (that patch's answer gave the etag; the label write of the first save does not)."""
     if settings:
         kit.store.set_org_settings(settings)
-    kit.user(ALICE)
+    kit.user(ALICE, group_calendars=list(groups)) if groups else kit.user(ALICE)
     kit.contact(JANE)
     item = kit.meeting(ALICE, "Quarterly review")
     kit.sync(ALICE)
@@ -145,3 +147,105 @@ def test_R23_delete_from_calendar_deletes_the_copy_only_if_unchanged():
     kit.sync(ALICE)
     assert kit.current(item).status.value == "cancelled"
     assert kit.mappings.for_user(ALICE) == []
+
+
+def test_R22_R26_with_group_calendars_the_changes_are_listed_first():
+    """Another copy of the meeting may sit on a group calendar, changed there: it must be merged
+    with Salesforce's change in the same plan, not read after the write as a newer change."""
+    kit = Kit()
+    item, event, _ = known(kit, groups=(GROUP,))
+    sf_edit(kit, event, subject="Renamed in Salesforce")
+    report = kit.sync(ALICE)
+    assert report.listed and kit.current(item).title == "Renamed in Salesforce"
+
+
+def test_R22_an_sf_change_kept_for_an_unreadable_calendar_stays_through_a_refusal():
+    """The second pass after a 412 must not drop from the inbox a change kept because its copy's
+    calendar cannot be read now (a group calendar left out of the user's settings)."""
+    kit = Kit()
+    item, event, _ = known(kit)
+    other = kit.meeting(ALICE, "On the team calendar")
+    kit.sync(ALICE)
+    [away] = kit.events_for(ALICE, other)
+    m = next(m for m in kit.mappings.for_user(ALICE) if m.sf_event_id == away.id)
+    kit.mappings.put([replace(m, calendar_id=GROUP)])  # its copy's calendar: not synced now
+    kit.later(seconds=5)
+    kit.edit(item, location="Room 7")  # makes the unread patch below refused (412)
+    sf_edit(kit, event, subject="Renamed in Salesforce")
+    sf_edit(kit, away, subject="Renamed too")
+    report = kit.sync(ALICE)
+    assert report.listed and kit.current(item).title == "Renamed in Salesforce"
+    assert kit.store.get_user(ALICE).state.sf_changed == (away.id,)
+
+
+def test_R15_R26_a_failed_upload_leaves_no_etag_so_its_retry_carries_the_change():
+    """A Google edit whose Salesforce update fails (503) keeps its mapping's old fingerprints,
+    so the retry sends it again; that mapping does not describe the copy, and must not make the
+    copy's listing look like calsync's own write."""
+    kit = Kit()
+    item, event, _ = known(kit)
+    kit.faults.down.append(("sf_update", lambda _: True))
+    kit.later(seconds=5)
+    kit.edit(item, title="Renamed in Google")
+    assert kit.attempt(ALICE) == "retry"
+    assert event.subject == "Quarterly review"
+    [m] = kit.mappings.for_user(ALICE)
+    assert m.etag == ""
+    kit.faults.down.clear()
+    kit.sync(ALICE)  # the task's retry lists the same changes (its token did not move)
+    assert event.subject == "Renamed in Google"
+
+
+def test_R37_held_deletes_stay_held_while_a_salesforce_change_is_carried():
+    """A user whose deletes are held (R-37) is never planned without the listing: the plan that
+    holds them again needs it, or the stored set and CS-009 would go until the next session."""
+    kit = Kit()
+    kit.store.set_org_settings({"max_deletes_per_session": 2})
+    item, event, _ = known(kit)
+    others = [kit.meeting(ALICE, f"Meeting {i}", days=1 + i / 10) for i in range(4)]
+    kit.sync(ALICE)
+    for other in others[:3]:
+        kit.cancel(other)
+    kit.sync(ALICE)
+    held = kit.store.get_user(ALICE).state.held_deletes
+    assert len(held) == 3 and kit.codes(ALICE) == ["CS-009"]
+    sf_edit(kit, event, subject="Renamed in Salesforce")
+    report = kit.sync(ALICE)
+    assert report.listed and kit.current(item).title == "Renamed in Salesforce"
+    state = kit.store.get_user(ALICE).state
+    assert state.held_deletes == held and kit.codes(ALICE) == ["CS-009"]
+    assert report.plan.deletes_held == 3  # once each, not twice
+
+
+def test_R22_R37_a_refusal_in_a_listed_session_does_not_plan_its_listing_twice():
+    """A session that listed (held deletes keep the token, so it lists the same changes again)
+    meets a stale etag: its second pass reads that copy only, and holds each delete once."""
+    kit = Kit()
+    kit.store.set_org_settings({"max_deletes_per_session": 2})
+    item, event, _ = known(kit)
+    kit.later(seconds=5)
+    kit.edit(item, description="Notes the rep typed")  # the etag goes stale, nothing to write
+    others = [kit.meeting(ALICE, f"Meeting {i}", days=1 + i / 10) for i in range(4)]
+    kit.sync(ALICE)
+    for other in others[:3]:
+        kit.cancel(other)
+    kit.sync(ALICE)
+    sf_edit(kit, event, subject="Renamed in Salesforce")
+    reads = kit.google.calls
+    report = kit.sync(ALICE)
+    assert report.listed and kit.current(item).title == "Renamed in Salesforce"
+    assert kit.google.calls - reads == 2  # one listing, one read of the refused copy
+    assert report.plan.deletes_held == 3
+    assert len(kit.store.get_user(ALICE).state.held_deletes) == 3
+
+
+def test_R23_delete_from_calendar_leaves_a_copy_changed_meanwhile_and_reads_it():
+    kit = Kit()
+    item, event, _ = known(kit, delete_from_calendar=True)
+    kit.later(seconds=5)
+    kit.edit(item, title="Renamed in Google")
+    sf_delete(kit, event)
+    report = kit.sync(ALICE)
+    assert report.listed and report.failed == []
+    assert kit.mappings.for_user(ALICE) == [] and kit.events(ALICE) == []
+    assert kit.store.get_user(ALICE).state.sf_changed == ()
