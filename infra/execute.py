@@ -6,9 +6,12 @@ Order, so that a crash anywhere leaves nothing a retry cannot mend (R-29):
 2. the writes, in rounds: round n sends the n-th write of every unit still going, grouped by
    kind into Salesforce sObject Collections (200) and Google batches (50) (R-30); a unit whose
    write failed sends nothing more;
-3. the mappings (only what was really written), the issues, the labels (R-02; failures become
-   CS-014), the mappings of Events deleted in Salesforce (R-23: after the labels that say so)
-   and the history, all under the session's fence.
+3. the mappings forgotten, the issues, the labels (R-02; failures become CS-014), the mappings
+   stored (only what was really written; after the labels, with the etag each label's answer
+   gave its copy), the mappings of Events deleted in Salesforce (R-23: after the labels that
+   say so) and the history, all under the session's fence. A crash before the mappings are
+   stored leaves the intent (resolved by its key, R-29) or the old mapping (its change is sent
+   again, idempotently).
 
 A unit whose conditional Google write was refused because the copy changed since calsync last
 saw it (412, `WriteResult.stale`) wrote nothing: it records nothing and comes back in
@@ -56,6 +59,7 @@ from infra.attachments import UNAVAILABLE, AttachmentsOutcome
 
 log = logging.getLogger("calsync.execute")
 CALL_SIZE = 200  # Salesforce writes per call (an sObject Collection)
+GOOGLE_WRITES = (GoogleWrite, GoogleDelete, GoogleCreate, GoogleLabel)
 GOOGLE_CALL_SIZE = 50  # Google writes per call (one batch request, API-FACTS A6)
 
 
@@ -66,6 +70,7 @@ class Executed:
     outcomes: list[Outcome] = field(default_factory=list)
     label_failures: list[WriteResult] = field(default_factory=list)
     stale: list[Unit] = field(default_factory=list)  # their copies changed: read, plan again
+    google_changed: bool = False  # a Google write or label went through (Google will push)
 
     @property
     def retry(self) -> bool:
@@ -110,6 +115,8 @@ class Executor:
         units = list(plan.units)
         self._labelled = {(a.patch.calendar_id, a.patch.event_id) for u in units for a in u.labels}
         self._stored: dict[str, AttachmentsOutcome] = {}
+        self._label_etags: dict[tuple[str, str], str] = {}
+        self._google_changed = False
         pending = intents(units)
         if pending:
             self.mappings.put(pending, self.fence)
@@ -123,6 +130,7 @@ class Executor:
             log.info("copies changed meanwhile", extra={"user": self.user_email,
                                                         "count": len(stale)})  # fmt: skip
         self._record(done, plan)
+        done.google_changed = self._google_changed
         return done
 
     def _etags(self, unit: Unit, results: Sequence[WriteResult | None],
@@ -171,6 +179,8 @@ class Executor:
                 break
             for (i, _), result in zip(batch, self._send([w for _, w in batch]), strict=True):
                 results[i][step] = result
+                if result.ok and isinstance(units[i].writes[step], GOOGLE_WRITES):
+                    self._google_changed = True
                 if not result.ok and not isinstance(units[i].writes[step], StoreAttachments):
                     going.discard(i)  # a unit that failed sends nothing more
         return results
@@ -283,8 +293,6 @@ class Executor:
         late = {a.key for o in done.outcomes for a in o.unit.mappings
                 if isinstance(a, MappingDelete) and a.rule == "R-23"}  # fmt: skip
         late &= set(forgets)
-        if puts:
-            self.mappings.put(list(puts.values()), self.fence)
         if set(forgets) - late:
             self.mappings.delete(self.user_email, [k for k in forgets if k not in late], self.fence)
         # The issues before the labels: a label write records the copy's echo digest, so a crash
@@ -312,6 +320,13 @@ class Executor:
         closed = [i for i in label_issues if i.key not in failed_keys]
         if opened or closed:
             self.issues.record(opened, closed, self.now, self.fence)
+        # The mappings after the labels, with the etag each label's answer gave its copy (a
+        # later change made in Salesforce is then written unread). A crash before them leaves
+        # the intent or the old mapping, which the next session resolves (R-29) or sends again.
+        if puts:
+            failed = {m.key for o in done.outcomes if o.failure is not None for m in o.puts}
+            self.mappings.put([m if m.key in failed else self._labelled_etag(m)
+                               for m in puts.values()], self.fence)  # fmt: skip
         # After the labels: a crash between the two leaves a mapping whose copy no longer says
         # saved, which the Salesforce change still in the inbox, or the next session that sees
         # the copy (no echo, infra/session._echo), settles. The other order left a copy saying
@@ -323,6 +338,10 @@ class Executor:
         notes = [n for o in done.outcomes for n in o.history]
         if notes:
             self.history(notes, self.user_email, self.now)
+
+    def _labelled_etag(self, m: Mapping) -> Mapping:
+        etag = self._label_etags.get((m.calendar_id, m.event_id))
+        return replace(m, etag=etag) if etag else m
 
     def _labels(self, done: Executed) -> list[tuple[Unit, WriteResult]]:
         """R-02: every outcome's labels in one batched write; each failure is its unit's issue."""
@@ -336,7 +355,10 @@ class Executor:
         if not patches:
             return []
         failed = []
-        for unit, result in zip(owners, self.calendar.apply_labels(patches), strict=True):
+        for unit, patch, result in zip(owners, patches, self.calendar.apply_labels(patches),
+                                       strict=True):  # fmt: skip
+            self._label_etags[(patch.calendar_id, patch.event_id)] = result.etag if result.ok else ""
+            self._google_changed = self._google_changed or result.ok
             if not result.ok:
                 done.label_failures.append(result)
                 failed.append((unit, result))

@@ -551,9 +551,11 @@ class Session:
                             self.now, self.fence, {(i.calendar_id, i.id): i for i in observed.items},
                             self.s.history, self._renew, self._attachments(user, settings))  # fmt: skip
         report.executed = executor.run(report.plan)
-        if report.executed.stale:
+        if report.executed.stale or not (observed.listed or report.executed.google_changed):
             # Copies changed in Google since calsync last saw them (412): read them and the
-            # calendar's changes, and plan those Events again, merging both sides.
+            # calendar's changes, and plan those Events again, merging both sides. Or the
+            # changes were left to a push that will not come (nothing changed in Google: every
+            # write refused): they are listed now.
             observed = self._again(sf, calendar, user, sf_user_id, settings, read, released,
                                    sweep, report, observed)  # fmt: skip
             report.listed = True

@@ -249,3 +249,18 @@ def test_R23_delete_from_calendar_leaves_a_copy_changed_meanwhile_and_reads_it()
     assert report.listed and report.failed == []
     assert kit.mappings.for_user(ALICE) == [] and kit.events(ALICE) == []
     assert kit.store.get_user(ALICE).state.sf_changed == ()
+
+
+def test_R21_R28_changes_left_for_a_push_are_listed_when_every_write_was_refused():
+    """A session leaves the calendar's changes to the push of its own writes; when Google
+    refused them all (nothing changed, so no push comes), it lists the changes itself: a tag the
+    rep gave meanwhile is saved now, not at the next sweep."""
+    kit = Kit()
+    item, event, _ = known(kit)
+    kit.later(seconds=5)
+    other = kit.meeting(ALICE, "Tagged meanwhile")  # its push joined this session
+    kit.faults.refuse.append(("label", lambda p: p.event_id == item.id))
+    sf_delete(kit, event)
+    report = kit.sync(ALICE)
+    assert report.listed and len(kit.events_for(ALICE, other)) == 1
+    assert [i.code for i in kit.open_issues()] == ["CS-014"]  # Google refused the unlabel

@@ -247,3 +247,24 @@ def test_R22_R26_a_copy_edited_in_google_meanwhile_is_refused_read_and_merged(al
     [event] = [e for e in org.events() if e["Id"] == sf_id]
     assert (event["Subject"], event["Location"]) == ("Renamed in Salesforce", "Room 7")
     assert org.store.get_user(ALICE).state.sf_changed == ()
+
+
+def test_R22_R26_an_sf_edit_of_an_item_saved_from_google_costs_two_calendar_calls(alice):
+    """The save's label write answers the copy's etag, stored with the mapping after the label:
+    the first edit made in Salesforce is written unread too."""
+    org = alice
+    created = org.insert(ALICE, "Acme kickoff", attendees=(ALICE, JANE), colorId="9")
+    org.sync(ALICE)
+    org.sync(ALICE)  # the label's echo
+    [event] = org.events()
+    [mapping] = org.services.mappings.for_user(ALICE)
+    assert mapping.etag == org.get(ALICE, created["id"])["etag"]
+    org.sf_org.client().Event.update(event["Id"], {"Subject": "Acme kickoff (moved room)"})
+    changed(org, event["Id"])
+    before = _calendar_calls(org)
+    org.sync(ALICE)
+    assert _spent(before, _calendar_calls(org)) == {"calendar.events.patch": 1}
+    middle = _calendar_calls(org)
+    assert org.sync(ALICE).items_seen == 0
+    assert _spent(middle, _calendar_calls(org)) == {"calendar.events.list": 1}
+    assert org.get(ALICE, created["id"])["summary"] == "Acme kickoff (moved room)"
