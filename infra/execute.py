@@ -357,7 +357,9 @@ class Executor:
         failed = []
         for unit, patch, result in zip(owners, patches, self.calendar.apply_labels(patches),
                                        strict=True):  # fmt: skip
-            self._label_etags[(patch.calendar_id, patch.event_id)] = result.etag if result.ok else ""
+            self._label_etags[(patch.calendar_id, patch.event_id)] = (
+                result.etag if result.ok else ""
+            )
             self._google_changed = self._google_changed or result.ok
             if not result.ok:
                 done.label_failures.append(result)
