@@ -543,6 +543,9 @@ class _Planner:
         mine = Mapping(self.user.email, item.key, item.calendar_id, item.id, org.owner_sf_id,
                        org.sf_event_id, org.sync_key, Role.INVITEE,
                        prev_color=labels.own_color(item, self.s))  # fmt: skip
+        if ctx.mapping is not None:
+            # What the executor records of the copy (its etag) is not the planner's to change.
+            mine = replace(mine, etag=ctx.mapping.etag, zone=ctx.mapping.zone)
         out: list[Action] = []
         if ctx.mapping != mine:
             out.append(MappingPut(mine, "R-11", before=ctx.mapping))

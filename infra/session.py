@@ -622,7 +622,8 @@ class Session:
         held = report.plan.held + second.held if not observed.listed else report.plan.held
         report.plan = Plan(units, held, report.plan.session_issues + second.session_issues)
         report.executed = Executed(first.outcomes + done.outcomes,
-                                   first.label_failures + done.label_failures, done.stale)  # fmt: skip
+                                   first.label_failures + done.label_failures, done.stale,
+                                   first.google_changed or done.google_changed)  # fmt: skip
         log.info("copies read again", extra={"user": user.email, "count": len(first.stale),
                                              "status": f"{len(done.stale)} still changing"})  # fmt: skip
         if observed.listed:
